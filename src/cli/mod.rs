@@ -1,0 +1,86 @@
+//! Command-line interface: argument parsing, progress display, JSON output and exit
+//! codes. Every command lives in its own file and calls into the library.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status when the job failed (bad file, port error, ...).
+const EXIT_FAILURE: u8 = 1;
+/// Exit status for bad usage (clap uses it too).
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "lamina",
+    version,
+    about = "Slice anatomical models for FDM printers and stream them to the printer",
+    long_about = "lamina slices patient-specific anatomical meshes (skulls, brains, vessels, \
+                  aneurysms from CT/MRI segmentations) for FDM printers, repairs broken \
+                  meshes, and streams G-code to Marlin printers over USB.",
+    after_help = "Examples:\n  lamina inspect examples/vessel_phantom.stl\n  \
+                  lamina repair broken.stl -o fixed.stl\n  lamina profiles list"
+)]
+struct Cli {
+    /// Print nothing on stderr but errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+/// Options every command sees.
+#[derive(Debug, Clone, Copy)]
+pub struct Global {
+    /// `-q`: no progress or chatter on stderr.
+    pub quiet: bool,
+}
+
+impl Global {
+    /// Whether progress bars should be drawn (not quiet, stderr is a terminal).
+    pub fn show_progress(&self) -> bool {
+        !self.quiet && std::io::stderr().is_terminal()
+    }
+}
+
+/// Parse the command line, run the command, and map the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let usage = e.use_stderr();
+            let _ = e.print();
+            return if usage {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let global = Global { quiet: cli.quiet };
+    let result: anyhow::Result<()> = match cli.command {};
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format_error(&e));
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// One readable sentence from an error chain: "context: cause: cause".
+fn format_error(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,1 @@
+//! Integer 2D geometry for slicing.

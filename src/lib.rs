@@ -1,0 +1,16 @@
+//! lamina: an FDM slicer, G-code generator and printer streamer for anatomical models.
+//!
+//! Hospital 3D labs print skulls, brains, spines and hollow vessels from CT/MRI
+//! segmentations. lamina takes their meshes (large, often broken) through every stage
+//! of the pipeline:
+//!
+//! ```text
+//!  file --> mesh --> slice --> layer --> plan --> gcode --> file or serial
+//! ```
+//!
+//! Each stage is a module with plain data in and out; files, terminals and serial
+//! ports are touched only at the edges (the `lamina` binary, [`mesh::io`]).
+
+pub mod geom;
+pub mod mesh;
+pub mod output;

@@ -1,0 +1,1 @@
+//! Reading and writing mesh files (STL, OBJ, 3MF).
