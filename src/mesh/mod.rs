@@ -80,9 +80,9 @@ impl BoundingBox {
     /// Grow the box to contain `p`.
     #[inline]
     pub fn include(&mut self, p: [f64; 3]) {
-        for i in 0..3 {
-            self.min[i] = self.min[i].min(p[i]);
-            self.max[i] = self.max[i].max(p[i]);
+        for ((lo, hi), v) in self.min.iter_mut().zip(&mut self.max).zip(p) {
+            *lo = lo.min(v);
+            *hi = hi.max(v);
         }
     }
 

@@ -1,0 +1,544 @@
+//! Boolean operations and offsets, through Clipper2.
+//!
+//! This file is the only place lamina talks to Clipper2. The engine works on `i64`
+//! points exactly like [`Point`], so paths pass in and out without scaling. The
+//! `clipper2` crate's high-level API covers closed outputs only; polygons with holes
+//! (a poly tree) and clipping open lines (infill) need the engine's own entry points,
+//! reached through `clipper2c-sys`. All unsafe code is kept in [`ffi`] below.
+
+use super::{ExPolygon, Point, Polygon, Polyline};
+
+use clipper2::EndType;
+pub use clipper2::{FillRule, JoinType};
+
+/// Maximum distance between a round offset's true arc and its polygon, integer units
+/// (5 µm: far below a printed line's width, and few points per arc).
+pub const ARC_TOLERANCE: f64 = 5_000.0;
+
+/// Miter joins sharper than this (in multiples of the offset) are squared off.
+pub const MITER_LIMIT: f64 = 3.0;
+
+/// Anything that is a set of closed rings: polygons, polygons with holes.
+pub trait Rings {
+    /// Call `f` with each ring's points.
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point]));
+}
+
+impl Rings for Polygon {
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point])) {
+        f(&self.points);
+    }
+}
+
+impl Rings for ExPolygon {
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point])) {
+        for r in self.rings() {
+            f(&r.points);
+        }
+    }
+}
+
+impl<T: Rings> Rings for [T] {
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point])) {
+        for item in self {
+            item.for_each_ring(f);
+        }
+    }
+}
+
+impl<T: Rings, const N: usize> Rings for [T; N] {
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point])) {
+        self.as_slice().for_each_ring(f);
+    }
+}
+
+impl<T: Rings> Rings for Vec<T> {
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point])) {
+        self.as_slice().for_each_ring(f);
+    }
+}
+
+impl<T: Rings + ?Sized> Rings for &T {
+    fn for_each_ring(&self, f: &mut dyn FnMut(&[Point])) {
+        (**self).for_each_ring(f);
+    }
+}
+
+/// Union of all rings of `subject` under `fill`, as polygons with holes.
+///
+/// ```
+/// use lamina::geom::{union, FillRule, Polygon};
+/// let a = Polygon::rectangle(0, 0, 10, 10);
+/// let b = Polygon::rectangle(5, 0, 15, 10);
+/// let u = union(&vec![a, b], FillRule::NonZero);
+/// assert_eq!(u.len(), 1);
+/// assert_eq!(u[0].area(), 150.0);
+/// ```
+pub fn union(subject: &(impl Rings + ?Sized), fill: FillRule) -> Vec<ExPolygon> {
+    ffi::boolean(ffi::Op::Union, subject, &[] as &[Polygon], fill)
+}
+
+/// Union of closed rings, flattened to rings (outer contours counter-clockwise, holes
+/// clockwise), for callers that do not need the nesting.
+pub fn union_polygons(subject: &(impl Rings + ?Sized), fill: FillRule) -> Vec<Polygon> {
+    flatten(union(subject, fill))
+}
+
+/// `subject` minus `clip` (non-zero fill on both).
+///
+/// ```
+/// use lamina::geom::{difference, Polygon};
+/// let a = Polygon::rectangle(0, 0, 10, 10);
+/// let hole = Polygon::rectangle(2, 2, 8, 8);
+/// let d = difference(&a, &hole);
+/// assert_eq!(d.len(), 1);
+/// assert_eq!(d[0].holes.len(), 1);
+/// assert_eq!(d[0].area(), 64.0);
+/// ```
+pub fn difference(subject: &(impl Rings + ?Sized), clip: &(impl Rings + ?Sized)) -> Vec<ExPolygon> {
+    ffi::boolean(ffi::Op::Difference, subject, clip, FillRule::NonZero)
+}
+
+/// Intersection of `subject` and `clip` (non-zero fill on both).
+pub fn intersection(
+    subject: &(impl Rings + ?Sized),
+    clip: &(impl Rings + ?Sized),
+) -> Vec<ExPolygon> {
+    ffi::boolean(ffi::Op::Intersection, subject, clip, FillRule::NonZero)
+}
+
+/// Grow (positive `delta`) or shrink (negative) areas by `delta` integer units.
+///
+/// ```
+/// use lamina::geom::{offset, scaled, ExPolygon, JoinType, Polygon};
+/// let sq = ExPolygon::new(Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0)));
+/// let inner = offset(&[sq], -scaled(1.0) as f64, JoinType::Miter);
+/// assert!((inner[0].area_mm2() - 64.0).abs() < 1e-6);
+/// ```
+pub fn offset(areas: &(impl Rings + ?Sized), delta: f64, join: JoinType) -> Vec<ExPolygon> {
+    let rings = ffi::offset(areas, delta, join, EndType::Polygon);
+    union(&rings, FillRule::Positive)
+}
+
+/// Like [`offset`] but returns the flat rings.
+pub fn offset_polygons(areas: &(impl Rings + ?Sized), delta: f64, join: JoinType) -> Vec<Polygon> {
+    ffi::offset(areas, delta, join, EndType::Polygon)
+}
+
+/// The area covered by open lines drawn `2 * delta` wide with round ends: what an
+/// extrusion of width `2 * delta` along them covers.
+pub fn offset_polylines(lines: &[Polyline], delta: f64) -> Vec<ExPolygon> {
+    let rings = ffi::offset_open(lines, delta, JoinType::Round, EndType::Round);
+    union(&rings, FillRule::Positive)
+}
+
+/// The parts of open `lines` inside `clip`.
+///
+/// ```
+/// use lamina::geom::{clip_polylines, Point, Polygon, Polyline};
+/// let area = Polygon::rectangle(0, 0, 10, 10);
+/// let line = Polyline::new(vec![Point::new(-5, 5), Point::new(15, 5)]);
+/// let inside = clip_polylines(&[line], &area);
+/// assert_eq!(inside.len(), 1);
+/// assert_eq!(inside[0].length(), 10.0);
+/// ```
+pub fn clip_polylines(lines: &[Polyline], clip: &(impl Rings + ?Sized)) -> Vec<Polyline> {
+    ffi::clip_open(ffi::Op::Intersection, lines, clip)
+}
+
+/// The parts of open `lines` outside `clip`.
+pub fn diff_polylines(lines: &[Polyline], clip: &(impl Rings + ?Sized)) -> Vec<Polyline> {
+    ffi::clip_open(ffi::Op::Difference, lines, clip)
+}
+
+/// Polygons with holes to flat rings.
+fn flatten(ex: Vec<ExPolygon>) -> Vec<Polygon> {
+    let mut out = Vec::new();
+    for e in ex {
+        out.push(e.contour);
+        out.extend(e.holes);
+    }
+    out
+}
+
+/// The unsafe boundary with the Clipper2 engine.
+mod ffi {
+    use super::{ARC_TOLERANCE, ExPolygon, MITER_LIMIT, Point, Polygon, Polyline, Rings};
+    use clipper2::{EndType, FillRule, JoinType};
+    use clipper2c_sys as sys;
+    use std::os::raw::c_int;
+
+    #[derive(Clone, Copy)]
+    pub(super) enum Op {
+        Union,
+        Difference,
+        Intersection,
+    }
+
+    impl Op {
+        fn raw(self) -> sys::ClipperClipType {
+            match self {
+                Op::Union => sys::ClipperClipType_UNION,
+                Op::Difference => sys::ClipperClipType_DIFFERENCE,
+                Op::Intersection => sys::ClipperClipType_INTERSECTION,
+            }
+        }
+    }
+
+    // `Point` is `#[repr(C)] { x: i64, y: i64 }`, the layout of `ClipperPoint64`.
+    const _: () = assert!(
+        std::mem::size_of::<Point>() == std::mem::size_of::<sys::ClipperPoint64>()
+            && std::mem::align_of::<Point>() == std::mem::align_of::<sys::ClipperPoint64>()
+    );
+
+    /// An owned `Paths64` on the C++ side.
+    struct Paths(*mut sys::ClipperPaths64);
+
+    impl Paths {
+        fn empty() -> Paths {
+            // SAFETY: memory of the size the constructor asks for, constructed in place.
+            unsafe {
+                let mem = sys::clipper_allocate(sys::clipper_paths64_size());
+                Paths(sys::clipper_paths64(mem))
+            }
+        }
+
+        fn push(&mut self, points: &[Point]) {
+            // SAFETY: `points` has the layout of ClipperPoint64 (asserted above) and is
+            // only read; the temporary path is copied into `self` and then freed.
+            unsafe {
+                let mem = sys::clipper_allocate(sys::clipper_path64_size());
+                let path = sys::clipper_path64_of_points(
+                    mem,
+                    points.as_ptr() as *mut sys::ClipperPoint64,
+                    points.len(),
+                );
+                sys::clipper_paths64_add_path(self.0, path);
+                sys::clipper_delete_path64(path);
+            }
+        }
+
+        fn from_rings(rings: &(impl Rings + ?Sized)) -> Paths {
+            let mut p = Paths::empty();
+            rings.for_each_ring(&mut |r| {
+                if r.len() >= 3 {
+                    p.push(r);
+                }
+            });
+            p
+        }
+
+        fn from_polylines(lines: &[Polyline]) -> Paths {
+            let mut p = Paths::empty();
+            for l in lines {
+                if l.points.len() >= 2 {
+                    p.push(&l.points);
+                }
+            }
+            p
+        }
+
+        fn to_point_vecs(&self) -> Vec<Vec<Point>> {
+            // SAFETY: indices stay within the lengths the engine reports.
+            unsafe {
+                let n = sys::clipper_paths64_length(self.0);
+                let mut out = Vec::with_capacity(n);
+                for i in 0..n {
+                    let m = sys::clipper_paths64_path_length(self.0, i as c_int);
+                    let mut pts = Vec::with_capacity(m);
+                    for j in 0..m {
+                        let p = sys::clipper_paths64_get_point(self.0, i as c_int, j as c_int);
+                        pts.push(Point::new(p.x, p.y));
+                    }
+                    out.push(pts);
+                }
+                out
+            }
+        }
+    }
+
+    impl Drop for Paths {
+        fn drop(&mut self) {
+            // SAFETY: created by clipper_paths64 on clipper_allocate memory.
+            unsafe { sys::clipper_delete_paths64(self.0) }
+        }
+    }
+
+    /// An owned `Clipper64` engine.
+    struct Engine(*mut sys::ClipperClipper64);
+
+    impl Engine {
+        fn new() -> Engine {
+            // SAFETY: as for Paths::empty.
+            unsafe {
+                let mem = sys::clipper_allocate(sys::clipper_clipper64_size());
+                Engine(sys::clipper_clipper64(mem))
+            }
+        }
+    }
+
+    impl Drop for Engine {
+        fn drop(&mut self) {
+            // SAFETY: created by clipper_clipper64.
+            unsafe { sys::clipper_delete_clipper64(self.0) }
+        }
+    }
+
+    /// An owned poly tree root.
+    struct Tree(*mut sys::ClipperPolyTree64);
+
+    impl Tree {
+        fn new() -> Tree {
+            // SAFETY: a root node (no parent) constructed in place.
+            unsafe {
+                let mem = sys::clipper_allocate(sys::clipper_polytree64_size());
+                Tree(sys::clipper_polytree64(mem, std::ptr::null_mut()))
+            }
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            // SAFETY: the root owns its children; created by clipper_polytree64.
+            unsafe { sys::clipper_delete_polytree64(self.0) }
+        }
+    }
+
+    /// The points of one tree node's polygon.
+    ///
+    /// SAFETY: `node` must be a live node of a live tree.
+    unsafe fn node_points(node: *mut sys::ClipperPolyTree64) -> Vec<Point> {
+        unsafe {
+            let mem = sys::clipper_allocate(sys::clipper_path64_size());
+            let path = sys::clipper_polytree64_polygon(mem, node);
+            let n = sys::clipper_path64_length(path);
+            let mut pts = Vec::with_capacity(n);
+            for i in 0..n {
+                let p = sys::clipper_path64_get_point(path, i as c_int);
+                pts.push(Point::new(p.x, p.y));
+            }
+            sys::clipper_delete_path64(path);
+            pts
+        }
+    }
+
+    /// Collect the solids under `node` (whose children are outer contours).
+    ///
+    /// SAFETY: `node` must be a live node of a live tree.
+    unsafe fn collect_solids(node: *mut sys::ClipperPolyTree64, out: &mut Vec<ExPolygon>) {
+        unsafe {
+            for i in 0..sys::clipper_polytree64_count(node) {
+                let outer = sys::clipper_polytree64_get_child(node, i) as *mut _;
+                let mut ex = ExPolygon {
+                    contour: Polygon::new(node_points(outer)),
+                    holes: Vec::new(),
+                };
+                for j in 0..sys::clipper_polytree64_count(outer) {
+                    let hole = sys::clipper_polytree64_get_child(outer, j) as *mut _;
+                    ex.holes.push(Polygon::new(node_points(hole)));
+                    collect_solids(hole, out);
+                }
+                orient(&mut ex);
+                out.push(ex);
+            }
+        }
+    }
+
+    /// Make the contour counter-clockwise and the holes clockwise.
+    fn orient(ex: &mut ExPolygon) {
+        if ex.contour.area() < 0.0 {
+            ex.contour.reverse();
+        }
+        for h in &mut ex.holes {
+            if h.area() > 0.0 {
+                h.reverse();
+            }
+        }
+    }
+
+    pub(super) fn boolean(
+        op: Op,
+        subject: &(impl Rings + ?Sized),
+        clip: &(impl Rings + ?Sized),
+        fill: FillRule,
+    ) -> Vec<ExPolygon> {
+        let subj = Paths::from_rings(subject);
+        let clip = Paths::from_rings(clip);
+        let engine = Engine::new();
+        let tree = Tree::new();
+        let open = Paths::empty();
+        let mut out = Vec::new();
+        // SAFETY: all handles are live for the duration of the calls.
+        unsafe {
+            sys::clipper_clipper64_add_subject(engine.0, subj.0);
+            sys::clipper_clipper64_add_clip(engine.0, clip.0);
+            let ok = sys::clipper_clipper64_execute_tree_with_open(
+                engine.0,
+                op.raw(),
+                fill.into(),
+                tree.0,
+                open.0,
+            );
+            if ok == 1 {
+                collect_solids(tree.0, &mut out);
+            }
+        }
+        out
+    }
+
+    pub(super) fn clip_open(
+        op: Op,
+        lines: &[Polyline],
+        clip: &(impl Rings + ?Sized),
+    ) -> Vec<Polyline> {
+        let subj = Paths::from_polylines(lines);
+        let clip = Paths::from_rings(clip);
+        let engine = Engine::new();
+        let closed = Paths::empty();
+        let open = Paths::empty();
+        // SAFETY: all handles are live for the duration of the calls.
+        let ok = unsafe {
+            sys::clipper_clipper64_add_open_subject(engine.0, subj.0);
+            sys::clipper_clipper64_add_clip(engine.0, clip.0);
+            sys::clipper_clipper64_execute(
+                engine.0,
+                op.raw(),
+                FillRule::NonZero.into(),
+                closed.0,
+                open.0,
+            )
+        };
+        if ok != 1 {
+            return Vec::new();
+        }
+        open.to_point_vecs()
+            .into_iter()
+            .filter(|p| p.len() >= 2)
+            .map(Polyline::new)
+            .collect()
+    }
+
+    fn run_offset(paths: &Paths, delta: f64, join: JoinType, end: EndType) -> Vec<Vec<Point>> {
+        // SAFETY: handles live for the duration of the calls; the result is owned by a
+        // `Paths` so it is freed.
+        unsafe {
+            let mem = sys::clipper_allocate(sys::clipper_clipperoffset_size());
+            let off = sys::clipper_clipperoffset(mem, MITER_LIMIT, ARC_TOLERANCE, 0, 0);
+            sys::clipper_clipperoffset_add_paths64(off, paths.0, join.into(), end.into());
+            let mem = sys::clipper_allocate(sys::clipper_paths64_size());
+            let result = Paths(sys::clipper_clipperoffset_execute(mem, off, delta));
+            sys::clipper_delete_clipperoffset(off);
+            result.to_point_vecs()
+        }
+    }
+
+    pub(super) fn offset(
+        areas: &(impl Rings + ?Sized),
+        delta: f64,
+        join: JoinType,
+        end: EndType,
+    ) -> Vec<Polygon> {
+        let paths = Paths::from_rings(areas);
+        run_offset(&paths, delta, join, end)
+            .into_iter()
+            .filter(|p| p.len() >= 3)
+            .map(Polygon::new)
+            .collect()
+    }
+
+    pub(super) fn offset_open(
+        lines: &[Polyline],
+        delta: f64,
+        join: JoinType,
+        end: EndType,
+    ) -> Vec<Polygon> {
+        let paths = Paths::from_polylines(lines);
+        run_offset(&paths, delta, join, end)
+            .into_iter()
+            .filter(|p| p.len() >= 3)
+            .map(Polygon::new)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geom::scaled;
+
+    fn square(x: f64, y: f64, s: f64) -> Polygon {
+        Polygon::rectangle(scaled(x), scaled(y), scaled(x + s), scaled(y + s))
+    }
+
+    #[test]
+    fn union_of_nested_rings_gives_holes_and_islands() {
+        // Even-odd: outer square, a hole, an island in the hole.
+        let rings = vec![
+            square(0.0, 0.0, 30.0),
+            square(5.0, 5.0, 20.0),
+            square(10.0, 10.0, 10.0),
+        ];
+        let ex = union(&rings, FillRule::EvenOdd);
+        assert_eq!(ex.len(), 2);
+        let big = ex
+            .iter()
+            .find(|e| e.holes.len() == 1)
+            .expect("outer with a hole");
+        assert!((big.area_mm2() - (900.0 - 400.0)).abs() < 1e-9);
+        let island = ex.iter().find(|e| e.holes.is_empty()).expect("island");
+        assert!((island.area_mm2() - 100.0).abs() < 1e-9);
+        assert!(big.contour.is_ccw() && !big.holes[0].is_ccw());
+    }
+
+    #[test]
+    fn round_offset_of_square_matches_analytic_area() {
+        let sq = ExPolygon::new(square(0.0, 0.0, 10.0));
+        let grown = offset(&[sq], scaled(1.0) as f64, JoinType::Round);
+        // 10x10 square grown by 1: 100 + 4*10 + pi.
+        let expected = 140.0 + std::f64::consts::PI;
+        // Arcs are inscribed polygons: at most 2/3 * ARC_TOLERANCE * arc length is lost.
+        let max_loss = 2.0 / 3.0 * ARC_TOLERANCE / 1e6 * std::f64::consts::TAU;
+        let area = grown[0].area_mm2();
+        assert!(area <= expected && area >= expected - max_loss, "{area}");
+    }
+
+    #[test]
+    fn shrinking_a_thin_strip_removes_it() {
+        let strip = ExPolygon::new(Polygon::rectangle(0, 0, scaled(10.0), scaled(0.3)));
+        assert!(offset(&[strip], -scaled(0.2) as f64, JoinType::Miter).is_empty());
+    }
+
+    #[test]
+    fn open_lines_are_clipped_and_differenced() {
+        let area = square(0.0, 0.0, 10.0);
+        let line = Polyline::new(vec![Point::from_mm(-5.0, 5.0), Point::from_mm(15.0, 5.0)]);
+        let inside = clip_polylines(std::slice::from_ref(&line), &area);
+        let outside = diff_polylines(std::slice::from_ref(&line), &area);
+        let len = |v: &[Polyline]| v.iter().map(Polyline::length).sum::<f64>() / 1e6;
+        assert!((len(&inside) - 10.0).abs() < 1e-9);
+        assert_eq!(outside.len(), 2);
+        assert!((len(&outside) - 10.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn thick_polyline_covers_its_stadium() {
+        let line = Polyline::new(vec![Point::from_mm(0.0, 0.0), Point::from_mm(10.0, 0.0)]);
+        let covered = offset_polylines(&[line], scaled(0.2) as f64);
+        let expected = 10.0 * 0.4 + std::f64::consts::PI * 0.04;
+        let max_loss = 2.0 / 3.0 * ARC_TOLERANCE / 1e6 * std::f64::consts::TAU * 0.2;
+        let area = covered[0].area_mm2();
+        assert!(
+            area <= expected && area >= expected - max_loss,
+            "{area} vs {expected}"
+        );
+    }
+
+    #[test]
+    fn difference_and_intersection_partition_the_subject() {
+        let a = square(0.0, 0.0, 10.0);
+        let b = square(5.0, 5.0, 10.0);
+        let d: f64 = difference(&a, &b).iter().map(ExPolygon::area_mm2).sum();
+        let i: f64 = intersection(&a, &b).iter().map(ExPolygon::area_mm2).sum();
+        assert!((d - 75.0).abs() < 1e-9 && (i - 25.0).abs() < 1e-9);
+    }
+}
