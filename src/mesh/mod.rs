@@ -2,6 +2,7 @@
 //! stages that work on them: import ([`io`]), placement on the bed ([`place`]).
 
 pub mod io;
+pub mod place;
 
 use serde::Serialize;
 
