@@ -40,6 +40,24 @@ where
         out.flush()?;
     }
     tmp.as_file().sync_data()?;
+    keep_permissions(tmp.path(), path)?;
     tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Give the new file the permissions of the file it replaces, or the usual `rw-r--r--`
+/// (temporary files are created private).
+#[cfg(unix)]
+fn keep_permissions(tmp: &Path, dest: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let perms = match std::fs::metadata(dest) {
+        Ok(m) => m.permissions(),
+        Err(_) => std::fs::Permissions::from_mode(0o644),
+    };
+    std::fs::set_permissions(tmp, perms)
+}
+
+#[cfg(not(unix))]
+fn keep_permissions(_tmp: &Path, _dest: &Path) -> io::Result<()> {
     Ok(())
 }

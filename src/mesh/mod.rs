@@ -1,6 +1,7 @@
 //! Triangle meshes: the indexed [`Mesh`], the named [`Object`] a file yields, and the
 //! stages that work on them: import ([`io`]), placement on the bed ([`place`]).
 
+pub mod implicit;
 pub mod io;
 pub mod place;
 
