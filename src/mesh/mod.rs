@@ -4,6 +4,7 @@
 pub mod implicit;
 pub mod io;
 pub mod place;
+pub mod shapes;
 
 use serde::Serialize;
 
