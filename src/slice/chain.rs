@@ -223,14 +223,64 @@ fn dedup_ring(points: &mut Vec<Point>) {
     }
 }
 
-/// Join open chains end to start across gaps up to `radius`, nearest first; close what
-/// remains on itself when its own gap is small compared with its length.
+/// Join open chains into loops, in two passes:
+/// 1. ends of any two chains closer than `radius` are bridged, nearest first (a crack
+///    in the mesh; the pieces' directions may disagree around flipped faces);
+/// 2. what is still open is oriented by its majority direction and each chain's tail is
+///    joined to the nearest free head up to [`MAX_GAP_FACTOR`] × `radius` away: a hole in
+///    the mesh (an open vessel end, a missing patch) is capped along the shortest way,
+///    keeping the solid on the left.
+///
+/// A chain that is still open after both is closed on itself when its own gap is at
+/// most half its length (a C-shaped section of an open end), else dropped.
 fn join_open_chains(
     chains: Vec<Chain>,
     radius: f64,
     loops: &mut Vec<Loop>,
     stats: &mut ChainStats,
 ) {
+    let (closed, open) = bridge(chains, radius, false, stats);
+    loops.extend(closed.into_iter().map(finish));
+    let open: Vec<Chain> = open
+        .into_iter()
+        .map(|mut c| {
+            if c.backward > c.forward {
+                c.points.reverse();
+                std::mem::swap(&mut c.forward, &mut c.backward);
+            }
+            c
+        })
+        .collect();
+    let (closed, open) = bridge(open, radius * MAX_GAP_FACTOR, true, stats);
+    loops.extend(closed.into_iter().map(finish));
+    for chain in open {
+        let length: f64 = chain.points.windows(2).map(|w| w[0].distance(w[1])).sum();
+        let gap = match (chain.points.first(), chain.points.last()) {
+            (Some(a), Some(b)) => a.distance(*b),
+            _ => 0.0,
+        };
+        if chain.points.len() >= 3 && gap <= 0.5 * length {
+            stats.closed_on_self += 1;
+            loops.push(finish(chain));
+        } else {
+            stats.dropped += 1;
+        }
+    }
+}
+
+/// How much farther than the closing radius the second joining pass reaches.
+pub const MAX_GAP_FACTOR: f64 = 10.0;
+
+/// Bridge chain ends closer than `radius`, nearest pairs first, each end at most once.
+/// With `directed`, only a chain's last point joins a chain's first point (possibly
+/// its own); otherwise any two ends of different chains may join. Returns the closed
+/// cycles and the chains still open.
+fn bridge(
+    chains: Vec<Chain>,
+    radius: f64,
+    directed: bool,
+    stats: &mut ChainStats,
+) -> (Vec<Chain>, Vec<Chain>) {
     let m = chains.len();
     // Endpoint 2c is chain c's first point, 2c + 1 its last.
     let endpoint = |e: usize| -> Point {
@@ -241,30 +291,39 @@ fn join_open_chains(
             c.points[c.points.len() - 1]
         }
     };
+    let allowed = |e: usize, f: usize| {
+        if directed {
+            e % 2 != f % 2
+        } else {
+            e / 2 != f / 2
+        }
+    };
     let radius2 = radius * radius;
     let mut candidates: Vec<(f64, u32, u32)> = Vec::new();
+    let mut consider = |e: usize, f: usize, candidates: &mut Vec<(f64, u32, u32)>| {
+        if allowed(e, f) {
+            let d = endpoint(e).distance(endpoint(f)).powi(2);
+            if d <= radius2 {
+                candidates.push((d, e as u32, f as u32));
+            }
+        }
+    };
     if m <= 2048 {
         for e in 0..2 * m {
             for f in e + 1..2 * m {
-                if f == e ^ 1 {
-                    continue; // a chain's own two ends: closing on itself comes last.
-                }
-                let d = endpoint(e).distance(endpoint(f)).powi(2);
-                if d <= radius2 {
-                    candidates.push((d, e as u32, f as u32));
-                }
+                consider(e, f, &mut candidates);
             }
         }
     } else {
         // Many chains: bucket endpoints in a grid of cell `radius`.
         let cell = radius.max(1.0);
-        let mut grid: std::collections::HashMap<(i64, i64), Vec<u32>> = Default::default();
         let key = |p: Point| {
             (
                 (p.x as f64 / cell).floor() as i64,
                 (p.y as f64 / cell).floor() as i64,
             )
         };
+        let mut grid: std::collections::HashMap<(i64, i64), Vec<u32>> = Default::default();
         for e in 0..2 * m {
             grid.entry(key(endpoint(e))).or_default().push(e as u32);
         }
@@ -272,16 +331,9 @@ fn join_open_chains(
             let (kx, ky) = key(endpoint(e));
             for dx in -1..=1 {
                 for dy in -1..=1 {
-                    if let Some(list) = grid.get(&(kx + dx, ky + dy)) {
-                        for &f in list {
-                            let f = f as usize;
-                            if f <= e || f == e ^ 1 {
-                                continue;
-                            }
-                            let d = endpoint(e).distance(endpoint(f)).powi(2);
-                            if d <= radius2 {
-                                candidates.push((d, e as u32, f as u32));
-                            }
+                    for &f in grid.get(&(kx + dx, ky + dy)).into_iter().flatten() {
+                        if f as usize > e {
+                            consider(e, f as usize, &mut candidates);
                         }
                     }
                 }
@@ -291,76 +343,64 @@ fn join_open_chains(
     candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
 
     // Each endpoint takes at most one bridge; chains and bridges form paths and cycles.
-    let mut bridge = vec![NONE; 2 * m];
+    let mut link = vec![NONE; 2 * m];
     for (_, e, f) in candidates {
-        if bridge[e as usize] == NONE && bridge[f as usize] == NONE {
-            bridge[e as usize] = f;
-            bridge[f as usize] = e;
+        if link[e as usize] == NONE && link[f as usize] == NONE {
+            link[e as usize] = f;
+            link[f as usize] = e;
             stats.gaps_bridged += 1;
         }
     }
 
     let mut used = vec![false; m];
-    // Start from path ends first (endpoints without a bridge), then cycles.
+    let mut closed = Vec::new();
+    let mut open = Vec::new();
+    // Path ends first (endpoints without a bridge), then whatever is left: cycles.
     let starts = (0..2 * m)
-        .filter(|&e| bridge[e] == NONE)
+        .filter(|&e| link[e] == NONE)
         .chain(0..2 * m)
         .collect::<Vec<_>>();
     for start in starts {
-        let c0 = start / 2;
-        if used[c0] {
+        if used[start / 2] {
             continue;
         }
-        let mut points: Vec<Point> = Vec::new();
-        let (mut forward, mut backward) = (0.0, 0.0);
+        let mut joined = Chain {
+            points: Vec::new(),
+            forward: 0.0,
+            backward: 0.0,
+        };
         let mut e = start;
-        let closed;
-        loop {
+        let is_cycle = loop {
             let c = e / 2;
             used[c] = true;
             let chain = &chains[c];
-            // Enter chain c at endpoint e, traverse to the other end.
+            // Enter chain c at endpoint e, leave by its other end.
             if e % 2 == 0 {
-                points.extend_from_slice(&chain.points);
-                forward += chain.forward;
-                backward += chain.backward;
+                joined.points.extend_from_slice(&chain.points);
+                joined.forward += chain.forward;
+                joined.backward += chain.backward;
             } else {
-                points.extend(chain.points.iter().rev());
-                forward += chain.backward;
-                backward += chain.forward;
+                joined.points.extend(chain.points.iter().rev());
+                joined.forward += chain.backward;
+                joined.backward += chain.forward;
             }
-            let out = e ^ 1;
-            let next = bridge[out];
+            let next = link[e ^ 1];
             if next == NONE {
-                closed = false;
-                break;
+                break false;
             }
             let next = next as usize;
             if used[next / 2] {
-                closed = next == start;
-                break;
+                break next == start;
             }
             e = next;
-        }
-        let length: f64 = points.windows(2).map(|w| w[0].distance(w[1])).sum();
-        let gap = match (points.first(), points.last()) {
-            (Some(a), Some(b)) => a.distance(*b),
-            _ => 0.0,
         };
-        let chain = Chain {
-            points,
-            forward,
-            backward,
-        };
-        if closed {
-            loops.push(finish(chain));
-        } else if chain.points.len() >= 3 && (gap <= 2.0 * radius || gap <= 0.5 * length) {
-            stats.closed_on_self += 1;
-            loops.push(finish(chain));
+        if is_cycle {
+            closed.push(joined);
         } else {
-            stats.dropped += 1;
+            open.push(joined);
         }
     }
+    (closed, open)
 }
 
 #[cfg(test)]
