@@ -14,4 +14,6 @@
 pub mod geom;
 pub mod mesh;
 pub mod output;
+pub mod path;
+pub mod plan;
 pub mod slice;

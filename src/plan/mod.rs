@@ -1,0 +1,81 @@
+//! Motion planning: the ordered moves of each layer, ready to be written as G-code.
+//!
+//! A [`LayerPlan`] is a flat list of [`Step`]s in machine order: travels (with the
+//! decision whether to retract and lift), extrusions at their speed, and the machine
+//! state changes (fan, temperatures, tools) that belong between them. Positions are in
+//! the printer's bed coordinates; tool offsets are applied by the G-code writer.
+
+use crate::geom::Point;
+use crate::path::Role;
+
+/// Everything the printer does for one layer, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerPlan {
+    /// Layer number, 0 = first layer.
+    pub index: usize,
+    /// Nozzle height while printing the layer (top of the layer), mm.
+    pub z: f64,
+    /// Layer thickness, mm.
+    pub height: f64,
+    /// The moves and state changes, in order.
+    pub steps: Vec<Step>,
+}
+
+/// One thing the printer does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Move without extruding to `to` (the layer's Z).
+    Travel {
+        /// Destination.
+        to: Point,
+        /// Speed, mm/s.
+        speed: f64,
+        /// Retract before the move and unretract after it.
+        retract: bool,
+        /// Lift the nozzle (z-hop) during the move; only with `retract`.
+        lift: bool,
+    },
+    /// Extrude along `points`, starting from the current position (which is where the
+    /// preceding travel ended, equal to `points[0]`).
+    Extrude {
+        /// What the line is for (written as `;TYPE:`).
+        role: Role,
+        /// The polyline, first point = current position.
+        points: Vec<Point>,
+        /// Line width, mm.
+        width: f64,
+        /// Line height, mm.
+        height: f64,
+        /// Speed, mm/s.
+        speed: f64,
+        /// Flow multiplier on top of the material's (bridges use their own flow).
+        flow: f64,
+    },
+    /// Move along `points` without extruding while retracting (a wipe at the end of a
+    /// loop); the writer spreads the retraction over the move.
+    Wipe {
+        /// The wipe path, starting at the current position.
+        points: Vec<Point>,
+        /// Speed, mm/s.
+        speed: f64,
+    },
+    /// Part-cooling fan, 0-100 %.
+    Fan(u8),
+    /// Set a tool's temperature, °C; `wait` blocks until it is reached.
+    Temperature {
+        /// Tool number.
+        tool: usize,
+        /// Target, °C.
+        celsius: f64,
+        /// Wait for it (M109) or not (M104).
+        wait: bool,
+    },
+    /// Change to another tool (the writer emits retraction, the profile's tool-change
+    /// template and `T<n>`).
+    ToolChange {
+        /// The new tool.
+        tool: usize,
+    },
+    /// Raw G-code from a profile template, already rendered.
+    Custom(String),
+}
