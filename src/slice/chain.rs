@@ -300,7 +300,7 @@ fn bridge(
     };
     let radius2 = radius * radius;
     let mut candidates: Vec<(f64, u32, u32)> = Vec::new();
-    let mut consider = |e: usize, f: usize, candidates: &mut Vec<(f64, u32, u32)>| {
+    let consider = |e: usize, f: usize, candidates: &mut Vec<(f64, u32, u32)>| {
         if allowed(e, f) {
             let d = endpoint(e).distance(endpoint(f)).powi(2);
             if d <= radius2 {

@@ -1,0 +1,3 @@
+//! Per-layer regions: perimeters (with thin walls), skins and infill.
+
+pub mod medial;
