@@ -1,3 +1,4 @@
 //! Per-layer regions: perimeters (with thin walls), skins and infill.
 
 pub mod medial;
+pub mod perimeters;
