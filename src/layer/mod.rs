@@ -22,6 +22,9 @@ pub struct LayerRegions {
     pub height: f64,
     /// The islands of the layer.
     pub islands: Vec<IslandPaths>,
+    /// Support paths of the layer (support body and interface), with the tool that
+    /// prints them; printed before the islands.
+    pub support: Vec<(usize, ExtrusionPath)>,
 }
 
 /// The paths of one island, by kind. Within each list the order is the print order the
