@@ -116,8 +116,7 @@ pub fn intersection(
 /// assert!((inner[0].area_mm2() - 64.0).abs() < 1e-6);
 /// ```
 pub fn offset(areas: &(impl Rings + ?Sized), delta: f64, join: JoinType) -> Vec<ExPolygon> {
-    let rings = ffi::offset(areas, delta, join, EndType::Polygon);
-    union(&rings, FillRule::Positive)
+    nest(ffi::offset(areas, delta, join, EndType::Polygon))
 }
 
 /// Like [`offset`] but returns the flat rings.
@@ -128,8 +127,45 @@ pub fn offset_polygons(areas: &(impl Rings + ?Sized), delta: f64, join: JoinType
 /// The area covered by open lines drawn `2 * delta` wide with round ends: what an
 /// extrusion of width `2 * delta` along them covers.
 pub fn offset_polylines(lines: &[Polyline], delta: f64) -> Vec<ExPolygon> {
-    let rings = ffi::offset_open(lines, delta, JoinType::Round, EndType::Round);
-    union(&rings, FillRule::Positive)
+    nest(ffi::offset_open(
+        lines,
+        delta,
+        JoinType::Round,
+        EndType::Round,
+    ))
+}
+
+/// Group the rings of an offset result (already a union: solids counter-clockwise,
+/// holes clockwise, none crossing) into polygons with holes: each hole goes to the
+/// smallest solid that contains it. Cheaper than a second union through the engine.
+fn nest(rings: Vec<Polygon>) -> Vec<ExPolygon> {
+    let (mut solids, holes): (Vec<(f64, Polygon)>, Vec<(f64, Polygon)>) = rings
+        .into_iter()
+        .map(|r| (r.area(), r))
+        .filter(|(a, _)| *a != 0.0)
+        .partition(|(a, _)| *a > 0.0);
+    solids.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let boxes: Vec<_> = solids.iter().map(|(_, p)| p.bbox()).collect();
+    let mut out: Vec<ExPolygon> = solids
+        .into_iter()
+        .map(|(_, contour)| ExPolygon {
+            contour,
+            holes: Vec::new(),
+        })
+        .collect();
+    for (_, hole) in holes {
+        let (Some(hb), Some(&probe)) = (hole.bbox(), hole.points.first()) else {
+            continue;
+        };
+        let owner = (0..out.len()).find(|&i| {
+            boxes[i].is_some_and(|b| b.contains(hb.min) && b.contains(hb.max))
+                && out[i].contour.contains(probe)
+        });
+        if let Some(i) = owner {
+            out[i].holes.push(hole);
+        }
+    }
+    out
 }
 
 /// The parts of open `lines` inside `clip`.
