@@ -139,7 +139,8 @@ pub fn offset_polylines(lines: &[Polyline], delta: f64) -> Vec<ExPolygon> {
 /// holes clockwise, none crossing) into polygons with holes: each hole goes to the
 /// smallest solid that contains it. Cheaper than a second union through the engine.
 fn nest(rings: Vec<Polygon>) -> Vec<ExPolygon> {
-    let (mut solids, holes): (Vec<(f64, Polygon)>, Vec<(f64, Polygon)>) = rings
+    type Sized = Vec<(f64, Polygon)>;
+    let (mut solids, holes): (Sized, Sized) = rings
         .into_iter()
         .map(|r| (r.area(), r))
         .filter(|(a, _)| *a != 0.0)

@@ -374,7 +374,7 @@ fn extract_lines(g: &mut Graph) -> Vec<WidthLine> {
     }
     lines
         .into_iter()
-        .map(|l| smooth(l))
+        .map(smooth)
         .filter(|l| l.points.len() >= 2 && l.length() > 0.0)
         .collect()
 }

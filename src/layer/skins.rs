@@ -204,7 +204,7 @@ mod tests {
                 + area(&s.sparse)
                 + s.bridges.iter().map(|b| b.0.area_mm2()).sum::<f64>();
             assert!((all - 324.0).abs() < 1e-6, "layer {i}: {all}");
-            let solid = i < 3 || i >= 17;
+            let solid = !(3..17).contains(&i);
             assert_eq!(area(&s.sparse) < 1e-6, solid, "layer {i}");
             assert_eq!(!s.top.is_empty(), i == 19);
             assert_eq!(!s.bottom.is_empty(), i == 0);
@@ -226,6 +226,6 @@ mod tests {
         assert!((region.area_mm2() - 10.0 * 9.0).abs() < 1e-6);
         // Lines must run along X (angle 0 or pi), across the gap.
         let a = angle.rem_euclid(std::f64::consts::PI);
-        assert!(a < 0.2 || a > std::f64::consts::PI - 0.2, "{a}");
+        assert!(!(0.2..=std::f64::consts::PI - 0.2).contains(&a), "{a}");
     }
 }
