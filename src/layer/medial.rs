@@ -426,7 +426,7 @@ fn prune_spurs(g: &mut Graph) {
 /// Drop points that wiggle less than a few micrometres, keeping widths of the points
 /// that remain.
 fn smooth(line: WidthLine) -> WidthLine {
-    const SMOOTH_TOLERANCE: f64 = 10_000.0; // 10 µm
+    const SMOOTH_TOLERANCE: f64 = 25_000.0; // 25 µm
     let kept = simplify_polyline(&line.points, SMOOTH_TOLERANCE);
     let mut widths = Vec::with_capacity(kept.len());
     let mut j = 0;

@@ -19,6 +19,13 @@ const INSET_OVERLAP_TOLERANCE: f64 = 0.4;
 /// Variable-width lines are cut into pieces whose width varies less than this (mm).
 const WIDTH_STEP: f64 = 0.05;
 
+/// A variable-width piece is at least this long (mm) before the width may change.
+const MIN_PIECE: f64 = 0.5;
+
+/// Gap fill shorter than this many line widths is not worth its blob (thin walls are
+/// always kept: they are the part's surface).
+const MIN_GAP_FILL_LENGTH: f64 = 2.0;
+
 /// Settings for one island's walls.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PerimeterParams {
@@ -189,6 +196,12 @@ fn fill_gaps(regions: &[ExPolygon], p: &PerimeterParams, role: Role) -> Vec<Extr
     let mut paths = Vec::new();
     for region in &regions {
         for line in medial_lines(region, max_edge) {
+            if role == Role::GapFill {
+                let mean_w = line.widths.iter().sum::<f64>() / line.widths.len().max(1) as f64;
+                if line.length() < MIN_GAP_FILL_LENGTH * mean_w.max(scaled(min_w) as f64) {
+                    continue;
+                }
+            }
             split_by_width(&line, min_w, max_w, p.height, role, &mut paths);
         }
     }
@@ -214,11 +227,12 @@ fn split_by_width(
         w.clamp(min_w, max_w)
     };
     let seg_len = |i: usize| line.points[i].distance(line.points[i + 1]).max(1.0);
+    let min_piece = scaled(MIN_PIECE) as f64;
     // Running piece: first point index, width × length and length.
     let (mut start, mut wl, mut len) = (0usize, 0.0f64, 0.0f64);
     for i in 0..n - 1 {
         let (w, l) = (seg_width(i), seg_len(i));
-        if len > 0.0 && (w - wl / len).abs() > WIDTH_STEP {
+        if len >= min_piece && (w - wl / len).abs() > WIDTH_STEP {
             out.push(ExtrusionPath::open(
                 role,
                 Polyline::new(line.points[start..=i].to_vec()),
