@@ -18,3 +18,4 @@ pub mod output;
 pub mod path;
 pub mod plan;
 pub mod slice;
+pub mod support;

@@ -1,0 +1,322 @@
+//! Support areas per layer (grid/line style): overhangs carried down to the bed or onto
+//! the model, kept an XY gap from the model and a Z gap under it, with dense interface
+//! layers at the top (and bottom, where support rests on the model), and the parts that
+//! stand inside the model (a lumen, a sac, a cavity) marked.
+
+use crate::geom::{self, ExPolygon, JoinType, scaled};
+use crate::slice::Layer;
+
+/// Support outlines are simplified to this tolerance (mm).
+const SIMPLIFY: f64 = 0.02;
+
+/// Contact areas are grown by this much (mm) so the overhang's edge is held too.
+const CONTACT_MARGIN: f64 = 0.2;
+
+/// Settings for support areas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AreaParams {
+    /// Horizontal distance kept from the model, mm.
+    pub xy_gap: f64,
+    /// Vertical gap between the support's top and the model above, mm (0: soluble).
+    pub top_z_gap: f64,
+    /// Vertical gap between the model below and the support resting on it, mm.
+    pub bottom_z_gap: f64,
+    /// Dense layers at the top of the support.
+    pub interface_layers: usize,
+    /// Dense layers at the bottom where support rests on the model.
+    pub bottom_interface_layers: usize,
+    /// Support only from the bed: columns that would land on the model are dropped.
+    pub buildplate_only: bool,
+    /// Gaps in the model narrower than twice this (mm) count as enclosing: support
+    /// inside them is interior (a vessel lumen, an aneurysm sac).
+    pub enclosure_radius: f64,
+}
+
+/// The support of one layer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SupportLayer {
+    /// Sparse support body.
+    pub base: Vec<ExPolygon>,
+    /// Dense interface (under the model, or over it where support rests on it).
+    pub interface: Vec<ExPolygon>,
+    /// The part of `base` and `interface` standing inside the model (enclosed).
+    pub interior: Vec<ExPolygon>,
+    /// Area of this layer's support top touching the model above, mm² (only on the
+    /// support's topmost layers).
+    pub contact_area: f64,
+}
+
+/// Number of whole layers a gap of `gap` mm takes at layer height `h`.
+fn gap_layers(gap: f64, h: f64) -> usize {
+    if gap <= 1e-9 || h <= 0.0 {
+        0
+    } else {
+        (gap / h - 1e-6).ceil() as usize
+    }
+}
+
+/// Compute every layer's support from the overhangs (`overhangs[i]` is layer `i`'s part
+/// not held by layer `i - 1`) and the model's layers.
+pub fn support_areas(
+    layers: &[Layer],
+    overhangs: &[Vec<ExPolygon>],
+    p: &AreaParams,
+) -> Vec<SupportLayer> {
+    let n = layers.len();
+    let mut out = vec![SupportLayer::default(); n];
+    if n == 0 {
+        return out;
+    }
+    let h = layers.get(1).map_or(layers[0].height, |l| l.height);
+    let k_top = gap_layers(p.top_z_gap, h);
+    let k_bottom = gap_layers(p.bottom_z_gap, h);
+    let xy = scaled(p.xy_gap) as f64;
+    let tol = scaled(SIMPLIFY) as f64;
+
+    // Everything of the model at or below each layer, for build-plate-only support.
+    let shadow: Vec<Vec<ExPolygon>> = if p.buildplate_only {
+        let mut acc: Vec<ExPolygon> = Vec::new();
+        layers
+            .iter()
+            .map(|l| {
+                let mut all = acc.clone();
+                all.extend(l.islands.iter().cloned());
+                acc = geom::union(&all, geom::FillRule::NonZero);
+                acc.clone()
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+
+    // Top-down: carry the contact areas down, cutting them where the model is.
+    let mut carry: Vec<ExPolygon> = Vec::new();
+    let mut recent_contacts: std::collections::VecDeque<Vec<ExPolygon>> = Default::default();
+    for j in (0..n).rev() {
+        let contact: Vec<ExPolygon> = overhangs
+            .get(j + 1 + k_top)
+            .map(|o| geom::offset(o, scaled(CONTACT_MARGIN) as f64, JoinType::Miter))
+            .unwrap_or_default();
+        if !contact.is_empty() {
+            let mut all = carry;
+            all.extend(contact.iter().cloned());
+            carry = geom::union(&all, geom::FillRule::NonZero);
+        }
+        if carry.is_empty() {
+            recent_contacts.push_front(contact);
+            recent_contacts.truncate(p.interface_layers.max(1));
+            continue;
+        }
+        // Keep clear of the model at this layer and the `k_bottom` layers below it.
+        let mut blockers: Vec<ExPolygon> = Vec::new();
+        for m in 0..=k_bottom {
+            if let Some(l) = j.checked_sub(m).and_then(|jj| layers.get(jj)) {
+                blockers.extend(l.islands.iter().cloned());
+            }
+        }
+        if p.buildplate_only {
+            blockers.extend(shadow[j].iter().cloned());
+        }
+        let blocked = geom::offset(&blockers, xy, JoinType::Miter);
+        carry = geom::difference(&carry, &blocked);
+        carry = carry
+            .into_iter()
+            .map(|mut e| {
+                e.contour = e.contour.simplified(tol);
+                for hole in &mut e.holes {
+                    *hole = hole.simplified(tol);
+                }
+                e
+            })
+            .filter(|e| e.area_mm2() > 0.01)
+            .collect();
+
+        let layer = &mut out[j];
+        layer.contact_area = geom::intersection(&carry, &contact)
+            .iter()
+            .map(ExPolygon::area_mm2)
+            .sum();
+        recent_contacts.push_front(contact);
+        recent_contacts.truncate(p.interface_layers.max(1));
+        if p.interface_layers > 0 {
+            let near_top: Vec<ExPolygon> = recent_contacts.iter().flatten().cloned().collect();
+            layer.interface = geom::intersection(&carry, &near_top);
+            layer.base = geom::difference(&carry, &near_top);
+        } else {
+            layer.base = carry.clone();
+        }
+    }
+
+    // Bottom interfaces: where support does not continue down, it rests on the model.
+    if p.bottom_interface_layers > 0 {
+        for j in 1..n {
+            let here: Vec<ExPolygon> = out[j].base.clone();
+            if here.is_empty() {
+                continue;
+            }
+            let below: Vec<ExPolygon> = out[j - 1]
+                .base
+                .iter()
+                .chain(out[j - 1].interface.iter())
+                .cloned()
+                .collect();
+            let landing = geom::difference(&here, &below);
+            if landing.is_empty() {
+                continue;
+            }
+            for m in 0..p.bottom_interface_layers {
+                let Some(layer) = out.get_mut(j + m) else {
+                    break;
+                };
+                let dense = geom::intersection(&layer.base, &landing);
+                if dense.is_empty() {
+                    break;
+                }
+                layer.base = geom::difference(&layer.base, &dense);
+                layer.interface.extend(dense);
+            }
+        }
+    }
+
+    // Interior: support inside the model's outline with narrow gaps closed.
+    let r = scaled(p.enclosure_radius) as f64;
+    for (j, layer) in out.iter_mut().enumerate() {
+        if layer.base.is_empty() && layer.interface.is_empty() {
+            continue;
+        }
+        let filled: Vec<ExPolygon> = layers[j]
+            .islands
+            .iter()
+            .map(|e| ExPolygon::new(e.contour.clone()))
+            .collect();
+        let grown = geom::offset(&filled, r, JoinType::Round);
+        let closed = geom::offset(&grown, -r, JoinType::Round);
+        let all: Vec<ExPolygon> = layer
+            .base
+            .iter()
+            .chain(layer.interface.iter())
+            .cloned()
+            .collect();
+        layer.interior = geom::intersection(&all, &closed);
+    }
+    out
+}
+
+/// Remove the interior parts from every layer (support inside lumens not wanted).
+pub fn drop_interior(layers: &mut [SupportLayer]) {
+    for l in layers {
+        if l.interior.is_empty() {
+            continue;
+        }
+        l.base = geom::difference(&l.base, &l.interior);
+        l.interface = geom::difference(&l.interface, &l.interior);
+        l.interior.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::shapes::{cuboid, merge};
+    use crate::slice::{SliceOptions, layer_specs, slice_mesh};
+    use crate::support::overhang::detect;
+
+    fn params() -> AreaParams {
+        AreaParams {
+            xy_gap: 0.6,
+            top_z_gap: 0.2,
+            bottom_z_gap: 0.2,
+            interface_layers: 3,
+            bottom_interface_layers: 0,
+            buildplate_only: false,
+            enclosure_radius: 4.0,
+        }
+    }
+
+    fn run(mesh: &crate::mesh::Mesh, h: f64, p: &AreaParams) -> (Vec<Layer>, Vec<SupportLayer>) {
+        let layers = slice_mesh(mesh, &layer_specs(0.2, 0.2, h), &SliceOptions::default()).0;
+        let over = detect(&layers, 55.0, 0.1, true, 0.45);
+        let s = support_areas(&layers, &over, p);
+        (layers, s)
+    }
+
+    fn area(v: &[ExPolygon]) -> f64 {
+        v.iter().map(ExPolygon::area_mm2).sum()
+    }
+
+    #[test]
+    fn t_shape_bar_is_held_and_stem_is_clear() {
+        let t = merge(&[
+            cuboid([8.0, 0.0, 0.0], [12.0, 4.0, 10.0]),
+            cuboid([0.0, 0.0, 10.0], [20.0, 4.0, 12.0]),
+        ]);
+        let (layers, s) = run(&t, 12.0, &params());
+        // Overhang at layer 50 (z 10.0-10.2); one gap layer; support up to layer 48.
+        assert!(area(&s[48].interface) > 50.0, "{}", area(&s[48].interface));
+        assert!(s[49].base.is_empty() && s[49].interface.is_empty());
+        for j in 0..=48 {
+            let all: Vec<ExPolygon> = s[j].base.iter().chain(&s[j].interface).cloned().collect();
+            // Never closer to the stem than the XY gap.
+            let near = geom::offset(&layers[j].islands, scaled(0.59) as f64, JoinType::Miter);
+            assert!(area(&geom::intersection(&all, &near)) < 1e-6, "layer {j}");
+            // Both sides of the stem are supported, all the way down.
+            assert!(
+                area(&all) > 2.0 * (8.0 - 0.6) * 4.0 * 0.95,
+                "layer {j}: {}",
+                area(&all)
+            );
+        }
+        // Interface only on the top three support layers.
+        assert!(s[45].interface.is_empty() && !s[46].interface.is_empty());
+        assert!(s[0].interior.is_empty());
+    }
+
+    #[test]
+    fn shelf_above_a_lower_part_with_buildplate_only() {
+        // A low block under the left half of a shelf; the right half reaches the bed.
+        let m = merge(&[
+            cuboid([0.0, 0.0, 0.0], [4.0, 10.0, 12.0]), // wall holding the shelf
+            cuboid([4.0, 0.0, 10.0], [24.0, 10.0, 12.0]), // shelf
+            cuboid([6.0, 0.0, 0.0], [12.0, 10.0, 4.0]), // lower part under the shelf
+        ]);
+        let (_, on_model) = run(&m, 12.0, &params());
+        let mut p = params();
+        p.buildplate_only = true;
+        let (_, plate) = run(&m, 12.0, &p);
+        // Above the lower part (layer 30, z 6), support stands there only when it may
+        // rest on the model.
+        let all = |l: &SupportLayer| -> Vec<ExPolygon> {
+            l.base.iter().chain(&l.interface).cloned().collect()
+        };
+        let over_lower = ExPolygon::new(geom::Polygon::rectangle(
+            scaled(6.0),
+            0,
+            scaled(12.0),
+            scaled(10.0),
+        ));
+        let above = |l: &SupportLayer| area(&geom::intersection(&all(l), &over_lower));
+        assert!(above(&on_model[30]) > 20.0, "{}", above(&on_model[30]));
+        assert!(above(&plate[30]) < 1e-6, "{}", above(&plate[30]));
+        // Beyond the lower part, support still reaches the bed.
+        assert!(area(&all(&plate[0])) > 10.0 * (24.0 - 12.6) * 0.9);
+    }
+
+    #[test]
+    fn support_inside_a_closed_box_is_interior() {
+        // A hollow box (cavity 10x10x10 inside 14x14x14): the cavity's ceiling needs
+        // support that stands inside the model.
+        let mut cavity = cuboid([2.0; 3], [12.0; 3]);
+        for f in &mut cavity.faces {
+            f.swap(1, 2);
+        }
+        let m = merge(&[cuboid([0.0; 3], [14.0; 3]), cavity]);
+        let (_, mut s) = run(&m, 14.0, &params());
+        let inside: f64 = s.iter().map(|l| area(&l.interior)).sum();
+        assert!(inside > 100.0, "{inside}");
+        drop_interior(&mut s);
+        assert!(
+            s.iter()
+                .all(|l| l.base.is_empty() && l.interface.is_empty())
+        );
+    }
+}
