@@ -43,7 +43,11 @@ fn intern(role: &str) -> &'static str {
         "Wipe tower",
         "Custom",
     ];
-    ROLES.iter().find(|r| **r == role).copied().unwrap_or("Unknown")
+    ROLES
+        .iter()
+        .find(|r| **r == role)
+        .copied()
+        .unwrap_or("Unknown")
 }
 
 /// Parse G-code into layers of extrusion segments (absolute or relative E, G92,
@@ -100,9 +104,15 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
                 }
             }
             "G0" | "G1" => {
-                let nx = get.get("X").map_or(x, |v| if absolute_xyz { *v } else { x + v });
-                let ny = get.get("Y").map_or(y, |v| if absolute_xyz { *v } else { y + v });
-                let nz = get.get("Z").map_or(z, |v| if absolute_xyz { *v } else { z + v });
+                let nx = get
+                    .get("X")
+                    .map_or(x, |v| if absolute_xyz { *v } else { x + v });
+                let ny = get
+                    .get("Y")
+                    .map_or(y, |v| if absolute_xyz { *v } else { y + v });
+                let nz = get
+                    .get("Z")
+                    .map_or(z, |v| if absolute_xyz { *v } else { z + v });
                 let de = match get.get("E") {
                     Some(v) if relative_e => *v,
                     Some(v) => v - e,
@@ -181,8 +191,14 @@ impl Grid {
 
     fn near(&self, p: [f64; 2], r: f64) -> impl Iterator<Item = usize> + '_ {
         let c = self.cell;
-        let (gx0, gx1) = (((p[0] - r) / c).floor() as i64, ((p[0] + r) / c).floor() as i64);
-        let (gy0, gy1) = (((p[1] - r) / c).floor() as i64, ((p[1] + r) / c).floor() as i64);
+        let (gx0, gx1) = (
+            ((p[0] - r) / c).floor() as i64,
+            ((p[0] + r) / c).floor() as i64,
+        );
+        let (gy0, gy1) = (
+            ((p[1] - r) / c).floor() as i64,
+            ((p[1] + r) / c).floor() as i64,
+        );
         (gx0..=gx1)
             .flat_map(move |gx| (gy0..=gy1).map(move |gy| (gx, gy)))
             .filter_map(|k| self.map.get(&k))
@@ -235,7 +251,10 @@ pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFid
         let n = (len / step).ceil().max(1.0) as usize;
         for k in 0..n {
             let t = (k as f64 + 0.5) / n as f64;
-            let p = [s[0][0] + t * (s[1][0] - s[0][0]), s[0][1] + t * (s[1][1] - s[0][1])];
+            let p = [
+                s[0][0] + t * (s[1][0] - s[0][0]),
+                s[0][1] + t * (s[1][1] - s[0][1]),
+            ];
             let w = len / n as f64;
             total += w;
             if bgrid
@@ -259,7 +278,12 @@ pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFid
     let inside = |p: [f64; 2]| {
         let mut crossings = 0;
         let band = (p[1] / BAND).floor() as i64;
-        for s in bands.get(&band).into_iter().flatten().map(|&i| &boundary[i]) {
+        for s in bands
+            .get(&band)
+            .into_iter()
+            .flatten()
+            .map(|&i| &boundary[i])
+        {
             let (a, b) = (s[0], s[1]);
             if (a[1] > p[1]) != (b[1] > p[1]) {
                 let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
@@ -276,7 +300,10 @@ pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFid
         let n = (len / step).ceil().max(1.0) as usize;
         for k in 0..n {
             let t = (k as f64 + 0.5) / n as f64;
-            let p = [b.a[0] + t * (b.b[0] - b.a[0]), b.a[1] + t * (b.b[1] - b.a[1])];
+            let p = [
+                b.a[0] + t * (b.b[0] - b.a[0]),
+                b.a[1] + t * (b.b[1] - b.a[1]),
+            ];
             let w = len / n as f64;
             elen += w;
             let r = b.width.max(tol);
