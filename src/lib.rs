@@ -17,5 +17,6 @@ pub mod mesh;
 pub mod output;
 pub mod path;
 pub mod plan;
+pub mod profile;
 pub mod slice;
 pub mod support;
