@@ -12,6 +12,7 @@
 //! ports are touched only at the edges (the `lamina` binary, [`mesh::io`]).
 
 pub mod fill;
+pub mod gcode;
 pub mod geom;
 pub mod layer;
 pub mod mesh;
