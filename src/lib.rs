@@ -18,6 +18,7 @@ pub mod layer;
 pub mod mesh;
 pub mod output;
 pub mod path;
+pub mod pipeline;
 pub mod plan;
 pub mod profile;
 pub mod slice;

@@ -6,6 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod models;
+mod profile_args;
+mod profiles;
+mod slice;
+
 /// Exit status when the job failed (bad file, port error, ...).
 const EXIT_FAILURE: u8 = 1;
 /// Exit status for bad usage (clap uses it too).
@@ -19,7 +24,8 @@ const EXIT_USAGE: u8 = 2;
     long_about = "lamina slices patient-specific anatomical meshes (skulls, brains, vessels, \
                   aneurysms from CT/MRI segmentations) for FDM printers, repairs broken \
                   meshes, and streams G-code to Marlin printers over USB.",
-    after_help = "Examples:\n  lamina inspect examples/vessel_phantom.stl\n  \
+    after_help = "Examples:\n  lamina slice examples/vessel_phantom.stl -o vessel.gcode\n  \
+                  lamina inspect examples/vessel_phantom.stl\n  \
                   lamina repair broken.stl -o fixed.stl\n  lamina profiles list"
 )]
 struct Cli {
@@ -32,7 +38,12 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Slice models into G-code.
+    Slice(slice::SliceArgs),
+    /// List profiles or show one's values.
+    Profiles(profiles::ProfilesArgs),
+}
 
 /// Options every command sees.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +74,10 @@ pub fn main() -> ExitCode {
         }
     };
     let global = Global { quiet: cli.quiet };
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Slice(a) => slice::run(a, global),
+        Command::Profiles(a) => profiles::run(a),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

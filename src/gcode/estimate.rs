@@ -1,530 +1,366 @@
-//! Print time estimate: a simulation of the firmware's motion planner.
-//!
-//! Every move becomes a block with a trapezoidal speed profile (accelerate, cruise,
-//! decelerate) under the machine's per-axis feed rate and acceleration limits. Speeds at
-//! the junctions between blocks are limited as Marlin limits them (junction deviation,
-//! or classic jerk), and a look-ahead pass (backward then forward over the layer's
-//! blocks) keeps every speed change reachable within its block.
+//! Print time and material estimates: from layer plans (exactly the moves the writer
+//! writes) or from any G-code text, through the same motion simulation.
 
-use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::BufRead;
 
-use super::events::{Event, MoveKind};
+use serde::{Deserialize, Serialize};
+
 use crate::path::Role;
+use crate::plan::LayerPlan;
 
-/// The machine's motion limits.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct MachineLimits {
-    /// Maximum feed rate X, Y, Z, E, mm/s.
-    pub max_feedrate: [f64; 4],
-    /// Maximum acceleration X, Y, Z, E, mm/s².
-    pub max_acceleration: [f64; 4],
-    /// Acceleration of printing moves, mm/s².
-    pub acceleration_print: f64,
-    /// Acceleration of E-only moves, mm/s².
-    pub acceleration_retract: f64,
-    /// Acceleration of travel moves, mm/s².
-    pub acceleration_travel: f64,
-    /// Classic jerk X, Y, Z, E, mm/s.
-    pub jerk: [f64; 4],
-    /// Junction deviation, mm (0: classic jerk).
-    pub junction_deviation: f64,
-    /// Minimum feed rate, mm/s.
-    pub min_feedrate: f64,
-    /// Seconds a tool change takes.
-    pub toolchange_time: f64,
-}
+use super::GcodeError;
+use super::config::{Filament, Flavor, GcodeJob, MachineConfig};
+use super::machine::{Bucket, Simulator, Tally, Wait};
+use super::moves::{AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_UNITS, Event, MoveKind, Sink, XYZ_UNITS};
+use super::parse::Interpreter;
 
-impl Default for MachineLimits {
-    fn default() -> Self {
-        MachineLimits {
-            max_feedrate: [500.0, 500.0, 12.0, 120.0],
-            max_acceleration: [1000.0, 1000.0, 200.0, 5000.0],
-            acceleration_print: 1000.0,
-            acceleration_retract: 1000.0,
-            acceleration_travel: 1000.0,
-            jerk: [8.0, 8.0, 0.4, 5.0],
-            junction_deviation: 0.0,
-            min_feedrate: 0.0,
-            toolchange_time: 10.0,
-        }
-    }
-}
+/// Cubic millimetres per cubic centimetre.
+const MM3_PER_CM3: f64 = 1000.0;
+/// Grams per kilogram.
+const G_PER_KG: f64 = 1000.0;
 
-/// One planned move.
-#[derive(Debug, Clone, Copy)]
-struct Block {
-    distance: f64,
-    nominal: f64,
-    accel: f64,
-    max_entry: f64,
-    /// Per-axis velocity at nominal speed (mm/s), for jerk.
-    axis_v: [f64; 4],
-    /// Unit vector of the XYZ motion (zero for E-only).
-    unit: [f64; 3],
-    /// Speed it may start or stop at from rest.
-    safe: f64,
-    role: Option<Role>,
-}
-
-/// Time taken over a block of length `d` starting at `v0`, ending at `v1`, cruising at
-/// most at `vn`, accelerating at `a`.
-pub fn trapezoid_time(d: f64, v0: f64, v1: f64, vn: f64, a: f64) -> f64 {
-    if d <= 0.0 {
-        return 0.0;
-    }
-    let vn = vn.max(1e-6);
-    let (v0, v1) = (v0.min(vn), v1.min(vn));
-    if a <= 0.0 {
-        return d / vn;
-    }
-    let accel_d = (vn * vn - v0 * v0) / (2.0 * a);
-    let decel_d = (vn * vn - v1 * v1) / (2.0 * a);
-    if accel_d + decel_d <= d {
-        (vn - v0) / a + (vn - v1) / a + (d - accel_d - decel_d) / vn
-    } else {
-        // Never reaches cruise: a triangle peaking where the two ramps meet.
-        let peak = ((2.0 * a * d + v0 * v0 + v1 * v1) / 2.0).sqrt();
-        ((peak - v0) + (peak - v1)) / a
-    }
-}
-
-/// The motion simulator: feed it moves, flush at layer ends.
-pub struct Simulator {
-    limits: MachineLimits,
-    pos: [f64; 4],
-    blocks: Vec<Block>,
-    /// Time of every flushed block so far.
-    pub total: f64,
-    /// Time per role.
-    pub role_time: std::collections::BTreeMap<Role, f64>,
-}
-
-impl Simulator {
-    /// A simulator at the origin.
-    pub fn new(limits: MachineLimits) -> Simulator {
-        Simulator {
-            limits,
-            pos: [0.0; 4],
-            blocks: Vec::new(),
-            total: 0.0,
-            role_time: Default::default(),
-        }
-    }
-
-    /// Set the position without moving (G92, a known start).
-    pub fn set_position(&mut self, p: [f64; 4]) {
-        self.pos = p;
-    }
-
-    /// The current position.
-    pub fn position(&self) -> [f64; 4] {
-        self.pos
-    }
-
-    /// Add a fixed delay (dwell, tool change), s.
-    pub fn dwell(&mut self, seconds: f64) {
-        self.flush();
-        self.total += seconds.max(0.0);
-    }
-
-    /// Queue a move to `to` (X, Y, Z, E) at `feed` mm/s.
-    pub fn move_to(&mut self, to: [f64; 4], feed: f64, kind: MoveKind, role: Option<Role>) {
-        let d = [
-            to[0] - self.pos[0],
-            to[1] - self.pos[1],
-            to[2] - self.pos[2],
-            to[3] - self.pos[3],
-        ];
-        self.pos = to;
-        let xyz = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).sqrt();
-        let distance = if xyz > 1e-9 { xyz } else { d[3].abs() };
-        if distance <= 1e-9 {
-            return;
-        }
-        let l = &self.limits;
-        let mut nominal = feed.max(l.min_feedrate).max(1e-3);
-        // Per-axis feed rate limits.
-        for (a, da) in d.iter().enumerate() {
-            let share = da.abs() / distance;
-            if share > 0.0 && nominal * share > l.max_feedrate[a] {
-                nominal = l.max_feedrate[a] / share;
-            }
-        }
-        let mut accel = if xyz <= 1e-9 {
-            l.acceleration_retract
-        } else if d[3] > 0.0 && kind == MoveKind::Extrude {
-            l.acceleration_print
-        } else {
-            l.acceleration_travel
-        };
-        for (a, da) in d.iter().enumerate() {
-            let share = da.abs() / distance;
-            if share > 0.0 && accel * share > l.max_acceleration[a] {
-                accel = l.max_acceleration[a] / share;
-            }
-        }
-        let axis_v = [0, 1, 2, 3].map(|a| nominal * d[a] / distance);
-        let unit = if xyz > 1e-9 {
-            [d[0] / xyz, d[1] / xyz, d[2] / xyz]
-        } else {
-            [0.0; 3]
-        };
-        // From rest: classic jerk allows the safe speed; junction deviation starts at 0.
-        let safe = if l.junction_deviation > 0.0 {
-            0.0
-        } else {
-            self.safe_speed(nominal, &axis_v)
-        };
-        let max_entry = match self.blocks.last() {
-            Some(prev) => self.junction_speed(prev, nominal, &axis_v, unit),
-            None => safe,
-        };
-        self.blocks.push(Block {
-            distance,
-            nominal,
-            accel,
-            max_entry,
-            axis_v,
-            unit,
-            safe,
-            role,
-        });
-    }
-
-    /// The speed a block may start at from rest: each axis within its jerk.
-    fn safe_speed(&self, nominal: f64, axis_v: &[f64; 4]) -> f64 {
-        let mut v = nominal;
-        for a in 0..4 {
-            let va = axis_v[a].abs();
-            if va > self.limits.jerk[a] && va > 0.0 {
-                v = v.min(nominal * self.limits.jerk[a] / va);
-            }
-        }
-        v
-    }
-
-    /// Largest speed through the junction between `prev` and a new block.
-    fn junction_speed(&self, prev: &Block, nominal: f64, axis_v: &[f64; 4], unit: [f64; 3]) -> f64 {
-        let l = &self.limits;
-        let v_limit = prev.nominal.min(nominal);
-        let e_only = |u: &[f64; 3]| u.iter().all(|c| *c == 0.0);
-        if l.junction_deviation > 0.0 && !e_only(&unit) && !e_only(&prev.unit) {
-            // Marlin's junction deviation: the speed at which a circle of radius set by
-            // the deviation, tangent to both moves, is taken at the acceleration.
-            let cos_theta =
-                -(prev.unit[0] * unit[0] + prev.unit[1] * unit[1] + prev.unit[2] * unit[2]);
-            if cos_theta > 0.999_999 {
-                // A full reversal.
-                return self.safe_speed(nominal, axis_v).min(v_limit);
-            }
-            if cos_theta < -0.999_999 {
-                return v_limit;
-            }
-            let sin_theta_d2 = (0.5 * (1.0 - cos_theta)).sqrt();
-            let accel = prev.accel.min(self.accel_of(nominal, axis_v));
-            let v2 = accel * l.junction_deviation * sin_theta_d2 / (1.0 - sin_theta_d2);
-            return v2.sqrt().min(v_limit);
-        }
-        // Classic jerk: scale the junction speed until every axis' velocity change is
-        // within its jerk (Marlin's rule, including the same-direction case).
-        let mut factor = 1.0;
-        let scale_p = v_limit / prev.nominal.max(1e-9);
-        let scale_c = v_limit / nominal.max(1e-9);
-        for a in 0..4 {
-            let v_exit = prev.axis_v[a] * scale_p * factor;
-            let v_entry = axis_v[a] * scale_c * factor;
-            let jerk = if v_exit > v_entry {
-                if v_entry > 0.0 || v_exit < 0.0 {
-                    v_exit - v_entry
-                } else {
-                    v_exit.max(-v_entry)
-                }
-            } else if v_entry < 0.0 || v_exit > 0.0 {
-                v_entry - v_exit
-            } else {
-                (-v_exit).max(v_entry)
-            };
-            if jerk > l.jerk[a] {
-                factor *= l.jerk[a] / jerk;
-            }
-        }
-        v_limit * factor
-    }
-
-    fn accel_of(&self, _nominal: f64, axis_v: &[f64; 4]) -> f64 {
-        let speed = (axis_v[0] * axis_v[0] + axis_v[1] * axis_v[1] + axis_v[2] * axis_v[2]).sqrt();
-        if speed > 0.0 {
-            self.limits.acceleration_print
-        } else {
-            self.limits.acceleration_retract
-        }
-    }
-
-    /// Plan and time every queued block (the machine comes to rest at the end), and
-    /// return their time.
-    pub fn flush(&mut self) -> f64 {
-        let n = self.blocks.len();
-        if n == 0 {
-            return 0.0;
-        }
-        let mut entry: Vec<f64> = self.blocks.iter().map(|b| b.max_entry).collect();
-        // Backward: each block must be able to slow to the next block's entry; the last
-        // one stops at its safe speed.
-        let final_exit = self.blocks[n - 1].safe;
-        let mut next_entry = final_exit;
-        for i in (0..n).rev() {
-            let b = &self.blocks[i];
-            entry[i] = entry[i].min((next_entry * next_entry + 2.0 * b.accel * b.distance).sqrt());
-            next_entry = entry[i];
-        }
-        // Forward: each block can only reach what its acceleration allows.
-        for i in 0..n - 1 {
-            let b = &self.blocks[i];
-            let reach = (entry[i] * entry[i] + 2.0 * b.accel * b.distance).sqrt();
-            entry[i + 1] = entry[i + 1].min(reach);
-        }
-        let mut t_total = 0.0;
-        for i in 0..n {
-            let b = &self.blocks[i];
-            let exit = if i + 1 < n { entry[i + 1] } else { final_exit };
-            let t = trapezoid_time(b.distance, entry[i], exit, b.nominal, b.accel);
-            t_total += t;
-            if let Some(r) = b.role {
-                *self.role_time.entry(r).or_default() += t;
-            }
-        }
-        self.blocks.clear();
-        self.total += t_total;
-        t_total
-    }
-}
-
-/// Filament and cost of one tool.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct ToolUsage {
-    /// Filament extruded, mm (retractions and their recoveries cancel out).
+/// Material and path of one role on one tool.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct RoleUsage {
+    /// Printed path length, mm.
+    pub path_mm: f64,
+    /// Filament pushed, mm.
     pub filament_mm: f64,
-    /// Volume, cm³.
-    pub volume_cm3: f64,
-    /// Weight, g.
-    pub grams: f64,
-    /// Cost, in the profile's currency.
-    pub cost: f64,
 }
 
-/// What a print will take.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Material used by one tool.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ToolUsage {
+    /// Filament used (net of retractions), mm.
+    pub filament_mm: f64,
+    /// Its volume, mm³.
+    pub volume_mm3: f64,
+    /// Its weight, g.
+    pub weight_g: f64,
+    /// Its cost, in the currency of the filament's price.
+    pub cost: f64,
+    /// Per role.
+    pub roles: BTreeMap<Role, RoleUsage>,
+}
+
+/// How long a job takes and what it uses.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Estimate {
-    /// Total print time, s (moves, dwells and tool changes; not heating).
+    /// Whole job, s.
     pub total_time: f64,
-    /// Time of each layer, s, in order.
+    /// Before the first layer (start G-code), s.
+    pub start_time: f64,
+    /// Each layer, s.
     pub layer_times: Vec<f64>,
-    /// Time per role, s.
-    pub role_times: Vec<(Role, f64)>,
-    /// Extruded path length per role, mm.
-    pub role_lengths: Vec<(Role, f64)>,
+    /// After the last layer (end G-code), s.
+    pub end_time: f64,
+    /// Extruding, per role, s.
+    pub role_times: BTreeMap<Role, f64>,
+    /// Travelling, s.
+    pub travel_time: f64,
+    /// Retracting and priming in place, s.
+    pub retract_time: f64,
+    /// Wiping, s.
+    pub wipe_time: f64,
+    /// Dwells, tool changes and heating, s.
+    pub wait_time: f64,
+    /// Extruding without a role (purge lines in custom G-code), s.
+    pub other_time: f64,
     /// Per tool.
     pub tools: Vec<ToolUsage>,
-    /// Number of tool changes.
+    /// Changes of tool.
     pub tool_changes: usize,
+    /// Moves simulated.
+    pub moves: usize,
+}
+
+/// Progress shown by the printer at some point of the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Percent done, 0-100.
+    pub percent: u8,
+    /// Minutes remaining.
+    pub minutes: u32,
 }
 
 impl Estimate {
-    /// Time formatted as PrusaSlicer does: `1d 2h 3m 4s`.
-    pub fn time_string(seconds: f64) -> String {
-        let s = seconds.round().max(0.0) as u64;
-        let (d, h, m, sec) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
-        let mut out = String::new();
-        if d > 0 {
-            out += &format!("{d}d ");
+    fn from_tally(t: Tally, filaments: &[Filament], min_tools: usize) -> Estimate {
+        let n = t.tools.len().max(min_tools).max(1);
+        let tools = (0..n)
+            .map(|i| {
+                let f = filaments.get(i).copied().unwrap_or_default();
+                let tally = t.tools.get(i).cloned().unwrap_or_default();
+                let volume = tally.filament * f.area();
+                let weight = volume / MM3_PER_CM3 * f.density;
+                let mut roles = BTreeMap::new();
+                for (k, r) in Role::ALL.into_iter().enumerate() {
+                    let (p, e) = (tally.role_path[k], tally.role_filament[k]);
+                    if p != 0.0 || e != 0.0 {
+                        roles.insert(
+                            r,
+                            RoleUsage {
+                                path_mm: p,
+                                filament_mm: e,
+                            },
+                        );
+                    }
+                }
+                ToolUsage {
+                    filament_mm: tally.filament,
+                    volume_mm3: volume,
+                    weight_g: weight,
+                    cost: weight / G_PER_KG * f.cost_per_kg,
+                    roles,
+                }
+            })
+            .collect();
+        let mut role_times = BTreeMap::new();
+        for r in Role::ALL {
+            let s = t.bucket_time(Bucket::Role(r));
+            if s > 0.0 {
+                role_times.insert(r, s);
+            }
         }
-        if d > 0 || h > 0 {
-            out += &format!("{h}h ");
+        Estimate {
+            total_time: t.total_time,
+            start_time: t.start_time,
+            end_time: t.end_time,
+            role_times,
+            travel_time: t.bucket_time(Bucket::Travel),
+            retract_time: t.bucket_time(Bucket::Retract),
+            wipe_time: t.bucket_time(Bucket::Wipe),
+            wait_time: t.bucket_time(Bucket::Wait),
+            other_time: t.bucket_time(Bucket::Other),
+            layer_times: t.layer_times,
+            tools,
+            tool_changes: t.tool_changes,
+            moves: t.moves,
         }
-        if d > 0 || h > 0 || m > 0 {
-            out += &format!("{m}m ");
+    }
+
+    /// Time spent before layer `layer` starts (`layer == layer_times.len()`: all layers
+    /// done), s.
+    pub fn elapsed_before(&self, layer: usize) -> f64 {
+        let n = layer.min(self.layer_times.len());
+        self.start_time + self.layer_times[..n].iter().sum::<f64>()
+    }
+
+    /// Progress after `elapsed` seconds of the job.
+    ///
+    /// ```
+    /// let e = lamina::gcode::Estimate { total_time: 3600.0, ..Default::default() };
+    /// let p = e.progress_at(900.0);
+    /// assert_eq!((p.percent, p.minutes), (25, 45));
+    /// ```
+    pub fn progress_at(&self, elapsed: f64) -> Progress {
+        let total = self.total_time.max(0.0);
+        let elapsed = elapsed.clamp(0.0, total);
+        let percent = if total > 0.0 {
+            (100.0 * elapsed / total).floor().clamp(0.0, 100.0) as u8
+        } else {
+            0
+        };
+        Progress {
+            percent,
+            minutes: ((total - elapsed) / 60.0).round().max(0.0) as u32,
         }
-        out += &format!("{sec}s");
-        out
+    }
+
+    /// Filament of all tools, g.
+    pub fn total_weight_g(&self) -> f64 {
+        self.tools.iter().map(|t| t.weight_g).sum()
+    }
+
+    /// Cost of all tools' filament.
+    pub fn total_cost(&self) -> f64 {
+        self.tools.iter().map(|t| t.cost).sum()
+    }
+
+    /// Path length per role over all tools, mm.
+    pub fn path_per_role(&self) -> BTreeMap<Role, f64> {
+        let mut m = BTreeMap::new();
+        for t in &self.tools {
+            for (r, u) in &t.roles {
+                *m.entry(*r).or_insert(0.0) += u.path_mm;
+            }
+        }
+        m
     }
 }
 
-/// Time and material of the events of a print.
-pub(super) fn estimate_events<'a>(
-    limits: &MachineLimits,
-    tools: &[super::ToolConfig],
-    walk: impl FnOnce(&mut dyn FnMut(Event<'a>)),
-) -> Estimate {
-    let mut sim = Simulator::new(*limits);
-    let mut est = Estimate {
-        tools: vec![ToolUsage::default(); tools.len().max(1)],
-        ..Default::default()
+/// A duration the way slicers write it: `1d 2h 3m 4s`, `2h 0m 5s`, `45s`.
+///
+/// ```
+/// use lamina::gcode::format_duration;
+/// assert_eq!(format_duration(3723.4), "1h 2m 3s");
+/// assert_eq!(format_duration(59.6), "1m 0s");
+/// assert_eq!(format_duration(90061.0), "1d 1h 1m 1s");
+/// assert_eq!(format_duration(7.0), "7s");
+/// ```
+pub fn format_duration(seconds: f64) -> String {
+    let s = if seconds.is_finite() {
+        seconds.max(0.0).round() as u64
+    } else {
+        0
     };
-    let mut role: Option<Role> = None;
-    let mut e = 0.0;
-    let mut layer_start = 0.0;
-    let mut in_layer = false;
-    let mut lengths: std::collections::BTreeMap<Role, f64> = Default::default();
-    let mut last = [0.0f64; 3];
-    walk(&mut |ev| match ev {
-        Event::LayerStart { .. } => {
-            sim.flush();
-            if in_layer {
-                est.layer_times.push(sim.total - layer_start);
-            }
-            in_layer = true;
-            layer_start = sim.total;
-        }
-        Event::Role(r) => role = Some(r),
-        Event::Move {
-            x,
-            y,
-            z,
-            de,
-            feed,
-            kind,
-            tool,
-        } => {
-            e += de;
-            let r = if kind == MoveKind::Extrude {
-                role
-            } else {
-                None
-            };
-            sim.move_to([x, y, z, e], feed, kind, r);
-            // Filament used: what extrusions push through (retractions come back).
-            if kind == MoveKind::Extrude {
-                if let Some(u) = est.tools.get_mut(tool) {
-                    u.filament_mm += de;
-                }
-            }
-            if kind == MoveKind::Extrude {
-                if let Some(r) = role {
-                    *lengths.entry(r).or_default() += (x - last[0]).hypot(y - last[1]);
-                }
-            }
-            last = [x, y, z];
-        }
-        Event::ToolChange { .. } => {
-            est.tool_changes += 1;
-            sim.dwell(limits.toolchange_time);
-        }
-        _ => {}
-    });
-    sim.flush();
-    if in_layer {
-        est.layer_times.push(sim.total - layer_start);
+    let (d, h, m, s) = (s / 86_400, s / 3_600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h}h {m}m {s}s")
+    } else if h > 0 {
+        format!("{h}h {m}m {s}s")
+    } else if m > 0 {
+        format!("{m}m {s}s")
+    } else {
+        format!("{s}s")
     }
-    est.total_time = sim.total;
-    est.role_times = sim.role_time.into_iter().collect();
-    est.role_lengths = lengths.into_iter().collect();
-    for (u, t) in est.tools.iter_mut().zip(tools) {
-        u.filament_mm = u.filament_mm.max(0.0);
-        u.volume_cm3 = u.filament_mm * t.filament_area() / 1000.0;
-        u.grams = u.volume_cm3 * t.density;
-        u.cost = u.grams / 1000.0 * t.cost_per_kg;
-    }
-    est
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// How the written temperature command waits (the same rule for the writer and the
+/// estimator): Marlin waits for cooling with `M109 R`, the others' `M109 S` only for
+/// heating; RepRapFirmware's `M116` waits either way.
+pub(crate) fn temperature_wait(flavor: Flavor, wait: bool, cooling: bool) -> Wait {
+    match (wait, flavor) {
+        (false, _) => Wait::No,
+        (true, Flavor::RepRapFirmware) => Wait::Both,
+        (true, Flavor::Marlin) if cooling => Wait::Both,
+        (true, _) => Wait::Heating,
+    }
+}
 
-    fn limits() -> MachineLimits {
-        MachineLimits {
-            max_feedrate: [500.0, 500.0, 12.0, 120.0],
-            max_acceleration: [10_000.0, 10_000.0, 200.0, 5000.0],
-            acceleration_print: 1000.0,
-            acceleration_retract: 1000.0,
-            acceleration_travel: 1000.0,
-            jerk: [0.0, 0.0, 0.0, 0.0],
-            junction_deviation: 0.0,
-            min_feedrate: 0.0,
-            toolchange_time: 0.0,
+struct EstimatorSink<'a> {
+    job: &'a GcodeJob,
+    sim: Simulator,
+    interp: Interpreter,
+    next_layer: usize,
+}
+
+impl Sink for EstimatorSink<'_> {
+    fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
+        let sim = &mut self.sim;
+        match ev {
+            Event::Custom(text) => self.interp.run(sim, text),
+            Event::Preamble => self.interp.set_modes(true, !self.job.relative_e),
+            Event::LayerStart(_) => {
+                sim.begin_layer(self.next_layer);
+                self.next_layer += 1;
+            }
+            Event::Role(r) => sim.role = Some(r),
+            Event::Move(m) => {
+                let de = m.e as f64 / E_UNITS;
+                match m.kind {
+                    MoveKind::FirmwareRetract | MoveKind::FirmwareUnretract => {
+                        sim.move_at(sim.pos, de, m.feed as f64 / 60.0);
+                    }
+                    _ => {
+                        let mut target = sim.pos;
+                        for (a, (bit, v)) in [(AXIS_X, m.x), (AXIS_Y, m.y), (AXIS_Z, m.z)]
+                            .into_iter()
+                            .enumerate()
+                        {
+                            if m.axes & bit != 0 {
+                                target[a] = v as f64 / XYZ_UNITS;
+                            }
+                        }
+                        let feed = (m.axes & AXIS_F != 0).then(|| m.feed as f64 / 60.0);
+                        sim.move_to(target, de, feed);
+                        self.interp.e_position += de;
+                    }
+                }
+            }
+            Event::Temperature {
+                tool,
+                celsius,
+                wait,
+                cooling,
+            } => sim.set_temperature(
+                tool,
+                celsius,
+                temperature_wait(self.job.flavor, wait, cooling),
+            ),
+            Event::ToolChange { tool, .. } => sim.select_tool(tool),
+            Event::ResetE => self.interp.e_position = 0.0,
+            Event::End => sim.begin_end(),
+            Event::FirmwareRetraction(_)
+            | Event::LayerReady(_)
+            | Event::Width(_)
+            | Event::Height(_)
+            | Event::Fan(_) => {}
         }
+        Ok(())
     }
+}
 
-    #[test]
-    fn long_move_reaches_cruise() {
-        let mut s = Simulator::new(limits());
-        s.move_to([200.0, 0.0, 0.0, 0.0], 100.0, MoveKind::Travel, None);
-        let t = s.flush();
-        // t = L/v + v/a (accelerate and decelerate from and to rest).
-        let expected = 200.0 / 100.0 + 100.0 / 1000.0;
-        assert!((t - expected).abs() < 1e-9, "{t}");
-    }
+/// Estimate a job from its layer plans: the time of exactly the moves
+/// [`super::write_gcode`] writes for them, and the filament per tool and role.
+///
+/// ```
+/// use lamina::gcode::{estimate, GcodeJob};
+/// use lamina::geom::Point;
+/// use lamina::path::Role;
+/// use lamina::plan::{LayerPlan, Step};
+/// let square = vec![
+///     Point::from_mm(0.0, 0.0), Point::from_mm(20.0, 0.0),
+///     Point::from_mm(20.0, 20.0), Point::from_mm(0.0, 20.0), Point::from_mm(0.0, 0.0),
+/// ];
+/// let plan = LayerPlan { index: 0, z: 0.2, height: 0.2, steps: vec![
+///     Step::Travel { to: square[0], speed: 150.0, retract: false, lift: false },
+///     Step::Extrude { role: Role::ExternalPerimeter, points: square, width: 0.45,
+///                     height: 0.2, speed: 30.0, flow: 1.0 },
+/// ]};
+/// let e = estimate(&GcodeJob::default(), &[plan]).unwrap();
+/// // 80 mm at 30 mm/s plus corners and the travel: a bit over 2.7 s.
+/// assert!(e.total_time > 80.0 / 30.0 && e.total_time < 3.5);
+/// assert_eq!(e.layer_times.len(), 1);
+/// ```
+pub fn estimate(job: &GcodeJob, plans: &[LayerPlan]) -> Result<Estimate, GcodeError> {
+    let mut interp = Interpreter::new();
+    interp.follow_comments = false;
+    let mut sink = EstimatorSink {
+        job,
+        sim: Simulator::new(job.machine),
+        interp,
+        next_layer: 0,
+    };
+    super::moves::generate(job, plans, &mut sink)?;
+    let mut tally = sink.sim.finish();
+    tally.layer_times.resize(plans.len(), 0.0);
+    let filaments: Vec<Filament> = job.tools.iter().map(|t| t.filament).collect();
+    Ok(Estimate::from_tally(tally, &filaments, job.tools.len()))
+}
 
-    #[test]
-    fn short_move_is_a_triangle() {
-        let mut s = Simulator::new(limits());
-        s.move_to([2.0, 0.0, 0.0, 0.0], 100.0, MoveKind::Travel, None);
-        let t = s.flush();
-        let expected = 2.0 * (2.0f64 / 1000.0).sqrt();
-        assert!((t - expected).abs() < 1e-9, "{t}");
-    }
-
-    #[test]
-    fn square_corners_follow_junction_deviation() {
-        let mut l = limits();
-        l.junction_deviation = 0.05;
-        let mut s = Simulator::new(l);
-        let side = 50.0;
-        let v = 80.0;
-        for p in [[side, 0.0], [side, side], [0.0, side], [0.0, 0.0]] {
-            s.move_to([p[0], p[1], 0.0, 0.0], v, MoveKind::Travel, None);
+/// Estimate any G-code (lamina's, another slicer's, hand-written) with the printer's
+/// limits; `filaments` gives weight and cost per tool (missing tools count as 1.75 mm
+/// PLA). Layers are counted by `;LAYER_CHANGE` (or Cura's `;LAYER:<n>`) comments, roles
+/// by `;TYPE:` comments. Limits set in the file (`M201`-`M205`) take effect.
+///
+/// ```
+/// use lamina::gcode::{estimate_gcode, MachineConfig};
+/// let m = MachineConfig { acceleration: 1000.0, junction_deviation: 0.05, ..MachineConfig::default() };
+/// let e = estimate_gcode("M83\nG1 X100 E5 F3000\n".as_bytes(), &m, &[]).unwrap();
+/// // 100 mm at 50 mm/s from and to rest: L/v + v/a.
+/// assert!((e.total_time - (2.0 + 0.05)).abs() < 1e-3);
+/// assert!((e.tools[0].filament_mm - 5.0).abs() < 1e-12);
+/// ```
+pub fn estimate_gcode<R: BufRead>(
+    mut input: R,
+    machine: &MachineConfig,
+    filaments: &[Filament],
+) -> Result<Estimate, GcodeError> {
+    machine.validate()?;
+    let mut sim = Simulator::new(*machine);
+    let mut interp = Interpreter::new();
+    let mut line = Vec::with_capacity(256);
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
         }
-        let t = s.flush();
-        // 90° corners: sin(θ/2) = sqrt(0.5 (1 - cos θ)) with cos θ = -(u1·u2) = 0.
-        let sin_half = (0.5f64).sqrt();
-        let vj = (1000.0 * 0.05 * sin_half / (1.0 - sin_half)).sqrt();
-        let a: f64 = 1000.0;
-        let side_time = |v0: f64, v1: f64| trapezoid_time(side, v0, v1, v, a);
-        let expected = side_time(0.0, vj) + 2.0 * side_time(vj, vj) + side_time(vj, 0.0);
-        assert!((t - expected).abs() < 1e-9, "{t} vs {expected}");
-        assert!(vj > 5.0 && vj < v);
+        interp.line(&mut sim, &line);
     }
-
-    #[test]
-    fn many_tiny_collinear_segments_do_not_crawl() {
-        let mut l = limits();
-        l.junction_deviation = 0.02;
-        let mut s = Simulator::new(l);
-        for i in 1..=10_000 {
-            s.move_to(
-                [i as f64 * 0.01, 0.0, 0.0, 0.0],
-                100.0,
-                MoveKind::Travel,
-                None,
-            );
-        }
-        let t = s.flush();
-        let one = trapezoid_time(100.0, 0.0, 0.0, 100.0, 1000.0);
-        assert!((t - one).abs() / one < 1e-6, "{t} vs {one}");
-    }
-
-    #[test]
-    fn retraction_is_limited_by_the_extruder() {
-        let mut l = limits();
-        l.max_feedrate[3] = 40.0;
-        let mut s = Simulator::new(l);
-        s.move_to([0.0, 0.0, 0.0, -5.0], 70.0, MoveKind::Retract, None);
-        let t = s.flush();
-        let expected = trapezoid_time(5.0, 0.0, 0.0, 40.0, 1000.0);
-        assert!((t - expected).abs() < 1e-12);
-    }
-
-    #[test]
-    fn classic_jerk_allows_the_jerk_at_a_right_angle() {
-        let mut l = limits();
-        l.jerk = [10.0, 10.0, 0.4, 5.0];
-        let mut s = Simulator::new(l);
-        s.move_to([100.0, 0.0, 0.0, 0.0], 100.0, MoveKind::Travel, None);
-        s.move_to([100.0, 100.0, 0.0, 0.0], 100.0, MoveKind::Travel, None);
-        let t = s.flush();
-        // At the corner X drops from v to 0 and Y rises from 0 to v: each change must be
-        // within 10 mm/s, so the junction speed is 10 (and the start/end safe speed too).
-        let expected = trapezoid_time(100.0, 10.0, 10.0, 100.0, 1000.0) * 2.0;
-        assert!((t - expected).abs() < 1e-9, "{t} vs {expected}");
-    }
+    Ok(Estimate::from_tally(
+        sim.finish(),
+        filaments,
+        filaments.len(),
+    ))
 }

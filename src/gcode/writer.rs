@@ -1,337 +1,530 @@
-//! Writing the events as G-code text.
+//! The G-code writer: header with estimates, start G-code, every layer's moves with
+//! PrusaSlicer-style comments (so existing viewers colour it), progress lines, end
+//! G-code and a footer with the settings used, so a file documents itself.
 
-use std::io::{self, Write};
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::events::{Event, MoveKind, walk};
-use super::format::{push_number, push_uint};
-use super::{Estimate, GcodeJob};
-use crate::profile::{Firmware, render_template};
+use crate::plan::LayerPlan;
 
-/// Flush the line buffer to the output when it grows past this.
+use super::GcodeError;
+use super::config::{Flavor, GcodeJob, ToolConfig};
+use super::estimate::{Estimate, Progress, format_duration};
+use super::moves::{
+    AXIS_E, AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_DECIMALS, Event, Move, MoveKind, Sink, XYZ_DECIMALS,
+};
+use super::number::{push_f64, push_fixed, push_uint};
+use super::thumbnail;
+
+/// The buffer is handed to the output when it holds this many bytes.
 const FLUSH_AT: usize = 1 << 16;
+/// Decimals of `;WIDTH:` and `;HEIGHT:` values.
+const WIDTH_DECIMALS: u32 = 4;
+/// Decimals of temperatures.
+const TEMPERATURE_DECIMALS: u32 = 1;
+/// Decimals of header figures (filament, weight, cost).
+const HEADER_DECIMALS: u32 = 2;
+/// Fan PWM at 100 %.
+const FAN_MAX: u32 = 255;
 
 /// What was written.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WriteStats {
-    /// Lines written.
-    pub lines: u64,
-    /// Bytes written.
+    /// Bytes.
     pub bytes: u64,
+    /// Lines.
+    pub lines: u64,
+    /// `G1` moves (and `G10`/`G11`).
+    pub moves: u64,
 }
 
-struct Writer<'w> {
-    out: &'w mut dyn Write,
+struct Out<'a> {
+    w: &'a mut dyn Write,
     buf: Vec<u8>,
     stats: WriteStats,
-    error: Option<io::Error>,
 }
 
-impl Writer<'_> {
-    fn line(&mut self, s: &str) {
-        self.buf.extend_from_slice(s.as_bytes());
-        self.end_line();
-    }
-
-    fn end_line(&mut self) {
+impl Out<'_> {
+    #[inline]
+    fn end_line(&mut self) -> Result<(), GcodeError> {
         self.buf.push(b'\n');
         self.stats.lines += 1;
         if self.buf.len() >= FLUSH_AT {
-            self.flush();
+            self.flush()?;
         }
+        Ok(())
     }
 
-    fn lines(&mut self, text: &str) {
-        for l in text.lines() {
-            self.line(l);
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.error.is_none() {
-            if let Err(e) = self.out.write_all(&self.buf) {
-                self.error = Some(e);
-            }
-        }
+    fn flush(&mut self) -> Result<(), GcodeError> {
+        self.w.write_all(&self.buf)?;
         self.stats.bytes += self.buf.len() as u64;
         self.buf.clear();
+        Ok(())
+    }
+
+    /// Write `s` as one line (newlines in it become spaces).
+    fn line(&mut self, s: &str) -> Result<(), GcodeError> {
+        for b in s.bytes() {
+            self.buf
+                .push(if b == b'\n' || b == b'\r' { b' ' } else { b });
+        }
+        self.end_line()
+    }
+
+    /// Write G-code text verbatim, line by line, trailing blanks removed.
+    fn text(&mut self, text: &str) -> Result<(), GcodeError> {
+        for l in text.lines() {
+            self.buf.extend_from_slice(l.trim_end().as_bytes());
+            self.end_line()?;
+        }
+        Ok(())
     }
 }
 
-fn minutes_left(total: f64, done: f64) -> u64 {
-    ((total - done).max(0.0) / 60.0).ceil() as u64
+struct Writer<'a, 'w> {
+    out: Out<'w>,
+    job: &'a GcodeJob,
+    estimate: &'a Estimate,
+    /// Absolute E position as written, E units.
+    e_abs: i64,
+    layers_started: usize,
+    last_progress: Option<Progress>,
 }
 
-/// Write the whole G-code file: header with the estimate, start G-code, every layer,
-/// end G-code, and a footer with the settings.
+/// Write the G-code of a job to `w`.
+///
+/// `estimate` is what [`super::estimate()`] returned for the same job and plans: its
+/// figures go in the header and footer and its layer times drive the `M73` progress
+/// lines. Output is buffered internally; `w` sees large writes.
+///
+/// ```
+/// use lamina::gcode::{estimate, write_gcode, GcodeJob};
+/// use lamina::geom::Point;
+/// use lamina::path::Role;
+/// use lamina::plan::{LayerPlan, Step};
+/// let line = vec![Point::from_mm(10.0, 10.0), Point::from_mm(30.0, 10.0)];
+/// let plans = vec![LayerPlan { index: 0, z: 0.2, height: 0.2, steps: vec![
+///     Step::Travel { to: line[0], speed: 150.0, retract: true, lift: false },
+///     Step::Extrude { role: Role::Perimeter, points: line, width: 0.45, height: 0.2,
+///                     speed: 40.0, flow: 1.0 },
+/// ]}];
+/// let job = GcodeJob { timestamp: Some("2024-01-01 at 00:00:00 UTC".into()), ..GcodeJob::default() };
+/// let e = estimate(&job, &plans).unwrap();
+/// let mut out = Vec::new();
+/// write_gcode(&mut out, &job, &plans, &e).unwrap();
+/// let text = String::from_utf8(out).unwrap();
+/// assert!(text.contains(";LAYER_CHANGE\n;Z:0.2\n;HEIGHT:0.2\n"));
+/// // 20 mm of a 0.45 x 0.2 mm bead from 1.75 mm filament: 20·0.08142/2.40528 mm.
+/// assert!(text.contains("G1 X30 E0.67698 F2400\n"));
+/// ```
 pub fn write_gcode(
-    out: &mut dyn Write,
+    w: &mut dyn Write,
     job: &GcodeJob,
-    plans: &[crate::plan::LayerPlan],
+    plans: &[LayerPlan],
     estimate: &Estimate,
-) -> io::Result<WriteStats> {
-    let mut w = Writer {
-        out,
-        buf: Vec::with_capacity(FLUSH_AT * 2),
-        stats: WriteStats::default(),
-        error: None,
+) -> Result<WriteStats, GcodeError> {
+    job.validate()?;
+    let mut wr = Writer {
+        out: Out {
+            w,
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            stats: WriteStats::default(),
+        },
+        job,
+        estimate,
+        e_abs: 0,
+        layers_started: 0,
+        last_progress: None,
     };
-    write_header(&mut w, job, plans, estimate);
-    w.lines(&job.start_gcode);
-    w.line(if job.relative_e {
-        "M83 ; relative extrusion"
-    } else {
-        "M82 ; absolute extrusion"
-    });
-    w.line("G90 ; absolute positions");
-    w.line("G21 ; millimetres");
-    w.line("G92 E0");
-
-    let marlin_like = matches!(job.flavor, Firmware::Marlin | Firmware::Klipper);
-    let total = estimate.total_time;
-    let mut done = 0.0;
-    let mut last_m73: Option<(u64, u64)> = None;
-    let mut e_abs = 0.0f64;
-    let mut feed_mm_min: Option<u64> = None;
-    let mut layer_no = 0usize;
-    let mut vars = job.vars.clone();
-    let mut fan_on = false;
-    walk(job, plans, &mut |ev| match ev {
-        Event::LayerStart { index, z, height } => {
-            w.line(";LAYER_CHANGE");
-            w.buf.extend_from_slice(b";Z:");
-            push_number(&mut w.buf, z, 3);
-            w.end_line();
-            w.buf.extend_from_slice(b";HEIGHT:");
-            push_number(&mut w.buf, height, 3);
-            w.end_line();
-            vars.set("layer_num", index);
-            vars.set_number("layer_z", z);
-            if !job.before_layer_gcode.is_empty() {
-                if let Ok(t) = render_template(&job.before_layer_gcode, &vars) {
-                    w.lines(&t);
-                }
-            }
-            if !job.relative_e {
-                w.line("G92 E0");
-                e_abs = 0.0;
-            }
-            layer_no = index;
-        }
-        Event::LayerBody { .. } => {
-            if !job.layer_gcode.is_empty() {
-                if let Ok(t) = render_template(&job.layer_gcode, &vars) {
-                    w.lines(&t);
-                }
-            }
-            if marlin_like && total > 0.0 {
-                let pct = ((done / total) * 100.0).floor().clamp(0.0, 100.0) as u64;
-                let left = minutes_left(total, done);
-                if last_m73 != Some((pct, left)) {
-                    w.buf.extend_from_slice(b"M73 P");
-                    push_uint(&mut w.buf, pct);
-                    w.buf.extend_from_slice(b" R");
-                    push_uint(&mut w.buf, left);
-                    w.end_line();
-                    last_m73 = Some((pct, left));
-                }
-            }
-            done += estimate.layer_times.get(layer_no).copied().unwrap_or(0.0);
-        }
-        Event::Role(r) => {
-            w.buf.extend_from_slice(b";TYPE:");
-            w.buf.extend_from_slice(r.gcode_name().as_bytes());
-            w.end_line();
-        }
-        Event::Width(v) => {
-            w.buf.extend_from_slice(b";WIDTH:");
-            push_number(&mut w.buf, v, 3);
-            w.end_line();
-        }
-        Event::Move {
-            x,
-            y,
-            z,
-            de,
-            feed,
-            kind,
-            ..
-        } => {
-            w.buf.extend_from_slice(b"G1");
-            match kind {
-                MoveKind::Retract | MoveKind::Unretract => {}
-                MoveKind::Lift | MoveKind::LayerZ => {
-                    w.buf.extend_from_slice(b" Z");
-                    push_number(&mut w.buf, z, 3);
-                }
-                MoveKind::Travel | MoveKind::Extrude | MoveKind::Wipe => {
-                    w.buf.extend_from_slice(b" X");
-                    push_number(&mut w.buf, x, 3);
-                    w.buf.extend_from_slice(b" Y");
-                    push_number(&mut w.buf, y, 3);
-                }
-            }
-            if de != 0.0 {
-                w.buf.extend_from_slice(b" E");
-                if job.relative_e {
-                    push_number(&mut w.buf, de, 5);
-                } else {
-                    e_abs += de;
-                    push_number(&mut w.buf, e_abs, 5);
-                }
-            }
-            let f = (feed * 60.0).round().max(1.0) as u64;
-            if feed_mm_min != Some(f) {
-                w.buf.extend_from_slice(b" F");
-                push_uint(&mut w.buf, f);
-                feed_mm_min = Some(f);
-            }
-            w.end_line();
-        }
-        Event::FirmwareRetract(on) => w.line(if on { "G10" } else { "G11" }),
-        Event::Fan(pct) => {
-            if pct == 0 {
-                if fan_on {
-                    w.line("M107");
-                }
-                fan_on = false;
-            } else {
-                w.buf.extend_from_slice(b"M106 S");
-                push_uint(&mut w.buf, (f64::from(pct) * 2.55).round() as u64);
-                w.end_line();
-                fan_on = true;
-            }
-        }
-        Event::Temperature {
-            tool,
-            celsius,
-            wait,
-        } => {
-            w.buf
-                .extend_from_slice(if wait { b"M109 T" } else { b"M104 T" });
-            push_uint(&mut w.buf, tool as u64);
-            w.buf.extend_from_slice(b" S");
-            push_number(&mut w.buf, celsius, 0);
-            w.end_line();
-        }
-        Event::ToolChange { from, to } => {
-            let mut v = vars.clone();
-            v.set("previous_tool", from);
-            v.set("next_tool", to);
-            if !job.toolchange_gcode.is_empty() {
-                if let Ok(t) = render_template(&job.toolchange_gcode, &v) {
-                    w.lines(&t);
-                }
-            }
-            w.buf.push(b'T');
-            push_uint(&mut w.buf, to as u64);
-            w.end_line();
-            if !job.relative_e {
-                w.line("G92 E0");
-                e_abs = 0.0;
-            }
-            feed_mm_min = None;
-        }
-        Event::Custom(text) => w.lines(text),
-    });
-    if marlin_like {
-        w.line("M73 P100 R0");
-    }
-    w.lines(&job.end_gcode);
-    write_footer(&mut w, job, estimate);
-    w.flush();
-    if let Some(e) = w.error {
-        return Err(e);
-    }
-    w.out.flush()?;
-    Ok(w.stats)
+    wr.header(plans.len())?;
+    super::moves::generate(job, plans, &mut wr)?;
+    wr.footer(plans.len())?;
+    wr.out.flush()?;
+    wr.out.w.flush()?;
+    Ok(wr.out.stats)
 }
 
-fn per_tool(values: impl Iterator<Item = f64>, decimals: usize) -> String {
-    values
-        .map(|v| format!("{v:.decimals$}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn write_estimates(w: &mut Writer, job: &GcodeJob, plans_len: usize, est: &Estimate) {
-    let used: Vec<_> = est.tools.iter().take(job.tools.len().max(1)).collect();
-    w.line(&format!(
-        "; estimated printing time (normal mode) = {}",
-        Estimate::time_string(est.total_time)
-    ));
-    w.line(&format!(
-        "; filament used [mm] = {}",
-        per_tool(used.iter().map(|u| u.filament_mm), 2)
-    ));
-    w.line(&format!(
-        "; filament used [cm3] = {}",
-        per_tool(used.iter().map(|u| u.volume_cm3), 2)
-    ));
-    w.line(&format!(
-        "; filament used [g] = {}",
-        per_tool(used.iter().map(|u| u.grams), 2)
-    ));
-    w.line(&format!(
-        "; filament cost = {}",
-        per_tool(used.iter().map(|u| u.cost), 2)
-    ));
-    w.line(&format!(
-        "; total filament used [g] = {:.2}",
-        used.iter().map(|u| u.grams).sum::<f64>()
-    ));
-    w.line(&format!(
-        "; total filament cost = {:.2}",
-        used.iter().map(|u| u.cost).sum::<f64>()
-    ));
-    w.line(&format!("; total layers count = {plans_len}"));
-    w.line(&format!("; total toolchanges = {}", est.tool_changes));
-    for line in &job.extra_header {
-        w.line(&format!("; {line}"));
-    }
-}
-
-fn write_header(w: &mut Writer, job: &GcodeJob, plans: &[crate::plan::LayerPlan], est: &Estimate) {
-    w.line(&format!(
-        "; generated by lamina {}",
-        env!("CARGO_PKG_VERSION")
-    ));
-    if !job.models.is_empty() {
-        w.line(&format!("; models: {}", job.models.join(", ")));
-    }
-    if !job.profiles.is_empty() {
-        w.line(&format!("; profiles: {}", job.profiles));
-    }
-    w.line(";");
-    for (width, height, png) in &job.thumbnails {
-        let encoded = super::base64(png);
-        w.line(";");
-        w.line(&format!(
-            "; thumbnail begin {width}x{height} {}",
-            encoded.len()
-        ));
-        for chunk in encoded.as_bytes().chunks(78) {
-            w.buf.extend_from_slice(b"; ");
-            w.buf.extend_from_slice(chunk);
-            w.end_line();
+impl Writer<'_, '_> {
+    fn header(&mut self, layers: usize) -> Result<(), GcodeError> {
+        let job = self.job;
+        let date = job.timestamp.clone().unwrap_or_else(utc_now);
+        self.out.line(&format!(
+            "; generated by lamina {} on {}",
+            job.version, date
+        ))?;
+        self.out.line(";")?;
+        for t in &job.thumbnails {
+            let n = thumbnail::write_block(&mut self.out.buf, t);
+            self.out.stats.lines += n;
         }
-        w.line("; thumbnail end");
-        w.line(";");
+        for m in &job.models {
+            self.out.line(&format!("; model = {m}"))?;
+        }
+        for l in &job.extra_header {
+            self.out.line(&format!("; {l}"))?;
+        }
+        self.out.line(&format!(
+            "; flavor = {}",
+            match job.flavor {
+                Flavor::Marlin => "marlin",
+                Flavor::Klipper => "klipper",
+                Flavor::RepRapFirmware => "reprapfirmware",
+            }
+        ))?;
+        self.out.line(&format!(
+            "; estimated printing time (normal mode) = {}",
+            format_duration(self.estimate.total_time)
+        ))?;
+        if let Some(first) = self.estimate.layer_times.first() {
+            self.out.line(&format!(
+                "; estimated first layer printing time (normal mode) = {}",
+                format_duration(*first)
+            ))?;
+        }
+        self.filament_lines(layers)?;
+        self.out.line(&format!(
+            "; total toolchanges = {}",
+            self.estimate.tool_changes
+        ))?;
+        self.out.line(";")?;
+        if job.flavor.has_progress() {
+            let p = self.estimate.progress_at(0.0);
+            self.progress(p)?;
+        }
+        if job.emit_machine_limits && job.flavor == Flavor::Marlin {
+            self.machine_limits()?;
+        }
+        Ok(())
     }
-    write_estimates(w, job, plans.len(), est);
-    w.line("");
-}
 
-fn write_footer(w: &mut Writer, job: &GcodeJob, est: &Estimate) {
-    w.line("");
-    write_estimates(w, job, est.layer_times.len(), est);
-    w.line("");
-    w.line("; lamina_config = begin");
-    for l in job.settings_text.lines() {
-        if l.is_empty() {
-            w.line(";");
+    fn filament_lines(&mut self, layers: usize) -> Result<(), GcodeError> {
+        let tools = &self.estimate.tools;
+        let list = |f: &dyn Fn(&super::estimate::ToolUsage) -> f64| {
+            tools
+                .iter()
+                .map(|t| super::number::fmt_f64(f(t), HEADER_DECIMALS))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let fmt = |v: f64| super::number::fmt_f64(v, HEADER_DECIMALS);
+        let lines = [
+            format!("; filament used [mm] = {}", list(&|t| t.filament_mm)),
+            format!(
+                "; filament used [cm3] = {}",
+                list(&|t| t.volume_mm3 / 1000.0)
+            ),
+            format!("; filament used [g] = {}", list(&|t| t.weight_g)),
+            format!("; filament cost = {}", list(&|t| t.cost)),
+            format!(
+                "; total filament used [g] = {}",
+                fmt(self.estimate.total_weight_g())
+            ),
+            format!(
+                "; total filament cost = {}",
+                fmt(self.estimate.total_cost())
+            ),
+            format!("; total layers count = {layers}"),
+        ];
+        for l in lines {
+            self.out.line(&l)?;
+        }
+        Ok(())
+    }
+
+    fn machine_limits(&mut self) -> Result<(), GcodeError> {
+        let m = self.job.machine;
+        let axes = |v: [f64; 4]| {
+            let mut b = Vec::new();
+            for (l, x) in ["X", "Y", "Z", "E"].iter().zip(v) {
+                b.extend_from_slice(b" ");
+                b.extend_from_slice(l.as_bytes());
+                push_f64(&mut b, x, XYZ_DECIMALS);
+            }
+            String::from_utf8_lossy(&b).into_owned()
+        };
+        let f = |x: f64| super::number::fmt_f64(x, XYZ_DECIMALS);
+        self.out.line(&format!(
+            "M201{} ; maximum accelerations, mm/s^2",
+            axes(m.max_acceleration)
+        ))?;
+        self.out.line(&format!(
+            "M203{} ; maximum feedrates, mm/s",
+            axes(m.max_feedrate)
+        ))?;
+        self.out.line(&format!(
+            "M204 P{} R{} T{} ; print, retract and travel acceleration, mm/s^2",
+            f(m.acceleration),
+            f(m.retract_acceleration),
+            f(m.travel_acceleration)
+        ))?;
+        if m.junction_deviation > 0.0 {
+            self.out.line(&format!(
+                "M205 J{} ; junction deviation, mm",
+                f(m.junction_deviation)
+            ))?;
         } else {
-            w.line(&format!("; {l}"));
+            self.out
+                .line(&format!("M205{} ; jerk limits, mm/s", axes(m.jerk)))?;
+        }
+        self.out.line(&format!(
+            "M205 S{} T{} ; minimum extruding and travel feedrate, mm/s",
+            f(m.minimum_feedrate),
+            f(m.minimum_travel_feedrate)
+        ))
+    }
+
+    fn footer(&mut self, layers: usize) -> Result<(), GcodeError> {
+        if self.job.flavor.has_progress() {
+            self.progress(Progress {
+                percent: 100,
+                minutes: 0,
+            })?;
+        }
+        self.out.line("")?;
+        self.filament_lines(layers)?;
+        self.out.line(&format!(
+            "; estimated printing time (normal mode) = {}",
+            format_duration(self.estimate.total_time)
+        ))?;
+        self.out.line(";")?;
+        self.out.line("; lamina_config = begin")?;
+        for l in self.job.settings.lines() {
+            let l = l.trim();
+            if l.is_empty() {
+                continue;
+            }
+            let l = l.strip_prefix(';').map_or(l, str::trim_start);
+            self.out.line(&format!("; {l}"))?;
+        }
+        self.out.line("; lamina_config = end")
+    }
+
+    fn progress(&mut self, p: Progress) -> Result<(), GcodeError> {
+        if self.last_progress == Some(p) {
+            return Ok(());
+        }
+        self.last_progress = Some(p);
+        let b = &mut self.out.buf;
+        b.extend_from_slice(b"M73 P");
+        push_uint(b, u64::from(p.percent));
+        b.extend_from_slice(b" R");
+        push_uint(b, u64::from(p.minutes));
+        self.out.end_line()
+    }
+
+    #[inline]
+    fn write_move(&mut self, m: &Move) -> Result<(), GcodeError> {
+        self.out.stats.moves += 1;
+        let b = &mut self.out.buf;
+        match m.kind {
+            MoveKind::FirmwareRetract => b.extend_from_slice(b"G10"),
+            MoveKind::FirmwareUnretract => b.extend_from_slice(b"G11"),
+            _ => {
+                b.extend_from_slice(b"G1");
+                if m.axes & AXIS_X != 0 {
+                    b.extend_from_slice(b" X");
+                    push_fixed(b, m.x, XYZ_DECIMALS);
+                }
+                if m.axes & AXIS_Y != 0 {
+                    b.extend_from_slice(b" Y");
+                    push_fixed(b, m.y, XYZ_DECIMALS);
+                }
+                if m.axes & AXIS_Z != 0 {
+                    b.extend_from_slice(b" Z");
+                    push_fixed(b, m.z, XYZ_DECIMALS);
+                }
+                if m.axes & AXIS_E != 0 {
+                    self.e_abs += m.e;
+                    b.extend_from_slice(b" E");
+                    let v = if self.job.relative_e { m.e } else { self.e_abs };
+                    push_fixed(b, v, E_DECIMALS);
+                }
+                if m.axes & AXIS_F != 0 {
+                    b.extend_from_slice(b" F");
+                    push_uint(b, u64::from(m.feed));
+                }
+            }
+        }
+        self.out.end_line()
+    }
+
+    fn temperature(
+        &mut self,
+        tool: usize,
+        celsius: f64,
+        wait: bool,
+        cooling: bool,
+    ) -> Result<(), GcodeError> {
+        let multi = self.job.tools.len() > 1;
+        let b = &mut self.out.buf;
+        match self.job.flavor {
+            Flavor::RepRapFirmware => {
+                b.extend_from_slice(b"G10 P");
+                push_uint(b, tool as u64);
+                b.extend_from_slice(b" S");
+                push_f64(b, celsius, TEMPERATURE_DECIMALS);
+                if wait {
+                    self.out.end_line()?;
+                    let b = &mut self.out.buf;
+                    b.extend_from_slice(b"M116 P");
+                    push_uint(b, tool as u64);
+                }
+            }
+            flavor => {
+                b.extend_from_slice(if wait { b"M109" } else { b"M104" });
+                if multi {
+                    b.extend_from_slice(b" T");
+                    push_uint(b, tool as u64);
+                }
+                let r = wait && cooling && flavor == Flavor::Marlin;
+                b.extend_from_slice(if r { b" R" } else { b" S" });
+                push_f64(b, celsius, TEMPERATURE_DECIMALS);
+            }
+        }
+        self.out.end_line()
+    }
+
+    fn firmware_retraction(&mut self, t: &ToolConfig) -> Result<(), GcodeError> {
+        let r = t.retraction;
+        let f = |x: f64| super::number::fmt_f64(x, XYZ_DECIMALS);
+        let per_min = |x: f64| super::number::fmt_f64(x * 60.0, 0);
+        let text = match self.job.flavor {
+            Flavor::Marlin => format!(
+                "M207 S{} F{} Z0 ; firmware retraction\nM208 S{} F{} ; firmware unretraction",
+                f(r.length),
+                per_min(r.speed),
+                f(r.restart_extra),
+                per_min(r.prime_speed())
+            ),
+            Flavor::Klipper => format!(
+                "SET_RETRACTION RETRACT_LENGTH={} RETRACT_SPEED={} UNRETRACT_EXTRA_LENGTH={} UNRETRACT_SPEED={}",
+                f(r.length),
+                f(r.speed),
+                f(r.restart_extra),
+                f(r.prime_speed())
+            ),
+            Flavor::RepRapFirmware => format!(
+                "M207 S{} R{} F{} T{} Z0 ; firmware retraction",
+                f(r.length),
+                f(r.restart_extra),
+                per_min(r.speed),
+                per_min(r.prime_speed())
+            ),
+        };
+        self.out.text(&text)
+    }
+}
+
+impl Sink for Writer<'_, '_> {
+    #[inline]
+    fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
+        match ev {
+            Event::Move(m) => self.write_move(&m),
+            Event::Custom(text) => self.out.text(text),
+            Event::Preamble => self.out.text(if self.job.relative_e {
+                "G21 ; set units to millimeters\nG90 ; use absolute coordinates\nM83 ; use relative distances for extrusion"
+            } else {
+                "G21 ; set units to millimeters\nG90 ; use absolute coordinates\nM82 ; use absolute distances for extrusion"
+            }),
+            Event::FirmwareRetraction(t) => self.firmware_retraction(t),
+            Event::LayerStart(plan) => {
+                let b = &mut self.out.buf;
+                b.extend_from_slice(b";LAYER_CHANGE\n;Z:");
+                push_f64(b, plan.z, XYZ_DECIMALS);
+                b.extend_from_slice(b"\n;HEIGHT:");
+                push_f64(b, plan.height, WIDTH_DECIMALS);
+                self.out.stats.lines += 2;
+                self.out.end_line()
+            }
+            Event::LayerReady(_) => {
+                let i = self.layers_started;
+                self.layers_started += 1;
+                if self.job.flavor.has_progress() {
+                    let p = self.estimate.progress_at(self.estimate.elapsed_before(i));
+                    self.progress(p)?;
+                }
+                Ok(())
+            }
+            Event::Role(r) => {
+                self.out.buf.extend_from_slice(b";TYPE:");
+                self.out.buf.extend_from_slice(r.gcode_name().as_bytes());
+                self.out.end_line()
+            }
+            Event::Width(w) => {
+                self.out.buf.extend_from_slice(b";WIDTH:");
+                push_f64(&mut self.out.buf, w, WIDTH_DECIMALS);
+                self.out.end_line()
+            }
+            Event::Height(h) => {
+                self.out.buf.extend_from_slice(b";HEIGHT:");
+                push_f64(&mut self.out.buf, h, WIDTH_DECIMALS);
+                self.out.end_line()
+            }
+            Event::Fan(pct) => {
+                if pct == 0 {
+                    self.out.buf.extend_from_slice(b"M107");
+                } else {
+                    self.out.buf.extend_from_slice(b"M106 S");
+                    let pwm = (u32::from(pct.min(100)) * FAN_MAX + 50) / 100;
+                    push_uint(&mut self.out.buf, u64::from(pwm));
+                }
+                self.out.end_line()
+            }
+            Event::Temperature {
+                tool,
+                celsius,
+                wait,
+                cooling,
+            } => self.temperature(tool, celsius, wait, cooling),
+            Event::ToolChange { tool, write_t } => {
+                if !write_t {
+                    return Ok(());
+                }
+                self.out.buf.push(b'T');
+                push_uint(&mut self.out.buf, tool as u64);
+                self.out.end_line()
+            }
+            Event::ResetE => {
+                self.e_abs = 0;
+                self.out.line("G92 E0")
+            }
+            Event::End => Ok(()),
         }
     }
-    w.line("; lamina_config = end");
+}
+
+/// The current time as `YYYY-MM-DD at HH:MM:SS UTC`.
+pub fn utc_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    utc_timestamp(secs)
+}
+
+/// A Unix time as `YYYY-MM-DD at HH:MM:SS UTC`.
+///
+/// ```
+/// assert_eq!(lamina::gcode::utc_timestamp(951_782_400), "2000-02-29 at 00:00:00 UTC");
+/// assert_eq!(lamina::gcode::utc_timestamp(1_700_000_000), "2023-11-14 at 22:13:20 UTC");
+/// ```
+pub fn utc_timestamp(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64;
+    let rem = unix_seconds % 86_400;
+    // Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras
+    // that start on 1 March (so leap days fall at the end of a year).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} at {:02}:{:02}:{:02} UTC",
+        rem / 3_600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }

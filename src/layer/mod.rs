@@ -4,9 +4,12 @@
 //! The output of this stage, [`LayerRegions`], is plain data: for every layer, its
 //! islands, each with the paths to print inside it. The planner orders them.
 
+pub mod build;
 pub mod medial;
 pub mod perimeters;
 pub mod skins;
+
+pub use build::{build_regions, merge_objects};
 
 use crate::geom::ExPolygon;
 use crate::path::ExtrusionPath;

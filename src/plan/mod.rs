@@ -247,6 +247,10 @@ impl Default for PlanParams {
     }
 }
 
+/// Combing keeps travel this far (mm) inside the island: over the outer wall's bead,
+/// so every loop start is reachable without crossing a wall.
+const COMB_INSET: f64 = 0.1;
+
 /// Wipe distance along a loop's start, mm.
 const WIPE_DISTANCE: f64 = 1.0;
 
@@ -376,7 +380,7 @@ fn plan_layer(
         let comb_area: Vec<ExPolygon> = if params.combing {
             geom::offset(
                 std::slice::from_ref(&island.boundary),
-                -scaled(0.3) as f64,
+                -scaled(COMB_INSET) as f64,
                 JoinType::Miter,
             )
         } else {
@@ -657,6 +661,7 @@ fn rough_times(plan: &LayerPlan) -> (f64, f64) {
     (extruding, moving)
 }
 
+#[cfg(test)]
 fn rough_time(plan: &LayerPlan) -> f64 {
     let (e, m) = rough_times(plan);
     e + m

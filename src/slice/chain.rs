@@ -20,7 +20,7 @@ pub struct Loop {
 }
 
 /// What chaining had to do beyond following mesh edges.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ChainStats {
     /// Open chains left after following mesh edges.
     pub open_chains: usize,

@@ -61,10 +61,13 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
     let mut role: &'static str = "Unknown";
     let mut pending_height: Option<f64> = None;
     let mut pending_z: Option<f64> = None;
+    // Extrusion before the first layer marker (a prime line) is not part of the print.
+    let mut started = !text.contains(";LAYER_CHANGE");
     for raw in text.lines() {
         let line = raw.trim();
         if let Some(c) = line.strip_prefix(';') {
             if c == "LAYER_CHANGE" {
+                started = true;
                 layers.push(GLayer::default());
             } else if let Some(v) = c.strip_prefix("Z:") {
                 pending_z = v.trim().parse().ok();
@@ -122,7 +125,7 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
                     e = if relative_e { e + v } else { *v };
                 }
                 let moved = (nx - x).hypot(ny - y);
-                if de > 0.0 && moved > 1e-9 && (nz - z).abs() < 1e-9 {
+                if started && de > 0.0 && moved > 1e-9 && (nz - z).abs() < 1e-9 {
                     if layers.is_empty() {
                         layers.push(GLayer::default());
                     }
@@ -148,24 +151,46 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
     layers
 }
 
-/// The mesh's section at height `z`: a soup of boundary segments (mm).
+/// The mesh's section at height `z`: a soup of directed boundary segments (mm), each
+/// running with the solid on its left when its face points outward.
 pub fn section(vertices: &[[f32; 3]], faces: &[[u32; 3]], z: f64) -> Vec<[[f64; 2]; 2]> {
     let mut out = Vec::new();
     for f in faces {
         let p = f.map(|i| vertices[i as usize].map(f64::from));
-        let mut pts = Vec::with_capacity(2);
+        let cut = |a: [f64; 3], b: [f64; 3]| {
+            let t = (z - a[2]) / (b[2] - a[2]);
+            [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]
+        };
+        let (mut down, mut up) = (None, None);
         for k in 0..3 {
             let (a, b) = (p[k], p[(k + 1) % 3]);
-            if (a[2] < z) != (b[2] < z) {
-                let t = (z - a[2]) / (b[2] - a[2]);
-                pts.push([a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])]);
+            let (ab, bb) = (a[2] >= z, b[2] >= z);
+            if ab && !bb {
+                down = Some(cut(a, b));
+            } else if !ab && bb {
+                up = Some(cut(a, b));
             }
         }
-        if pts.len() == 2 {
-            out.push([pts[0], pts[1]]);
+        if let (Some(d), Some(u)) = (down, up) {
+            out.push([d, u]);
         }
     }
     out
+}
+
+/// Winding number of the directed segment soup around `p` (non-zero: inside).
+fn winding(segs: &[[[f64; 2]; 2]], ids: impl Iterator<Item = usize>, p: [f64; 2]) -> i32 {
+    let mut w = 0;
+    for i in ids {
+        let [a, b] = segs[i];
+        let side = (b[0] - a[0]) * (p[1] - a[1]) - (p[0] - a[0]) * (b[1] - a[1]);
+        if a[1] <= p[1] && b[1] > p[1] && side > 0.0 {
+            w += 1;
+        } else if a[1] > p[1] && b[1] <= p[1] && side < 0.0 {
+            w -= 1;
+        }
+    }
+    w
 }
 
 /// A uniform grid of segments for near queries.
@@ -219,6 +244,17 @@ fn dist_to_seg(p: [f64; 2], s: &[[f64; 2]; 2]) -> f64 {
     (ax + t * dx - p[0]).hypot(ay + t * dy - p[1])
 }
 
+/// Whether a section's segments close up: every endpoint meets another segment's.
+pub fn is_closed(boundary: &[[[f64; 2]; 2]]) -> bool {
+    let key = |p: [f64; 2]| ((p[0] * 1e4).round() as i64, (p[1] * 1e4).round() as i64);
+    let mut count: HashMap<(i64, i64), i32> = HashMap::new();
+    for s in boundary {
+        *count.entry(key(s[0])).or_default() += 1;
+        *count.entry(key(s[1])).or_default() += 1;
+    }
+    count.values().all(|c| c % 2 == 0)
+}
+
 /// Coverage and spill of one layer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LayerFidelity {
@@ -229,7 +265,9 @@ pub struct LayerFidelity {
 }
 
 /// Measure one layer: `boundary` from [`section`], `beads` of the layer (model roles
-/// only are counted for spill: skirt, brim, support and tower lie outside on purpose).
+/// only are counted: skirt, brim, support and tower lie outside on purpose). Inside is
+/// the non-zero winding of the directed section, so overlapping shells count once and
+/// cavities count as outside; boundary pieces inside another shell are not boundary.
 pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFidelity {
     let model: Vec<&Bead> = beads
         .iter()
@@ -242,11 +280,40 @@ pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFid
         .collect();
     let bead_segs: Vec<[[f64; 2]; 2]> = model.iter().map(|b| [b.a, b.b]).collect();
     let bgrid = Grid::new(&bead_segs, 1.0);
-    let sgrid = Grid::new(boundary, 1.0);
+    // Segments by horizontal band, for winding numbers.
+    const BAND: f64 = 0.25;
+    let mut bands: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, s) in boundary.iter().enumerate() {
+        let (y0, y1) = (s[0][1].min(s[1][1]), s[0][1].max(s[1][1]));
+        for band in (y0 / BAND).floor() as i64..=(y1 / BAND).floor() as i64 {
+            bands.entry(band).or_default().push(i);
+        }
+    }
+    let inside = |p: [f64; 2]| {
+        let band = (p[1] / BAND).floor() as i64;
+        winding(boundary, bands.get(&band).into_iter().flatten().copied(), p) != 0
+    };
+    // The true outline: segments with solid on one side only.
+    const EPS: f64 = 1e-3;
+    let outline: Vec<[[f64; 2]; 2]> = boundary
+        .iter()
+        .filter(|s| {
+            let (dx, dy) = (s[1][0] - s[0][0], s[1][1] - s[0][1]);
+            let len = dx.hypot(dy);
+            if len < 1e-12 {
+                return false;
+            }
+            let (nx, ny) = (-dy / len * EPS, dx / len * EPS);
+            let m = [(s[0][0] + s[1][0]) / 2.0, (s[0][1] + s[1][1]) / 2.0];
+            inside([m[0] + nx, m[1] + ny]) != inside([m[0] - nx, m[1] - ny])
+        })
+        .copied()
+        .collect();
+    let sgrid = Grid::new(&outline, 1.0);
     let step = 0.1;
-    // Coverage: sample the boundary.
+    // Coverage: sample the outline.
     let (mut cov, mut total) = (0.0, 0.0);
-    for s in boundary {
+    for s in &outline {
         let len = (s[1][0] - s[0][0]).hypot(s[1][1] - s[0][1]);
         let n = (len / step).ceil().max(1.0) as usize;
         for k in 0..n {
@@ -265,35 +332,7 @@ pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFid
             }
         }
     }
-    // Spill: sample the extrusion; a point more than one width outside the section.
-    // Segments by horizontal band, for ray casting.
-    const BAND: f64 = 0.25;
-    let mut bands: HashMap<i64, Vec<usize>> = HashMap::new();
-    for (i, s) in boundary.iter().enumerate() {
-        let (y0, y1) = (s[0][1].min(s[1][1]), s[0][1].max(s[1][1]));
-        for band in (y0 / BAND).floor() as i64..=(y1 / BAND).floor() as i64 {
-            bands.entry(band).or_default().push(i);
-        }
-    }
-    let inside = |p: [f64; 2]| {
-        let mut crossings = 0;
-        let band = (p[1] / BAND).floor() as i64;
-        for s in bands
-            .get(&band)
-            .into_iter()
-            .flatten()
-            .map(|&i| &boundary[i])
-        {
-            let (a, b) = (s[0], s[1]);
-            if (a[1] > p[1]) != (b[1] > p[1]) {
-                let x = a[0] + (p[1] - a[1]) / (b[1] - a[1]) * (b[0] - a[0]);
-                if x > p[0] {
-                    crossings += 1;
-                }
-            }
-        }
-        crossings % 2 == 1
-    };
+    // Spill: extrusion more than one width outside the section.
     let (mut spill, mut elen) = (0.0, 0.0);
     for b in &model {
         let len = (b.b[0] - b.a[0]).hypot(b.b[1] - b.a[1]);
@@ -307,7 +346,7 @@ pub fn measure(boundary: &[[[f64; 2]; 2]], beads: &[Bead], tol: f64) -> LayerFid
             let w = len / n as f64;
             elen += w;
             let r = b.width.max(tol);
-            let near = sgrid.near(p, r).any(|i| dist_to_seg(p, &boundary[i]) <= r);
+            let near = sgrid.near(p, r).any(|i| dist_to_seg(p, &outline[i]) <= r);
             if !near && !inside(p) {
                 spill += w;
             }

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use super::{Mesh, Object};
 
 /// Progress callback: (bytes done, bytes total).
-pub type Progress = dyn Fn(u64, u64) + Sync;
+pub type Progress<'a> = dyn Fn(u64, u64) + Sync + 'a;
 
 /// Read buffer size for large files.
 const BUFFER: usize = 1 << 20;
@@ -166,7 +166,7 @@ pub fn load(path: &Path) -> Result<Vec<Object>, LoadError> {
 }
 
 /// Load every object of a mesh file, reporting progress in bytes.
-pub fn load_with_progress(path: &Path, progress: &Progress) -> Result<Vec<Object>, LoadError> {
+pub fn load_with_progress(path: &Path, progress: &Progress<'_>) -> Result<Vec<Object>, LoadError> {
     let open_err = |source| LoadError::Open {
         path: path.to_path_buf(),
         source,
@@ -198,7 +198,7 @@ fn read_from<R: BufRead + Seek>(
     len: u64,
     name: &str,
     ext_hint: Option<&str>,
-    progress: &Progress,
+    progress: &Progress<'_>,
 ) -> Result<Vec<Object>, ReadError> {
     if len == 0 {
         return Err(ReadError::Empty);

@@ -12,7 +12,7 @@ use crate::mesh::Mesh;
 pub fn read_obj(
     r: &mut impl BufRead,
     len: u64,
-    progress: &Progress,
+    progress: &Progress<'_>,
 ) -> Result<Vec<(String, Mesh)>, ReadError> {
     let mut positions: Vec<[f32; 3]> = Vec::new();
     let mut objects: Vec<(String, Mesh)> = Vec::new();

@@ -25,7 +25,11 @@ pub fn triangle_count(prefix: &[u8]) -> Option<u32> {
 }
 
 /// Read a binary STL of `len` bytes.
-pub fn read_binary(r: &mut impl Read, len: u64, progress: &Progress) -> Result<Mesh, ReadError> {
+pub fn read_binary(
+    r: &mut impl Read,
+    len: u64,
+    progress: &Progress<'_>,
+) -> Result<Mesh, ReadError> {
     let mut header = [0u8; HEADER as usize];
     r.read_exact(&mut header)
         .map_err(|_| ReadError::TooShort { len })?;
@@ -72,7 +76,11 @@ pub fn read_binary(r: &mut impl Read, len: u64, progress: &Progress) -> Result<M
 }
 
 /// Read an ASCII STL (one or more `solid` blocks).
-pub fn read_ascii(r: &mut impl BufRead, len: u64, progress: &Progress) -> Result<Mesh, ReadError> {
+pub fn read_ascii(
+    r: &mut impl BufRead,
+    len: u64,
+    progress: &Progress<'_>,
+) -> Result<Mesh, ReadError> {
     let mut welder = Welder::with_capacity((len / 250) as usize);
     let mut line = String::new();
     let mut line_no = 0usize;

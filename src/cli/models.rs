@@ -1,0 +1,83 @@
+//! Loading models with a progress bar, and the transform options.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use lamina::mesh::{Object, io, place::Transform};
+
+use super::Global;
+
+/// Load every object of every file, in order.
+pub fn load_models(paths: &[PathBuf], global: &Global) -> Result<Vec<Object>> {
+    let mut objects = Vec::new();
+    for path in paths {
+        let bar = if global.show_progress() {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.set_message(format!("loading {}", path.display()));
+            Some(b)
+        } else {
+            None
+        };
+        let report = |done: u64, total: u64| {
+            if let Some(b) = &bar {
+                b.set_length(total);
+                b.set_position(done);
+            }
+        };
+        let loaded = io::load_with_progress(path, &report);
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        objects.extend(loaded?);
+    }
+    Ok(objects)
+}
+
+/// Parse `--scale F` or `--scale X,Y,Z`.
+pub fn parse_scale(s: &str) -> Result<[f64; 3]> {
+    let v = parse_numbers(s, "--scale")?;
+    let scale = match v.as_slice() {
+        [f] => [*f; 3],
+        [x, y, z] => [*x, *y, *z],
+        _ => bail!("--scale takes one factor or three (X,Y,Z), got '{s}'"),
+    };
+    if scale.iter().any(|f| *f == 0.0) {
+        bail!("--scale cannot be zero");
+    }
+    Ok(scale)
+}
+
+/// Parse `--rotate X,Y,Z` (degrees).
+pub fn parse_rotate(s: &str) -> Result<[f64; 3]> {
+    match parse_numbers(s, "--rotate")?.as_slice() {
+        [x, y, z] => Ok([*x, *y, *z]),
+        [z] => Ok([0.0, 0.0, *z]),
+        _ => bail!("--rotate takes three angles in degrees (X,Y,Z), got '{s}'"),
+    }
+}
+
+fn parse_numbers(s: &str, flag: &str) -> Result<Vec<f64>> {
+    s.split(',')
+        .map(|p| {
+            p.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| anyhow::anyhow!("{flag}: '{}' is not a number", p.trim()))
+        })
+        .collect()
+}
+
+/// The transform from the options.
+pub fn transform(scale: Option<&str>, rotate: Option<&str>) -> Result<Transform> {
+    Ok(Transform {
+        scale: scale.map(parse_scale).transpose()?.unwrap_or([1.0; 3]),
+        rotate_deg: rotate.map(parse_rotate).transpose()?.unwrap_or([0.0; 3]),
+    })
+}

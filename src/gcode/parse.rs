@@ -1,0 +1,679 @@
+//! Reading G-code text into the virtual printer: the commands that move, wait, heat
+//! and change tools, with the modal state a firmware keeps (absolute or relative
+//! coordinates and E, `G92` offsets, feedrate, firmware retraction settings).
+//!
+//! Understood: `G0`-`G4`, `G10`/`G11` (firmware retraction; RRF tool temperatures with
+//! `P`), `G20`/`G21`, `G28`, `G90`/`G91`, `G92`, `M82`/`M83`, `M104`/`M109`/`M116`,
+//! `M201`/`M203`/`M204`/`M205` (Marlin units), `M207`/`M208`, `M400`, `T<n>`, Klipper's
+//! `SET_RETRACTION`, and the comments `;LAYER_CHANGE`, `;LAYER:<n>` and `;TYPE:<role>`.
+//! Anything else takes no time.
+
+use crate::path::Role;
+
+use super::machine::{Simulator, Wait};
+
+/// Arcs (`G2`/`G3`) are cut into chords of this length, mm (Marlin's `MM_PER_ARC_SEGMENT`).
+const ARC_SEGMENT_LENGTH: f64 = 1.0;
+/// Millimetres per inch (`G20`).
+const MM_PER_INCH: f64 = 25.4;
+/// Seconds per minute: feedrates are written in mm/min.
+const SECONDS_PER_MINUTE: f64 = 60.0;
+/// Tool numbers above this are not believed (a corrupt line must not make the
+/// estimator keep state for billions of tools).
+const MAX_TOOLS: usize = 256;
+/// Milliseconds per second (`G4 P`).
+const MS_PER_SECOND: f64 = 1000.0;
+
+/// Marlin's firmware retraction defaults (`RETRACT_LENGTH`, `RETRACT_FEEDRATE`,
+/// `RETRACT_RECOVER_FEEDRATE`), used until `M207`/`M208` set them: mm, mm/s.
+const FW_RETRACT_LENGTH: f64 = 3.0;
+const FW_RETRACT_SPEED: f64 = 45.0;
+const FW_RECOVER_SPEED: f64 = 8.0;
+
+/// The words of one command: a value per letter (NaN when the letter has no number).
+struct Words {
+    value: [f64; 26],
+    present: u32,
+}
+
+impl Words {
+    fn new() -> Self {
+        Words {
+            value: [0.0; 26],
+            present: 0,
+        }
+    }
+
+    #[inline]
+    fn set(&mut self, letter: u8, v: f64) {
+        let i = (letter - b'A') as usize;
+        self.value[i] = v;
+        self.present |= 1 << i;
+    }
+
+    #[inline]
+    fn has(&self, letter: u8) -> bool {
+        self.present & (1 << (letter - b'A')) != 0
+    }
+
+    /// The letter's value when present and a finite number.
+    #[inline]
+    fn get(&self, letter: u8) -> Option<f64> {
+        if self.has(letter) {
+            let v = self.value[(letter - b'A') as usize];
+            v.is_finite().then_some(v)
+        } else {
+            None
+        }
+    }
+}
+
+/// Firmware retraction settings (`M207`/`M208`).
+#[derive(Debug, Clone)]
+struct FirmwareRetraction {
+    length: f64,
+    speed: f64,
+    extra: f64,
+    recover_speed: f64,
+    /// Tools retracted by the firmware (it keeps the state per extruder).
+    retracted: Vec<bool>,
+}
+
+/// A G-code interpreter feeding a [`Simulator`].
+#[derive(Debug, Clone)]
+pub struct Interpreter {
+    absolute_xyz: bool,
+    absolute_e: bool,
+    /// Logical E position (for absolute E).
+    pub e_position: f64,
+    /// Machine position minus logical position (set by `G92`).
+    origin: [f64; 3],
+    unit: f64,
+    fw: FirmwareRetraction,
+    /// Whether `;LAYER_CHANGE` and `;TYPE:` comments are followed (off for custom
+    /// G-code run inside a plan, whose layers are known).
+    pub follow_comments: bool,
+    next_layer: usize,
+}
+
+impl Default for Interpreter {
+    fn default() -> Self {
+        Interpreter {
+            absolute_xyz: true,
+            absolute_e: true,
+            e_position: 0.0,
+            origin: [0.0; 3],
+            unit: 1.0,
+            fw: FirmwareRetraction {
+                length: FW_RETRACT_LENGTH,
+                speed: FW_RETRACT_SPEED,
+                extra: 0.0,
+                recover_speed: FW_RECOVER_SPEED,
+                retracted: Vec::new(),
+            },
+            follow_comments: true,
+            next_layer: 0,
+        }
+    }
+}
+
+impl Interpreter {
+    /// A firmware just switched on: absolute coordinates and E, millimetres.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Set the coordinate and E modes as `G90` plus `M82`/`M83` do.
+    pub fn set_modes(&mut self, absolute_xyz: bool, absolute_e: bool) {
+        self.absolute_xyz = absolute_xyz;
+        self.absolute_e = absolute_e;
+    }
+
+    /// Run a block of lines.
+    pub fn run(&mut self, sim: &mut Simulator, text: &str) {
+        for line in text.lines() {
+            self.line(sim, line.as_bytes());
+        }
+    }
+
+    /// Run one line.
+    pub fn line(&mut self, sim: &mut Simulator, line: &[u8]) {
+        let (code, comment) = match line.iter().position(|&b| b == b';') {
+            Some(i) => (&line[..i], Some(&line[i + 1..])),
+            None => (line, None),
+        };
+        if let Some(c) = comment
+            && self.follow_comments
+        {
+            self.comment(sim, c);
+        }
+        let code = match code.iter().position(|&b| b == b'*') {
+            Some(i) => &code[..i],
+            None => code,
+        };
+        let code = trim(code);
+        if code.is_empty() {
+            return;
+        }
+        if code.len() > 3 && code.iter().take_while(|b| **b != b' ').any(|&b| b == b'_') {
+            self.extended(code);
+            return;
+        }
+        let mut words = Words::new();
+        let mut command: Option<(u8, u32)> = None;
+        let mut i = 0;
+        while i < code.len() {
+            let b = code[i].to_ascii_uppercase();
+            i += 1;
+            if !b.is_ascii_uppercase() {
+                continue;
+            }
+            let start = i;
+            while i < code.len() && matches!(code[i], b'0'..=b'9' | b'.' | b'-' | b'+') {
+                i += 1;
+            }
+            let v = parse_number(&code[start..i]).unwrap_or(f64::NAN);
+            if command.is_none() {
+                if b == b'N' {
+                    continue;
+                }
+                if matches!(b, b'G' | b'M' | b'T') && v.is_finite() && v >= 0.0 {
+                    command = Some((b, v as u32));
+                    continue;
+                }
+                return;
+            }
+            words.set(b, v);
+        }
+        if let Some((letter, n)) = command {
+            self.command(sim, letter, n, &words);
+        }
+    }
+
+    fn comment(&mut self, sim: &mut Simulator, c: &[u8]) {
+        let c = trim(c);
+        if c == b"LAYER_CHANGE" {
+            sim.begin_layer(self.next_layer);
+            self.next_layer += 1;
+        } else if c.starts_with(b"LAYER:") {
+            // Cura numbers its layers (from negative numbers under a raft); they come
+            // in order, so each marker is simply the next layer.
+            sim.begin_layer(self.next_layer);
+            self.next_layer += 1;
+        } else if let Some(rest) = c.strip_prefix(b"TYPE:") {
+            sim.role = std::str::from_utf8(rest)
+                .ok()
+                .and_then(Role::from_gcode_name);
+        }
+    }
+
+    /// Klipper-style `NAME KEY=VALUE` commands.
+    fn extended(&mut self, code: &[u8]) {
+        let Ok(text) = std::str::from_utf8(code) else {
+            return;
+        };
+        let mut parts = text.split_whitespace();
+        if !parts
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case("SET_RETRACTION"))
+        {
+            return;
+        }
+        for kv in parts {
+            let Some((k, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(v) = v.parse::<f64>() else { continue };
+            match k.to_ascii_uppercase().as_str() {
+                "RETRACT_LENGTH" => self.fw.length = v,
+                "RETRACT_SPEED" => self.fw.speed = v,
+                "UNRETRACT_EXTRA_LENGTH" => self.fw.extra = v,
+                "UNRETRACT_SPEED" => self.fw.recover_speed = v,
+                _ => {}
+            }
+        }
+    }
+
+    fn command(&mut self, sim: &mut Simulator, letter: u8, n: u32, w: &Words) {
+        let names_tool = matches!((letter, n), (b'M', 104 | 109 | 116) | (b'G', 10));
+        let absurd = |v: Option<f64>| v.is_some_and(|t| t >= MAX_TOOLS as f64);
+        if (letter == b'T' && n as usize >= MAX_TOOLS)
+            || (names_tool && (absurd(w.get(b'T')) || absurd(w.get(b'P'))))
+        {
+            return;
+        }
+        match (letter, n) {
+            (b'G', 0 | 1) => self.linear(sim, w),
+            (b'G', 2 | 3) => self.arc(sim, w, n == 2),
+            (b'G', 4) => {
+                let s = w.get(b'S').unwrap_or(0.0) + w.get(b'P').unwrap_or(0.0) / MS_PER_SECOND;
+                sim.dwell(s);
+            }
+            (b'G', 10) if w.has(b'P') => {
+                // RepRapFirmware: tool temperatures.
+                if let (Some(p), Some(s)) = (w.get(b'P'), w.get(b'S')) {
+                    sim.set_temperature(p.max(0.0) as usize, s, Wait::No);
+                }
+            }
+            (b'G', 10) => self.firmware_retract(sim, true),
+            (b'G', 11) => self.firmware_retract(sim, false),
+            (b'G', 20) => self.unit = MM_PER_INCH,
+            (b'G', 21) => self.unit = 1.0,
+            (b'G', 28) => {
+                sim.sync();
+                let all = !(w.has(b'X') || w.has(b'Y') || w.has(b'Z'));
+                for (a, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
+                    if all || w.has(l) {
+                        sim.pos[a] = 0.0;
+                        self.origin[a] = 0.0;
+                    }
+                }
+            }
+            (b'G', 90) => self.absolute_xyz = true,
+            (b'G', 91) => self.absolute_xyz = false,
+            (b'G', 92) => {
+                for (a, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
+                    if let Some(v) = w.get(l) {
+                        self.origin[a] = sim.pos[a] - v * self.unit;
+                    }
+                }
+                if let Some(v) = w.get(b'E') {
+                    self.e_position = v * self.unit;
+                }
+            }
+            (b'M', 82) => self.absolute_e = true,
+            (b'M', 83) => self.absolute_e = false,
+            (b'M', 104 | 109) => {
+                let tool = w.get(b'T').map_or(sim.tool, |t| t.max(0.0) as usize);
+                let (temp, wait) = match (w.get(b'S'), w.get(b'R')) {
+                    (_, Some(r)) if n == 109 => (r, Wait::Both),
+                    (Some(s), _) => (s, if n == 109 { Wait::Heating } else { Wait::No }),
+                    _ => return,
+                };
+                sim.set_temperature(tool, temp, wait);
+            }
+            (b'M', 116) => sim.wait_for_temperatures(w.get(b'P').map(|p| p.max(0.0) as usize)),
+            (b'M', 201) => set_axes(&mut sim.machine.max_acceleration, w),
+            (b'M', 203) => set_axes(&mut sim.machine.max_feedrate, w),
+            (b'M', 204) => {
+                let m = &mut sim.machine;
+                if let Some(s) = w.get(b'S') {
+                    m.acceleration = s;
+                    m.travel_acceleration = s;
+                }
+                set_positive(&mut m.acceleration, w.get(b'P'));
+                set_positive(&mut m.retract_acceleration, w.get(b'R'));
+                set_positive(&mut m.travel_acceleration, w.get(b'T'));
+            }
+            (b'M', 205) => {
+                let m = &mut sim.machine;
+                for (a, l) in [b'X', b'Y', b'Z', b'E'].into_iter().enumerate() {
+                    if let Some(v) = w.get(l).filter(|v| *v >= 0.0) {
+                        m.jerk[a] = v;
+                    }
+                }
+                if let Some(j) = w.get(b'J').filter(|v| *v >= 0.0) {
+                    m.junction_deviation = j;
+                }
+                if let Some(s) = w.get(b'S').filter(|v| *v >= 0.0) {
+                    m.minimum_feedrate = s;
+                }
+                if let Some(t) = w.get(b'T').filter(|v| *v >= 0.0) {
+                    m.minimum_travel_feedrate = t;
+                }
+            }
+            (b'M', 207) => {
+                set_positive(&mut self.fw.length, w.get(b'S'));
+                set_positive(
+                    &mut self.fw.speed,
+                    w.get(b'F').map(|f| f / SECONDS_PER_MINUTE),
+                );
+                // RepRapFirmware puts the prime in M207 too.
+                if let Some(r) = w.get(b'R') {
+                    self.fw.extra = r;
+                }
+                set_positive(
+                    &mut self.fw.recover_speed,
+                    w.get(b'T').map(|f| f / SECONDS_PER_MINUTE),
+                );
+            }
+            (b'M', 208) => {
+                if let Some(s) = w.get(b'S') {
+                    self.fw.extra = s;
+                }
+                set_positive(
+                    &mut self.fw.recover_speed,
+                    w.get(b'F').map(|f| f / SECONDS_PER_MINUTE),
+                );
+            }
+            (b'M', 0 | 1 | 400) => sim.sync(),
+            (b'T', t) => sim.select_tool(t as usize),
+            _ => {}
+        }
+    }
+
+    /// Target of a move in machine coordinates, and the E delta.
+    fn target(&mut self, sim: &Simulator, w: &Words) -> ([f64; 3], f64) {
+        let mut t = sim.pos;
+        for (a, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
+            if let Some(v) = w.get(l) {
+                t[a] = if self.absolute_xyz {
+                    v * self.unit + self.origin[a]
+                } else {
+                    sim.pos[a] + v * self.unit
+                };
+            }
+        }
+        let de = match w.get(b'E') {
+            Some(v) if self.absolute_xyz && self.absolute_e => {
+                let e = v * self.unit;
+                let de = e - self.e_position;
+                self.e_position = e;
+                de
+            }
+            Some(v) => {
+                let de = v * self.unit;
+                self.e_position += de;
+                de
+            }
+            None => 0.0,
+        };
+        (t, de)
+    }
+
+    fn feedrate(&self, w: &Words) -> Option<f64> {
+        w.get(b'F')
+            .filter(|f| *f > 0.0)
+            .map(|f| f * self.unit / SECONDS_PER_MINUTE)
+    }
+
+    fn linear(&mut self, sim: &mut Simulator, w: &Words) {
+        let f = self.feedrate(w);
+        let (target, de) = self.target(sim, w);
+        sim.move_to(target, de, f);
+    }
+
+    fn arc(&mut self, sim: &mut Simulator, w: &Words, clockwise: bool) {
+        let f = self.feedrate(w);
+        if let Some(f) = f {
+            sim.feedrate = f;
+        }
+        let start = sim.pos;
+        let (end, de) = self.target(sim, w);
+        let (dx, dy) = (end[0] - start[0], end[1] - start[1]);
+        // Centre from I/J, or from the radius R.
+        let centre = match (w.get(b'I'), w.get(b'J'), w.get(b'R')) {
+            (i, j, _) if i.is_some() || j.is_some() => [
+                start[0] + i.unwrap_or(0.0) * self.unit,
+                start[1] + j.unwrap_or(0.0) * self.unit,
+            ],
+            (_, _, Some(r)) => {
+                let r = r * self.unit;
+                let chord = dx.hypot(dy);
+                if chord == 0.0 || chord > 2.0 * r.abs() {
+                    sim.move_to(end, de, None);
+                    return;
+                }
+                let h = (r * r - chord * chord / 4.0).max(0.0).sqrt();
+                // The centre lies left of the chord for counter-clockwise arcs with
+                // positive R; a negative R takes the longer arc.
+                let side = if clockwise == (r > 0.0) { -1.0 } else { 1.0 };
+                [
+                    start[0] + dx / 2.0 - side * h * dy / chord,
+                    start[1] + dy / 2.0 + side * h * dx / chord,
+                ]
+            }
+            _ => {
+                sim.move_to(end, de, None);
+                return;
+            }
+        };
+        let r = (start[0] - centre[0]).hypot(start[1] - centre[1]);
+        let a0 = (start[1] - centre[1]).atan2(start[0] - centre[0]);
+        let a1 = (end[1] - centre[1]).atan2(end[0] - centre[0]);
+        let tau = std::f64::consts::TAU;
+        let mut sweep = if clockwise { a0 - a1 } else { a1 - a0 };
+        if sweep <= 1e-12 {
+            sweep += tau;
+        }
+        let segments = ((sweep * r / ARC_SEGMENT_LENGTH).floor() as usize).clamp(1, 1 << 16);
+        for k in 1..=segments {
+            let t = k as f64 / segments as f64;
+            let p = if k == segments {
+                end
+            } else {
+                let a = if clockwise {
+                    a0 - sweep * t
+                } else {
+                    a0 + sweep * t
+                };
+                [
+                    centre[0] + r * a.cos(),
+                    centre[1] + r * a.sin(),
+                    start[2] + (end[2] - start[2]) * t,
+                ]
+            };
+            sim.move_to(p, de / segments as f64, None);
+        }
+    }
+
+    fn firmware_retract(&mut self, sim: &mut Simulator, retract: bool) {
+        let t = sim.tool;
+        if self.fw.retracted.len() <= t {
+            self.fw.retracted.resize(t + 1, false);
+        }
+        if retract == self.fw.retracted[t] {
+            return;
+        }
+        self.fw.retracted[t] = retract;
+        let (de, speed) = if retract {
+            (-self.fw.length, self.fw.speed)
+        } else {
+            (self.fw.length + self.fw.extra, self.fw.recover_speed)
+        };
+        sim.move_at(sim.pos, de, speed);
+    }
+}
+
+/// Powers of ten exactly representable in an f64.
+const EXACT_POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+/// Most significant digits summed exactly in an f64 integer.
+const EXACT_DIGITS: u32 = 15;
+
+/// A decimal number (`-12.345`, `+.5`, `7.`). Up to 15 digits the result is the
+/// correctly rounded value (an exact integer divided by an exact power of ten), the
+/// same as `str::parse`, which handles anything longer.
+fn parse_number(b: &[u8]) -> Option<f64> {
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut int: u64 = 0;
+    let mut count = 0u32;
+    let mut frac = 0usize;
+    let mut dot = false;
+    for &c in digits {
+        match c {
+            b'0'..=b'9' => {
+                int = int * 10 + u64::from(c - b'0');
+                count += 1;
+                if dot {
+                    frac += 1;
+                }
+                if count > EXACT_DIGITS {
+                    return std::str::from_utf8(b).ok()?.parse().ok();
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let v = int as f64 / EXACT_POW10[frac];
+    Some(if neg { -v } else { v })
+}
+
+fn set_axes(limits: &mut [f64; 4], w: &Words) {
+    for (a, l) in [b'X', b'Y', b'Z', b'E'].into_iter().enumerate() {
+        set_positive(&mut limits[a], w.get(l));
+    }
+}
+
+fn set_positive(slot: &mut f64, v: Option<f64>) {
+    if let Some(v) = v.filter(|v| *v > 0.0) {
+        *slot = v;
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
+    &b[start..end.max(start)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gcode::config::MachineConfig;
+
+    fn sim() -> Simulator {
+        Simulator::new(MachineConfig::default())
+    }
+
+    #[test]
+    fn modes_and_offsets() {
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        i.run(
+            &mut s,
+            "G28\nG1 X10 Y5 F6000\nG92 X0\nG1 X2\nG91\nG1 Y1\nG90\nM83\nG1 E0.5\nG1 E0.5",
+        );
+        assert_eq!(s.pos, [12.0, 6.0, 0.0]);
+        let t = s.finish();
+        assert!((t.tools[0].filament - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn absolute_e_with_resets() {
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        i.run(
+            &mut s,
+            "M82\nG92 E0\nG1 X10 E1 F600\nG1 X20 E2.5\nG92 E0\nG1 X30 E1\nG1 E0.2 F2100",
+        );
+        let t = s.finish();
+        // 1 + 1.5 + 1 mm printed; the last line goes from E1 back to E0.2: a
+        // retraction of 0.8 mm, not filament used.
+        assert!((t.tools[0].filament - 3.5).abs() < 1e-12);
+        assert!((t.tools[0].retracted - 0.8).abs() < 1e-12);
+    }
+
+    #[test]
+    fn comments_set_layers_and_roles() {
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        i.run(
+            &mut s,
+            "M83\nG1 X1 F600\n;LAYER_CHANGE\n;TYPE:External perimeter\nG1 X20 E1\n;LAYER_CHANGE\n;TYPE:Internal infill\nG1 X40 E1 ; comment\n",
+        );
+        let t = s.finish();
+        assert_eq!(t.layer_times.len(), 2);
+        assert!(t.start_time > 0.0);
+        let ext = crate::gcode::machine::role_index(Role::ExternalPerimeter);
+        let inf = crate::gcode::machine::role_index(Role::InternalInfill);
+        assert!((t.tools[0].role_path[ext] - 19.0).abs() < 1e-12);
+        assert!((t.tools[0].role_path[inf] - 20.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn arcs_follow_the_circle() {
+        // A half circle of radius 10 from (10,0) to (-10,0) around the origin,
+        // counter-clockwise: path length 10π.
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        s.role = Some(Role::Perimeter);
+        i.run(&mut s, "G1 X10 Y0 F600\nM83\nG3 X-10 Y0 I-10 J0 E1");
+        assert!((s.pos[0] + 10.0).abs() < 1e-9 && s.pos[1].abs() < 1e-9);
+        let t = s.finish();
+        let p = crate::gcode::machine::role_index(Role::Perimeter);
+        let len = t.tools[0].role_path[p];
+        // Cut into n = floor(10π / 1 mm) equal chords of 2r·sin(π / 2n).
+        let n = (10.0 * std::f64::consts::PI).floor();
+        let chords = n * 20.0 * (std::f64::consts::PI / (2.0 * n)).sin();
+        assert!((len - chords).abs() < 1e-9, "{len} vs {chords}");
+    }
+
+    #[test]
+    fn numbers_parse_exactly() {
+        for t in [
+            "0",
+            "1",
+            "-1",
+            "10.5",
+            "-0.8",
+            ".5",
+            "-.25",
+            "+3",
+            "7.",
+            "123.45678",
+            "0.00001",
+            "-9999.999",
+            "12345678901234567.5",
+            "1.23456789012345678",
+        ] {
+            assert_eq!(
+                parse_number(t.as_bytes()),
+                Some(t.parse::<f64>().unwrap()),
+                "{t}"
+            );
+        }
+        for t in ["", "-", ".", "1.2.3", "1-2", "--1"] {
+            assert_eq!(parse_number(t.as_bytes()), None, "{t}");
+        }
+    }
+
+    #[test]
+    fn checksums_line_numbers_and_junk() {
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        i.run(&mut s, "N12 G1 X5 F600*37\n\u{fe}garbage\nG1 X\n  \n");
+        assert_eq!(s.pos, [5.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn absurd_numbers_do_not_blow_up() {
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        i.run(
+            &mut s,
+            "T4000000000\nM104 T999999999 S200\nG10 P999999999 S200\n;LAYER:999999999\nG1 X1e999 Y5 F600\nG2 X1 Y1 R0.1\nG4 P-5",
+        );
+        let t = s.finish();
+        assert_eq!(t.tools.len(), 1);
+        assert_eq!(t.layer_times.len(), 1);
+        assert!(t.total_time.is_finite());
+    }
+
+    #[test]
+    fn firmware_retraction_uses_m207() {
+        let mut s = sim();
+        let mut i = Interpreter::new();
+        i.run(&mut s, "M207 S2 F1800\nM208 S0.1 F1200\nG10\nG10\nG11");
+        let t = s.finish();
+        // Only the extra 0.1 mm of the prime is filament used.
+        assert!((t.tools[0].filament - 0.1).abs() < 1e-12);
+        // 2 mm at 30 mm/s and 2.1 mm at 20 mm/s, E-limited accelerations aside.
+        assert!(t.total_time > 2.0 / 30.0 + 2.1 / 20.0);
+    }
+}

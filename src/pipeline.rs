@@ -1,0 +1,345 @@
+//! The slicing job, stage after stage: placed objects and settings in, layer plans and
+//! their estimate out. Pure: reading the models and writing the G-code happen at the
+//! edges (the `lamina` binary).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::gcode::{
+    self, Estimate, Filament, Flavor, GcodeHook, GcodeJob, MachineConfig, Retraction,
+    TemplateRenderer, ToolConfig,
+};
+use crate::layer::{self, LayerRegions};
+use crate::mesh::Object;
+use crate::mesh::place::Bed;
+use crate::path::Role;
+use crate::plan::{self, LayerPlan, PlanParams};
+use crate::profile::{Firmware, Origin, ProfileError, Settings, TemplateVars, render_template};
+use crate::slice::{self, ChainStats, SliceOptions};
+
+/// Stages, for progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Cutting the meshes into layers.
+    Slicing,
+    /// Walls, skins and infill.
+    Regions,
+    /// Support.
+    Support,
+    /// Ordering and travels.
+    Planning,
+    /// Time and material.
+    Estimating,
+}
+
+impl Stage {
+    /// A short name for the stage.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Slicing => "slicing",
+            Stage::Regions => "walls and infill",
+            Stage::Support => "support",
+            Stage::Planning => "planning",
+            Stage::Estimating => "estimating",
+        }
+    }
+}
+
+/// A job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The settings (templates) are unusable.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The G-code could not be produced.
+    #[error(transparent)]
+    Gcode(#[from] gcode::GcodeError),
+    /// Nothing to print.
+    #[error("nothing to print: the models give no printable layer")]
+    Empty,
+}
+
+/// What one object became.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectReport {
+    /// Name.
+    pub name: String,
+    /// Triangles.
+    pub triangles: usize,
+    /// Layers.
+    pub layers: usize,
+    /// Size after placement, mm.
+    pub size: [f64; 3],
+}
+
+/// A summary of the job, for `--json` and the terminal.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Layers printed.
+    pub layers: usize,
+    /// Per object.
+    pub objects: Vec<ObjectReport>,
+    /// Estimated print time, s.
+    pub time_s: f64,
+    /// Estimated print time, readable.
+    pub time: String,
+    /// Filament per tool.
+    pub filament: Vec<gcode::ToolUsage>,
+    /// Extruded path length per role, mm (all tools).
+    pub extrusion_mm: std::collections::BTreeMap<Role, f64>,
+    /// Tool changes.
+    pub tool_changes: usize,
+    /// How much mesh damage the slicer had to work around.
+    pub outline_repairs: ChainStats,
+    /// Things the user should know.
+    pub warnings: Vec<String>,
+}
+
+/// A sliced job ready to write.
+pub struct Sliced {
+    /// Every layer's moves.
+    pub plans: Vec<LayerPlan>,
+    /// How to write them.
+    pub job: GcodeJob,
+    /// Time and material.
+    pub estimate: Estimate,
+    /// Summary.
+    pub report: Report,
+}
+
+/// The printable area of the printer.
+pub fn bed(settings: &Settings) -> Bed {
+    let [x, y] = settings.printer.bed_size;
+    match settings.printer.origin {
+        Origin::Corner => Bed::corner_origin(x, y, settings.printer.max_height),
+        Origin::Center => Bed {
+            min: [-x / 2.0, -y / 2.0],
+            max: [x / 2.0, y / 2.0],
+            max_height: settings.printer.max_height,
+        },
+    }
+}
+
+/// Slice placed objects into layer plans, reporting progress as (stage, done, total).
+pub fn slice_objects(
+    objects: &[Object],
+    settings: &Settings,
+    progress: &(dyn Fn(Stage, usize, usize) + Sync),
+) -> Result<Sliced, PipelineError> {
+    let p = &settings.print;
+    let options = SliceOptions {
+        closing_radius: p.slice_closing_radius,
+        min_area: p.slice_min_area,
+        resolution: p.resolution,
+    };
+    let mut warnings = Vec::new();
+    let mut repairs = ChainStats::default();
+    let mut per_object: Vec<Vec<LayerRegions>> = Vec::new();
+    let mut object_reports = Vec::new();
+    let mut sliced_layers: Vec<Vec<slice::Layer>> = Vec::new();
+    for (k, obj) in objects.iter().enumerate() {
+        progress(Stage::Slicing, k, objects.len());
+        let Some(bb) = obj.mesh.bounding_box() else {
+            continue;
+        };
+        let specs = slice::layer_specs(p.first_layer_height, p.layer_height, bb.max[2].max(0.0));
+        let (layers, stats) = slice::slice_mesh(&obj.mesh, &specs, &options);
+        repairs += stats;
+        // A layer with nothing between layers with something is a hole in the mesh
+        // worth knowing about (or a real gap between separate pieces).
+        let first = layers.iter().position(|l| !l.islands.is_empty());
+        let last = layers.iter().rposition(|l| !l.islands.is_empty());
+        if let (Some(a), Some(b)) = (first, last) {
+            let empty: Vec<usize> = (a..=b).filter(|&i| layers[i].islands.is_empty()).collect();
+            if !empty.is_empty() {
+                warnings.push(format!(
+                    "'{}': {} layer{} inside the model have no material (first at z = {:.2} mm): the model has separate pieces stacked with gaps, or a damaged region",
+                    obj.name,
+                    empty.len(),
+                    if empty.len() == 1 { "" } else { "s" },
+                    layers[empty[0]].z
+                ));
+            }
+        }
+        object_reports.push(ObjectReport {
+            name: obj.name.clone(),
+            triangles: obj.mesh.faces.len(),
+            layers: layers.len(),
+            size: bb.size(),
+        });
+        sliced_layers.push(layers);
+    }
+    if repairs.open_chains > 0 {
+        warnings.push(format!(
+            "the meshes have holes or flipped faces: {} open outline pieces were joined ({} gaps bridged, {} closed on themselves, {} too far apart and left out); `lamina repair` can fix the mesh itself",
+            repairs.open_chains, repairs.gaps_bridged, repairs.closed_on_self, repairs.dropped
+        ));
+    }
+    progress(Stage::Regions, 0, objects.len());
+    for (obj, layers) in objects.iter().zip(&sliced_layers) {
+        let tool = obj.tool.unwrap_or(0).min(settings.printer.tools() - 1);
+        per_object.push(layer::build_regions(layers, settings, tool));
+    }
+    let regions = layer::merge_objects(per_object);
+    if regions.iter().all(|l| l.islands.is_empty()) {
+        return Err(PipelineError::Empty);
+    }
+
+    progress(Stage::Planning, 0, 1);
+    let params = PlanParams::from_settings(settings);
+    let plans = plan::plan_layers(&regions, &params);
+
+    progress(Stage::Estimating, 0, 1);
+    let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
+    let job = gcode_job(settings, names)?;
+    let estimate = gcode::estimate(&job, &plans)?;
+    let mut extrusion_mm: std::collections::BTreeMap<Role, f64> = Default::default();
+    for t in &estimate.tools {
+        for (role, u) in &t.roles {
+            *extrusion_mm.entry(*role).or_default() += u.path_mm;
+        }
+    }
+    let report = Report {
+        layers: plans.len(),
+        objects: object_reports,
+        time_s: estimate.total_time,
+        time: gcode::format_duration(estimate.total_time),
+        filament: estimate.tools.clone(),
+        extrusion_mm,
+        tool_changes: estimate.tool_changes,
+        outline_repairs: repairs,
+        warnings,
+    };
+    Ok(Sliced {
+        plans,
+        job,
+        estimate,
+        report,
+    })
+}
+
+/// Write a sliced job as G-code.
+pub fn write(sliced: &Sliced, out: &mut dyn Write) -> io::Result<gcode::WriteStats> {
+    gcode::write_gcode(out, &sliced.job, &sliced.plans, &sliced.estimate).map_err(|e| match e {
+        gcode::GcodeError::Io(io) => io,
+        other => io::Error::other(other.to_string()),
+    })
+}
+
+/// The G-code job for `settings`: machine limits, tools, and the profile's templates
+/// (start and end rendered now, per-layer and tool-change ones at each use).
+pub fn gcode_job(settings: &Settings, models: Vec<String>) -> Result<GcodeJob, ProfileError> {
+    let p = &settings.printer;
+    let vars = TemplateVars::from_settings(settings);
+    let tools = (0..p.tools())
+        .map(|t| {
+            let m = settings.material(t);
+            ToolConfig {
+                filament: Filament {
+                    diameter: m.filament_diameter,
+                    density: m.filament_density,
+                    cost_per_kg: m.filament_cost,
+                },
+                extrusion_multiplier: m.extrusion_multiplier,
+                retraction: Retraction {
+                    length: if m.retract_length >= 0.0 {
+                        m.retract_length
+                    } else {
+                        p.retract_length
+                    },
+                    speed: p.retract_speed,
+                    deretract_speed: 0.0,
+                    restart_extra: p.retract_restart_extra,
+                    lift: p.retract_lift,
+                    length_toolchange: p.retract_length_toolchange,
+                    restart_extra_toolchange: 0.0,
+                },
+                offset: p.extruder_offset.get(t).copied().unwrap_or([0.0; 2]),
+            }
+        })
+        .collect();
+    let start_gcode = render_template(&p.start_gcode, &vars)
+        .map_err(|e| ProfileError::Template(format!("start_gcode: {e}")))?;
+    let end_gcode = render_template(&p.end_gcode, &vars)
+        .map_err(|e| ProfileError::Template(format!("end_gcode: {e}")))?;
+    // Check the hook templates now (with sample values), so a bad one fails early.
+    let mut sample = vars.clone();
+    for (k, v) in [
+        ("layer_num", 1.0),
+        ("layer_z", 0.4),
+        ("previous_tool", 0.0),
+        ("next_tool", 1.0),
+    ] {
+        sample.set_number(k, v);
+    }
+    for (name, t) in [
+        ("before_layer_gcode", &p.before_layer_gcode),
+        ("layer_gcode", &p.layer_gcode),
+        ("toolchange_gcode", &p.toolchange_gcode),
+    ] {
+        render_template(t, &sample).map_err(|e| ProfileError::Template(format!("{name}: {e}")))?;
+    }
+    let (before, after, change) = (
+        p.before_layer_gcode.clone(),
+        p.layer_gcode.clone(),
+        p.toolchange_gcode.clone(),
+    );
+    let renderer = TemplateRenderer::new(move |ctx| {
+        let mut v = vars.clone();
+        v.set("layer_num", ctx.layer_num);
+        v.set_number("layer_z", ctx.layer_z);
+        let template = match ctx.hook {
+            GcodeHook::BeforeLayer => &before,
+            GcodeHook::AfterLayer => &after,
+            GcodeHook::ToolChange {
+                previous_tool,
+                next_tool,
+            } => {
+                v.set("previous_tool", previous_tool);
+                v.set("next_tool", next_tool);
+                &change
+            }
+        };
+        render_template(template, &v).map_err(|e| e.to_string())
+    });
+    Ok(GcodeJob {
+        flavor: match p.firmware {
+            Firmware::Marlin => Flavor::Marlin,
+            Firmware::Klipper => Flavor::Klipper,
+            Firmware::Reprapfirmware => Flavor::RepRapFirmware,
+        },
+        relative_e: p.relative_e,
+        firmware_retraction: p.firmware_retraction,
+        firmware_tool_offsets: p.firmware_tool_offsets,
+        emit_machine_limits: false,
+        travel_speed_z: p.max_feedrate[2].min(12.0),
+        tools,
+        machine: MachineConfig {
+            max_feedrate: p.max_feedrate,
+            max_acceleration: p.max_acceleration,
+            acceleration: p.acceleration_print,
+            retract_acceleration: p.acceleration_retract,
+            travel_acceleration: p.acceleration_travel,
+            jerk: p.jerk,
+            junction_deviation: p.junction_deviation,
+            minimum_feedrate: p.min_feedrate,
+            minimum_travel_feedrate: 0.0,
+            tool_change_time: p.toolchange_time,
+            ..MachineConfig::default()
+        },
+        start_gcode,
+        end_gcode,
+        toolchange_gcode: String::new(),
+        renderer: Some(renderer),
+        models,
+        extra_header: vec![format!(
+            "profiles = printer {}, material {}, quality {}",
+            settings.names.printer,
+            settings.names.materials.join(" + "),
+            settings.names.quality
+        )],
+        settings: settings.to_toml(),
+        ..GcodeJob::default()
+    })
+}
