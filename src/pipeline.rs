@@ -188,7 +188,9 @@ pub fn slice_objects(
 
     progress(Stage::Planning, 0, 1);
     let params = PlanParams::from_settings(settings);
+    drop(sliced_layers);
     let plans = plan::plan_layers(&regions, &params);
+    drop(regions);
 
     progress(Stage::Estimating, 0, 1);
     let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();

@@ -14,24 +14,18 @@ use crate::slice::Layer;
 
 /// Paths for every layer of one object printed by `tool`.
 pub fn build_regions(layers: &[Layer], settings: &Settings, tool: usize) -> Vec<LayerRegions> {
-    let walls: Vec<Vec<IslandWalls>> = layers
-        .par_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let p = perimeter_params(settings, tool, i == 0, l.height);
-            l.islands.iter().map(|isl| perimeters(isl, &p)).collect()
-        })
-        .collect();
     let islands: Vec<Vec<ExPolygon>> = layers.iter().map(|l| l.islands.clone()).collect();
     layers
         .par_iter()
         .enumerate()
         .map(|(i, l)| {
             let first = i == 0;
+            let p = perimeter_params(settings, tool, first, l.height);
+            let walls: Vec<IslandWalls> = l.islands.iter().map(|isl| perimeters(isl, &p)).collect();
             let out_islands = l
                 .islands
                 .iter()
-                .zip(&walls[i])
+                .zip(&walls)
                 .map(|(island, w)| {
                     let skins = classify(
                         &w.inner_area,

@@ -1,0 +1,568 @@
+//! The planner: every layer's paths put in print order with travels, seams, skirt and
+//! brim, speeds and fan.
+//!
+//! Per layer, for each tool in turn (the tool left active by the layer below first):
+//! skirt and brim (first layers), support, then the islands nearest-first. Inside an
+//! island: wall loops by nesting (see [`perimeter_nests`]), thin walls and gap fill,
+//! then infill (bridges, then solid and sparse chained nearest-end-first, then top
+//! surfaces in the order the fill gave them: monotonic tops stay monotonic). Where a
+//! prime tower is printed (multi-tool prints) it belongs right after each tool change,
+//! before the new tool touches the part.
+//!
+//! The comb regions (one Clipper offset per island) are computed in parallel a chunk of
+//! layers ahead of the sequential pass, which carries the nozzle position, the tool,
+//! the fan and the previous layer's seams from layer to layer.
+
+use rayon::prelude::*;
+
+use crate::geom::{self, Point};
+use crate::layer::{IslandPaths, LayerRegions};
+use crate::path::{ExtrusionPath, Role};
+
+use super::comb::CombRegion;
+use super::cooling::apply_cooling;
+use super::order::{NearestIslands, PathEnds, chain_paths, perimeter_nests};
+use super::params::{PlanParams, SeamPosition};
+use super::seam::{SeamHistory, rotate_loop, seam_and_anchor};
+use super::skirt::{Adhesion, adhesion};
+use super::{LayerPlan, Step};
+
+/// Layers whose comb regions are prepared together (in parallel, while the previous
+/// chunk is planned).
+const PREPARE_CHUNK: usize = 16;
+
+/// Comb inset (mm) of islands without a wall to take it from.
+const DEFAULT_COMB_INSET: f64 = 0.45;
+
+/// Plan every layer: order, seams, travels, skirt and brim, speeds and fan.
+///
+/// `layers` is the whole print, first layer first. The result has one [`LayerPlan`]
+/// per input layer, in the same order. Every extrusion of the input appears exactly
+/// once (loops rotated to their seam and closed, open paths possibly reversed), with
+/// its role, width and height; skirt and brim are added on the first layers.
+///
+/// ```
+/// use lamina::geom::{scaled, ExPolygon, Polygon};
+/// use lamina::layer::{IslandPaths, LayerRegions};
+/// use lamina::path::{ExtrusionPath, Role};
+/// use lamina::plan::{plan_layers, PlanParams, Step};
+/// let outline = Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0));
+/// let wall = Polygon::rectangle(scaled(0.225), scaled(0.225), scaled(9.775), scaled(9.775));
+/// let layer = LayerRegions {
+///     index: 0, z: 0.2, height: 0.2, support: vec![],
+///     islands: vec![IslandPaths {
+///         boundary: ExPolygon::new(outline), tool: 0,
+///         perimeters: vec![ExtrusionPath::from_loop(Role::ExternalPerimeter, wall, 0.45, 0.2)],
+///         thin: vec![], infill: vec![],
+///     }],
+/// };
+/// let plans = plan_layers(&[layer], &PlanParams::default());
+/// let walls = plans[0].steps.iter().filter(|s| matches!(s, Step::Extrude { role: Role::ExternalPerimeter, .. })).count();
+/// assert_eq!(walls, 1);
+/// ```
+pub fn plan_layers(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerPlan> {
+    let adhesion = adhesion(layers, params);
+    let mut planner = Planner {
+        p: params,
+        adhesion: &adhesion,
+        pos: None,
+        tool: 0,
+        seams: SeamHistory::default(),
+        fan: None,
+    };
+    let mut out = Vec::with_capacity(layers.len());
+    let chunks: Vec<&[LayerRegions]> = layers.chunks(PREPARE_CHUNK).collect();
+    let mut ready = chunks.first().map(|c| prepare(c, params));
+    for k in 0..chunks.len() {
+        let combs = ready.take().unwrap_or_default();
+        let next = chunks.get(k + 1);
+        let (prepared, plans) = rayon::join(
+            || next.map(|c| prepare(c, params)),
+            || {
+                chunks[k]
+                    .iter()
+                    .zip(&combs)
+                    .map(|(layer, comb)| planner.plan_layer(layer, comb))
+                    .collect::<Vec<_>>()
+            },
+        );
+        out.extend(plans);
+        ready = prepared;
+    }
+    out
+}
+
+/// The comb regions of every island of `layers`.
+fn prepare(layers: &[LayerRegions], params: &PlanParams) -> Vec<Vec<Option<CombRegion>>> {
+    let needed = params.combing || params.retract.only_when_crossing_perimeters;
+    layers
+        .par_iter()
+        .map(|l| {
+            l.islands
+                .par_iter()
+                .map(|isl| {
+                    let paths = isl.perimeters.len() + isl.thin.len() + isl.infill.len();
+                    if !needed || paths < 2 {
+                        return None;
+                    }
+                    CombRegion::new(&isl.boundary, comb_inset(isl))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// About one external wall width: the island's outer wall's width.
+fn comb_inset(isl: &IslandPaths) -> f64 {
+    isl.perimeters
+        .iter()
+        .chain(&isl.thin)
+        .filter(|p| p.role == Role::ExternalPerimeter)
+        .map(|p| p.width)
+        .fold(None, |acc: Option<f64>, w| {
+            Some(acc.map_or(w, |a| a.max(w)))
+        })
+        .unwrap_or(DEFAULT_COMB_INSET)
+}
+
+/// State carried from layer to layer.
+struct Planner<'a> {
+    p: &'a PlanParams,
+    adhesion: &'a Adhesion,
+    /// Where the nozzle is (`None` before the first move).
+    pos: Option<Point>,
+    /// The active tool.
+    tool: usize,
+    /// Seams of the latest layer with loops.
+    seams: SeamHistory,
+    /// The fan as last set.
+    fan: Option<u8>,
+}
+
+/// State of the layer being planned.
+struct LayerState {
+    steps: Vec<Step>,
+    first_layer: bool,
+    index: usize,
+    height: f64,
+    /// The island the last extrusion belongs to.
+    island: Option<usize>,
+    /// A tool change just happened (it retracted): the next travel does not.
+    after_tool_change: bool,
+    new_seams: SeamHistory,
+    loops: u64,
+}
+
+/// Where a path sits: which island (for combing), and its comb region.
+#[derive(Clone, Copy)]
+struct Place<'c> {
+    island: Option<usize>,
+    comb: Option<&'c CombRegion>,
+}
+
+const OUTSIDE: Place<'static> = Place {
+    island: None,
+    comb: None,
+};
+
+impl Planner<'_> {
+    fn plan_layer(&mut self, layer: &LayerRegions, combs: &[Option<CombRegion>]) -> LayerPlan {
+        let mut st = LayerState {
+            steps: Vec::new(),
+            first_layer: layer.index == 0,
+            index: layer.index,
+            height: layer.height,
+            island: None,
+            after_tool_change: false,
+            new_seams: SeamHistory::default(),
+            loops: 0,
+        };
+        if layer.index == 1 {
+            self.after_first_layer_temperatures(&mut st);
+        }
+        let start_tool = self.tool;
+        for (g, tool) in self.tool_order(layer).into_iter().enumerate() {
+            if tool != self.tool {
+                st.steps.push(Step::ToolChange { tool });
+                st.after_tool_change = true;
+                st.island = None;
+                self.tool = tool;
+            }
+            if g == 0 {
+                self.print_adhesion(&mut st);
+            }
+            self.print_support(&mut st, layer, tool);
+            self.print_islands(&mut st, layer, combs, tool);
+        }
+        if !st.new_seams.is_empty() {
+            self.seams = std::mem::take(&mut st.new_seams);
+        }
+        let mut plan = LayerPlan {
+            index: layer.index,
+            z: layer.z,
+            height: layer.height,
+            steps: st.steps,
+        };
+        apply_cooling(&mut plan, self.p, start_tool, &mut self.fan);
+        plan
+    }
+
+    /// Nozzle (and bed) temperatures after the first layer.
+    fn after_first_layer_temperatures(&self, st: &mut LayerState) {
+        for (tool, t) in self.p.tools.iter().enumerate() {
+            if t.temperature > 0.0 && t.temperature != t.first_layer_temperature {
+                st.steps.push(Step::Temperature {
+                    tool,
+                    celsius: t.temperature,
+                    wait: false,
+                });
+            }
+        }
+        let (first, rest) = self.p.bed_temperature;
+        if rest > 0.0 && rest != first {
+            st.steps
+                .push(Step::Custom(format!("M140 S{}", format_number(rest))));
+        }
+    }
+
+    /// The tools the layer uses, the active one first (fewest changes).
+    fn tool_order(&self, layer: &LayerRegions) -> Vec<usize> {
+        let mut tools: Vec<usize> = layer
+            .islands
+            .iter()
+            .map(|i| i.tool)
+            .chain(layer.support.iter().map(|(t, _)| *t))
+            .collect();
+        tools.sort_unstable();
+        tools.dedup();
+        if let Some(k) = tools.iter().position(|&t| t == self.tool) {
+            tools[..=k].rotate_right(1);
+        }
+        if tools.is_empty() && layer.index < self.adhesion_layers() {
+            tools.push(self.tool);
+        }
+        tools
+    }
+
+    fn adhesion_layers(&self) -> usize {
+        if self.adhesion.skirt.is_empty() {
+            usize::from(!self.adhesion.brim.is_empty())
+        } else {
+            self.p
+                .skirt
+                .height
+                .max(usize::from(!self.adhesion.brim.is_empty()))
+        }
+    }
+
+    fn print_adhesion(&mut self, st: &mut LayerState) {
+        let adhesion = self.adhesion;
+        if st.index < self.p.skirt.height {
+            for ring in &adhesion.skirt {
+                let path = ExtrusionPath::from_loop(
+                    Role::SkirtBrim,
+                    ring.clone(),
+                    self.p.skirt.width,
+                    st.height,
+                );
+                self.print_path(st, &path, false, SeamPosition::Nearest, OUTSIDE);
+            }
+        }
+        if st.index == 0 && !adhesion.brim.is_empty() {
+            let starts: Vec<PathEnds> = adhesion
+                .brim
+                .iter()
+                .map(|g| {
+                    let p = g
+                        .first()
+                        .and_then(|p| p.points.first())
+                        .copied()
+                        .unwrap_or_default();
+                    PathEnds {
+                        start: p,
+                        end: p,
+                        reversible: false,
+                    }
+                })
+                .collect();
+            for (g, _) in chain_paths(&starts, self.pos.unwrap_or_default()) {
+                for path in &adhesion.brim[g] {
+                    let rev = !path.closed && self.nearer_end_is_last(path);
+                    self.print_path(st, path, rev, SeamPosition::Nearest, OUTSIDE);
+                }
+            }
+        }
+    }
+
+    fn nearer_end_is_last(&self, path: &ExtrusionPath) -> bool {
+        let at = self.pos.unwrap_or_default();
+        match (path.points.first(), path.points.last()) {
+            (Some(a), Some(b)) => (*b - at).length_squared() < (*a - at).length_squared(),
+            _ => false,
+        }
+    }
+
+    fn print_support(&mut self, st: &mut LayerState, layer: &LayerRegions, tool: usize) {
+        let paths: Vec<&ExtrusionPath> = layer
+            .support
+            .iter()
+            .filter(|(t, _)| *t == tool)
+            .map(|(_, p)| p)
+            .collect();
+        self.print_chained(st, &paths, OUTSIDE);
+    }
+
+    fn print_islands(
+        &mut self,
+        st: &mut LayerState,
+        layer: &LayerRegions,
+        combs: &[Option<CombRegion>],
+        tool: usize,
+    ) {
+        let members: Vec<usize> = (0..layer.islands.len())
+            .filter(|&i| layer.islands[i].tool == tool)
+            .collect();
+        if members.is_empty() {
+            return;
+        }
+        let outlines: Vec<&geom::ExPolygon> = members
+            .iter()
+            .map(|&i| &layer.islands[i].boundary)
+            .collect();
+        let mut picker = NearestIslands::new(&outlines);
+        while let Some((k, _)) = picker.next(self.pos.unwrap_or_default()) {
+            let i = members[k];
+            let place = Place {
+                island: Some(i),
+                comb: combs.get(i).and_then(Option::as_ref),
+            };
+            self.print_island(st, &layer.islands[i], place);
+        }
+    }
+
+    fn print_island(&mut self, st: &mut LayerState, isl: &IslandPaths, place: Place<'_>) {
+        // Walls: nests nearest-first (by their first loop's box), each in nest order.
+        let nests = perimeter_nests(&isl.perimeters, self.p.external_perimeters_first);
+        let boxes: Vec<Option<geom::BBox>> = nests
+            .iter()
+            .map(|n| {
+                n.first()
+                    .and_then(|&i| geom::BBox::of_points(&isl.perimeters[i].points))
+            })
+            .collect();
+        let mut done = vec![false; nests.len()];
+        for _ in 0..nests.len() {
+            let at = self.pos.unwrap_or_default();
+            let Some(k) = (0..nests.len()).filter(|&k| !done[k]).min_by(|&a, &b| {
+                box_distance(boxes[a], at)
+                    .total_cmp(&box_distance(boxes[b], at))
+                    .then(a.cmp(&b))
+            }) else {
+                break;
+            };
+            done[k] = true;
+            for &i in &nests[k] {
+                self.print_path(st, &isl.perimeters[i], false, self.p.seam, place);
+            }
+        }
+        let thin: Vec<&ExtrusionPath> = isl.thin.iter().collect();
+        self.print_chained(st, &thin, place);
+        // Bridges first (one stretch of bridge fan), then the rest of the infill
+        // chained, then top surfaces as ordered by the fill.
+        let (bridges, rest): (Vec<&ExtrusionPath>, Vec<&ExtrusionPath>) = isl
+            .infill
+            .iter()
+            .partition(|p| p.role == Role::BridgeInfill);
+        let (tops, other): (Vec<&ExtrusionPath>, Vec<&ExtrusionPath>) = rest
+            .into_iter()
+            .partition(|p| p.role == Role::TopSolidInfill);
+        self.print_chained(st, &bridges, place);
+        self.print_chained(st, &other, place);
+        for path in tops {
+            self.print_path(st, path, false, SeamPosition::Nearest, place);
+        }
+    }
+
+    /// Print `paths` nearest-end-first (open paths may be reversed).
+    fn print_chained(&mut self, st: &mut LayerState, paths: &[&ExtrusionPath], place: Place<'_>) {
+        if paths.is_empty() {
+            return;
+        }
+        let ends: Vec<PathEnds> = paths.iter().map(|p| PathEnds::of(p)).collect();
+        for (i, reversed) in chain_paths(&ends, self.pos.unwrap_or_default()) {
+            self.print_path(st, paths[i], reversed, SeamPosition::Nearest, place);
+        }
+    }
+
+    /// Travel to the start of `path` and extrude it. Loops start at their seam (chosen
+    /// by `seam`) and are closed; open paths are printed as given or reversed.
+    fn print_path(
+        &mut self,
+        st: &mut LayerState,
+        path: &ExtrusionPath,
+        reversed: bool,
+        seam: SeamPosition,
+        place: Place<'_>,
+    ) {
+        let points = if path.closed && path.points.len() >= 3 {
+            let salt = self
+                .p
+                .seam_seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add((st.index as u64) << 32)
+                .wrapping_add(st.loops);
+            st.loops += 1;
+            let (start, anchor) = seam_and_anchor(
+                &path.points,
+                seam,
+                self.pos.unwrap_or_default(),
+                &self.seams,
+                salt,
+            );
+            if path.role != Role::SkirtBrim && !path.role.is_support() && seam == self.p.seam {
+                st.new_seams.insert(anchor);
+            }
+            rotate_loop(&path.points, start)
+        } else if path.closed && path.points.len() == 2 {
+            vec![path.points[0], path.points[1], path.points[0]]
+        } else if reversed {
+            path.points.iter().rev().copied().collect()
+        } else {
+            path.points.clone()
+        };
+        if points.len() < 2 {
+            return;
+        }
+        self.travel_to(st, points[0], place);
+        let speed = self.p.speed(path, self.tool, st.first_layer);
+        self.pos = points.last().copied();
+        st.steps.push(Step::Extrude {
+            role: path.role,
+            points,
+            width: path.width,
+            height: path.height,
+            speed,
+            flow: self.p.flow(path.role),
+        });
+        st.island = place.island;
+    }
+
+    /// Move to `to`: combed inside the island when it can be, else straight, retracting
+    /// (with wipe and lift) where the travel is long and leaves the island.
+    fn travel_to(&mut self, st: &mut LayerState, to: Point, place: Place<'_>) {
+        let speed = self.p.travel_speed(st.first_layer);
+        let Some(from) = self.pos else {
+            st.steps.push(Step::Travel {
+                to,
+                speed,
+                retract: false,
+                lift: false,
+            });
+            self.pos = Some(to);
+            return;
+        };
+        if from == to {
+            return;
+        }
+        let r = &self.p.retract;
+        let long = from.distance(to) / geom::SCALE > r.min_travel;
+        let same_island = place.island.is_some() && place.island == st.island;
+        let mut combed: Option<Vec<Point>> = None;
+        let mut inside = false;
+        if let (true, Some(region)) = (same_island, place.comb) {
+            if self.p.combing {
+                combed = region.route(from, to);
+                inside = combed.is_some();
+            } else {
+                inside = region.straight_inside(from, to);
+            }
+        }
+        let retract =
+            !st.after_tool_change && long && (!inside || !r.only_when_crossing_perimeters);
+        st.after_tool_change = false;
+        self.pos = Some(to);
+        if retract {
+            if r.wipe && r.wipe_distance > 0.0 {
+                if let Some(wipe) = wipe_path(st.steps.last(), r.wipe_distance) {
+                    st.steps.push(Step::Wipe {
+                        points: wipe,
+                        speed: self.p.speeds.wipe,
+                    });
+                }
+            }
+            st.steps.push(Step::Travel {
+                to,
+                speed,
+                retract: true,
+                lift: r.z_hop > 0.0,
+            });
+            return;
+        }
+        match combed {
+            Some(path) => {
+                for p in path.into_iter().skip(1) {
+                    st.steps.push(Step::Travel {
+                        to: p,
+                        speed,
+                        retract: false,
+                        lift: false,
+                    });
+                }
+            }
+            None => st.steps.push(Step::Travel {
+                to,
+                speed,
+                retract: false,
+                lift: false,
+            }),
+        }
+    }
+}
+
+/// The wipe after the extrusion `last`: on along a loop from its start, or back along
+/// an open path, for `distance` mm (less when the path is shorter).
+fn wipe_path(last: Option<&Step>, distance: f64) -> Option<Vec<Point>> {
+    let Some(Step::Extrude { points, .. }) = last else {
+        return None;
+    };
+    let n = points.len();
+    if n < 2 {
+        return None;
+    }
+    let end = points[n - 1];
+    let is_loop = n > 3 && points[0] == end;
+    let route: Box<dyn Iterator<Item = Point> + '_> = if is_loop {
+        Box::new(points[1..].iter().copied())
+    } else {
+        Box::new(points[..n - 1].iter().rev().copied())
+    };
+    let mut left = distance * geom::SCALE;
+    let mut out = vec![end];
+    let mut prev = end;
+    for q in route {
+        let d = prev.distance(q);
+        if d >= left {
+            out.push(prev.lerp(q, left / d));
+            break;
+        }
+        out.push(q);
+        left -= d;
+        prev = q;
+    }
+    out.dedup();
+    (out.len() >= 2).then_some(out)
+}
+
+/// Distance from `p` to a box (0 inside), integer units.
+fn box_distance(b: Option<geom::BBox>, p: Point) -> f64 {
+    let Some(b) = b else { return f64::INFINITY };
+    let dx = (b.min.x - p.x).max(0).max(p.x - b.max.x) as f64;
+    let dy = (b.min.y - p.y).max(0).max(p.y - b.max.y) as f64;
+    dx.hypot(dy)
+}
+
+/// A number as G-code wants it: no trailing zeros.
+fn format_number(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
