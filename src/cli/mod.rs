@@ -40,7 +40,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Slice models into G-code.
-    Slice(slice::SliceArgs),
+    Slice(Box<slice::SliceArgs>),
     /// List profiles or show one's values.
     Profiles(profiles::ProfilesArgs),
 }
@@ -75,7 +75,7 @@ pub fn main() -> ExitCode {
     };
     let global = Global { quiet: cli.quiet };
     let result: anyhow::Result<()> = match cli.command {
-        Command::Slice(a) => slice::run(a, global),
+        Command::Slice(a) => slice::run(*a, global),
         Command::Profiles(a) => profiles::run(a),
     };
     match result {

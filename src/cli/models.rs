@@ -47,7 +47,7 @@ pub fn parse_scale(s: &str) -> Result<[f64; 3]> {
         [x, y, z] => [*x, *y, *z],
         _ => bail!("--scale takes one factor or three (X,Y,Z), got '{s}'"),
     };
-    if scale.iter().any(|f| *f == 0.0) {
+    if scale.contains(&0.0) {
         bail!("--scale cannot be zero");
     }
     Ok(scale)

@@ -59,8 +59,6 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
     let mut absolute_xyz = true;
     let mut width = 0.45;
     let mut role: &'static str = "Unknown";
-    let mut pending_height: Option<f64> = None;
-    let mut pending_z: Option<f64> = None;
     // Extrusion before the first layer marker (a prime line) is not part of the print.
     let mut started = !text.contains(";LAYER_CHANGE");
     for raw in text.lines() {
@@ -70,13 +68,11 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
                 started = true;
                 layers.push(GLayer::default());
             } else if let Some(v) = c.strip_prefix("Z:") {
-                pending_z = v.trim().parse().ok();
-                if let (Some(l), Some(zz)) = (layers.last_mut(), pending_z) {
+                if let (Some(l), Ok(zz)) = (layers.last_mut(), v.trim().parse()) {
                     l.z = zz;
                 }
             } else if let Some(v) = c.strip_prefix("HEIGHT:") {
-                pending_height = v.trim().parse().ok();
-                if let (Some(l), Some(h)) = (layers.last_mut(), pending_height) {
+                if let (Some(l), Ok(h)) = (layers.last_mut(), v.trim().parse()) {
                     l.height = h;
                 }
             } else if let Some(v) = c.strip_prefix("TYPE:") {

@@ -16,10 +16,22 @@ pub fn shared_meshes() -> Option<PathBuf> {
     }
 }
 
+/// One row of [`TRIMESH`].
+pub type TrimeshRow = (
+    &'static str,
+    usize,
+    usize,
+    bool,
+    usize,
+    usize,
+    usize,
+    Option<f64>,
+);
+
 /// Figures trimesh 5.2 gives for the shared meshes (from the folder's README): file,
 /// triangles, welded vertices, watertight, bodies, boundary edges, non-manifold edges,
 /// signed volume in cm³ (None where the README calls it not meaningful).
-pub const TRIMESH: [(&str, usize, usize, bool, usize, usize, usize, Option<f64>); 10] = [
+pub const TRIMESH: [TrimeshRow; 10] = [
     (
         "aneurysm_bifurcation_01.stl",
         44_443,

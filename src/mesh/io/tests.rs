@@ -48,9 +48,9 @@ fn assert_unit_cube(objects: &[Object], scale: f64, offset: [f64; 3]) {
     assert_eq!(m.vertices.len(), 8);
     assert_eq!(m.faces.len(), 12);
     let bb = m.bounding_box().unwrap();
-    for a in 0..3 {
-        assert!((bb.min[a] - offset[a]).abs() < 1e-5, "{bb:?}");
-        assert!((bb.max[a] - offset[a] - scale).abs() < 1e-5, "{bb:?}");
+    for ((lo, hi), o) in bb.min.iter().zip(bb.max).zip(offset) {
+        assert!((lo - o).abs() < 1e-5, "{bb:?}");
+        assert!((hi - o - scale).abs() < 1e-5, "{bb:?}");
     }
 }
 

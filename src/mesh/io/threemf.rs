@@ -187,11 +187,9 @@ fn parse_part(xml: &str) -> Result<Part, ReadError> {
                 }
                 _ => {}
             },
-            Event::End(e) => {
-                if e.local_name().as_ref() == "object" {
-                    if let Some((id, def)) = current.take() {
-                        part.objects.insert(id, def);
-                    }
+            Event::End(e) if e.local_name().as_ref() == "object" => {
+                if let Some((id, def)) = current.take() {
+                    part.objects.insert(id, def);
                 }
             }
             Event::Eof => break,
