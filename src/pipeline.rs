@@ -17,6 +17,7 @@ use crate::path::Role;
 use crate::plan::{self, LayerPlan, PlanParams};
 use crate::profile::{Firmware, Origin, ProfileError, Settings, TemplateVars, render_template};
 use crate::slice::{self, ChainStats, SliceOptions};
+use crate::support::{self, SupportReport};
 
 /// Stages, for progress display.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,8 @@ pub struct Report {
     pub extrusion_mm: std::collections::BTreeMap<Role, f64>,
     /// Tool changes.
     pub tool_changes: usize,
+    /// Support figures, when support was generated.
+    pub support: Option<SupportReport>,
     /// How much mesh damage the slicer had to work around.
     pub outline_repairs: ChainStats,
     /// Things the user should know.
@@ -181,10 +184,13 @@ pub fn slice_objects(
         let tool = obj.tool.unwrap_or(0).min(settings.printer.tools() - 1);
         per_object.push(layer::build_regions(layers, settings, tool));
     }
-    let regions = layer::merge_objects(per_object);
+    let mut regions = layer::merge_objects(per_object);
     if regions.iter().all(|l| l.islands.is_empty()) {
         return Err(PipelineError::Empty);
     }
+
+    progress(Stage::Support, 0, 1);
+    let mut support_report = support::add_support(&sliced_layers, &mut regions, settings);
 
     progress(Stage::Planning, 0, 1);
     let params = PlanParams::from_settings(settings);
@@ -194,8 +200,36 @@ pub fn slice_objects(
 
     progress(Stage::Estimating, 0, 1);
     let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
-    let job = gcode_job(settings, names)?;
+    let mut job = gcode_job(settings, names)?;
     let estimate = gcode::estimate(&job, &plans)?;
+    if let Some(r) = support_report.as_mut() {
+        for t in &estimate.tools {
+            for (role, u) in &t.roles {
+                if role.is_support() {
+                    r.filament_mm += u.filament_mm;
+                }
+            }
+        }
+        let mass_per_mm: f64 = estimate
+            .tools
+            .iter()
+            .map(|t| {
+                if t.filament_mm > 0.0 {
+                    t.weight_g / t.filament_mm
+                } else {
+                    0.0
+                }
+            })
+            .fold(0.0, f64::max);
+        r.filament_g = r.filament_mm * mass_per_mm;
+        r.time_s = estimate
+            .role_times
+            .iter()
+            .filter(|(role, _)| role.is_support())
+            .map(|(_, t)| t)
+            .sum();
+        job.extra_header.extend(r.header_lines());
+    }
     let mut extrusion_mm: std::collections::BTreeMap<Role, f64> = Default::default();
     for t in &estimate.tools {
         for (role, u) in &t.roles {
@@ -210,6 +244,7 @@ pub fn slice_objects(
         filament: estimate.tools.clone(),
         extrusion_mm,
         tool_changes: estimate.tool_changes,
+        support: support_report,
         outline_repairs: repairs,
         warnings,
     };

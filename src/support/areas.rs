@@ -178,11 +178,19 @@ pub fn support_areas(
         }
     }
 
-    // Interior: support inside the model's outline with narrow gaps closed.
-    let r = scaled(p.enclosure_radius) as f64;
-    for (j, layer) in out.iter_mut().enumerate() {
+    mark_interior(layers, &mut out, p.enclosure_radius);
+    out
+}
+
+/// Mark the support standing inside the model: inside a layer's outline once gaps in
+/// it narrower than `2 * radius` mm are closed (a lumen between two vessel walls, a sac,
+/// a cavity).
+pub fn mark_interior(layers: &[Layer], out: &mut [SupportLayer], radius: f64) {
+    use rayon::prelude::*;
+    let r = scaled(radius) as f64;
+    out.par_iter_mut().enumerate().for_each(|(j, layer)| {
         if layer.base.is_empty() && layer.interface.is_empty() {
-            continue;
+            return;
         }
         let filled: Vec<ExPolygon> = layers[j]
             .islands
@@ -198,8 +206,7 @@ pub fn support_areas(
             .cloned()
             .collect();
         layer.interior = geom::intersection(&all, &closed);
-    }
-    out
+    });
 }
 
 /// Remove the interior parts from every layer (support inside lumens not wanted).

@@ -1,4 +1,243 @@
-//! Support for overhangs: detection, grid (line) support areas and tree support.
+//! Support for overhangs: detection, grid (line) support, tree support, and the parts
+//! of either that would stand inside the model (vessel lumens, aneurysm sacs,
+//! cavities), which can be left out.
+//!
+//! [`add_support`] computes each layer's support areas from the sliced layers, turns
+//! them into extrusion paths (a sparse body, dense interfaces under and over the model)
+//! and adds them to the layers for the planner.
 
 pub mod areas;
 pub mod overhang;
+pub mod tree;
+
+use serde::Serialize;
+
+use crate::fill::{FillParams, FillPattern, fill};
+use crate::geom::{self, ExPolygon, JoinType, scaled};
+use crate::layer::LayerRegions;
+use crate::path::{ExtrusionPath, Role, bead_spacing};
+use crate::profile::{Settings, SolubleMode, SupportInside, SupportStyle, WidthRole};
+use crate::slice::Layer;
+
+pub use areas::{AreaParams, SupportLayer, drop_interior, support_areas};
+
+/// What the support costs and where it touches the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SupportReport {
+    /// `grid` or `tree`.
+    pub style: String,
+    /// Area of support touching the model from below, mm².
+    pub contact_area_mm2: f64,
+    /// Volume of support, mm³ (areas × layer heights).
+    pub volume_mm3: f64,
+    /// Volume of support standing inside the model (lumens, sacs), mm³; removed when
+    /// `support_inside` is `none`.
+    pub interior_volume_mm3: f64,
+    /// Layers with interior support.
+    pub interior_layers: usize,
+    /// Whether interior support was left out.
+    pub interior_removed: bool,
+    /// Support filament, mm (from the estimate).
+    pub filament_mm: f64,
+    /// Support filament, g.
+    pub filament_g: f64,
+    /// Time spent printing support, s.
+    pub time_s: f64,
+}
+
+impl SupportReport {
+    /// Lines for the G-code header.
+    pub fn header_lines(&self) -> Vec<String> {
+        vec![
+            format!("support = {}", self.style),
+            format!("support filament used [mm] = {:.2}", self.filament_mm),
+            format!("support filament used [g] = {:.2}", self.filament_g),
+            format!("support contact area [mm2] = {:.1}", self.contact_area_mm2),
+            format!("support printing time [s] = {:.0}", self.time_s),
+            format!(
+                "support inside the model [mm3] = {:.1}{}",
+                self.interior_volume_mm3,
+                if self.interior_removed {
+                    " (left out)"
+                } else {
+                    ""
+                }
+            ),
+        ]
+    }
+}
+
+/// The area parameters from the settings.
+pub fn area_params(s: &Settings) -> AreaParams {
+    let p = &s.print;
+    let soluble_interface = p.soluble != SolubleMode::Off;
+    AreaParams {
+        xy_gap: p.support_xy_gap,
+        top_z_gap: if soluble_interface {
+            0.0
+        } else {
+            p.support_top_z_gap
+        },
+        bottom_z_gap: if soluble_interface {
+            0.0
+        } else {
+            p.support_bottom_z_gap
+        },
+        interface_layers: p.support_interface_layers,
+        bottom_interface_layers: p.support_bottom_interface_layers,
+        buildplate_only: p.support_buildplate_only,
+        enclosure_radius: p.support_enclosure_radius,
+    }
+}
+
+/// Generate support for every object and add its paths to `regions` (the merged
+/// layers; object layers share their heights). Returns `None` when support is off.
+pub fn add_support(
+    objects: &[Vec<Layer>],
+    regions: &mut [LayerRegions],
+    s: &Settings,
+) -> Option<SupportReport> {
+    let style = s.print.support_material;
+    if style == SupportStyle::None {
+        return None;
+    }
+    let p = &s.print;
+    let width = s.line_width(WidthRole::Support, p.support_tool, false);
+    let mut report = SupportReport {
+        style: match style {
+            SupportStyle::Grid => "grid",
+            SupportStyle::Tree => "tree",
+            SupportStyle::None => "none",
+        }
+        .into(),
+        ..Default::default()
+    };
+    let params = area_params(s);
+    for layers in objects {
+        let overhangs = overhang::detect(
+            layers,
+            p.support_threshold,
+            p.support_min_area,
+            p.support_bridges,
+            width,
+        );
+        let mut support = match style {
+            SupportStyle::Tree => tree::tree_support(
+                layers,
+                &overhangs,
+                &params,
+                &tree::TreeParams::from_settings(s),
+            ),
+            _ => support_areas(layers, &overhangs, &params),
+        };
+        for (l, sl) in layers.iter().zip(&support) {
+            let a: f64 = sl.interior.iter().map(ExPolygon::area_mm2).sum();
+            if a > 0.0 {
+                report.interior_volume_mm3 += a * l.height;
+                report.interior_layers += 1;
+            }
+        }
+        if p.support_inside == SupportInside::None {
+            drop_interior(&mut support);
+            report.interior_removed = true;
+        }
+        for (j, (l, sl)) in layers.iter().zip(&support).enumerate() {
+            let area: f64 = sl
+                .base
+                .iter()
+                .chain(&sl.interface)
+                .map(ExPolygon::area_mm2)
+                .sum();
+            report.volume_mm3 += area * l.height;
+            report.contact_area_mm2 += sl.contact_area;
+            if let Some(region) = regions.get_mut(j) {
+                let walls = style == SupportStyle::Tree;
+                support_paths(sl, j, l, s, width, walls, &mut region.support);
+            }
+        }
+    }
+    Some(report)
+}
+
+/// Paths of one support layer: the body as sparse lines in one direction (easy to
+/// break away in strips), the interface as dense lines turning every layer.
+fn support_paths(
+    sl: &SupportLayer,
+    index: usize,
+    layer: &Layer,
+    s: &Settings,
+    width: f64,
+    walls: bool,
+    out: &mut Vec<(usize, ExtrusionPath)>,
+) {
+    let p = &s.print;
+    let h = layer.height;
+    let spacing = bead_spacing(width, h);
+    let inset = scaled(width / 2.0) as f64;
+    let base_tool = match p.soluble {
+        SolubleMode::All => p.support_interface_tool,
+        _ => p.support_tool,
+    };
+    if walls {
+        // Tree branches: a wall round each branch holds the sparse inside together.
+        let ring = geom::offset(&sl.base, -inset, JoinType::Miter);
+        for e in &ring {
+            for r in e.rings() {
+                out.push((
+                    base_tool,
+                    ExtrusionPath::from_loop(Role::SupportMaterial, r.clone(), width, h),
+                ));
+            }
+        }
+    }
+    let mut add = |areas: &[ExPolygon], role: Role, tool: usize, params: FillParams| {
+        if areas.is_empty() {
+            return;
+        }
+        let inner = geom::offset(areas, -inset, JoinType::Miter);
+        // Tiny areas (thin columns) too narrow for the inset get a line through them.
+        let target = if inner.is_empty() {
+            areas.to_vec()
+        } else {
+            inner
+        };
+        for line in fill(&target, &params) {
+            out.push((tool, ExtrusionPath::open(role, line, width, h)));
+        }
+    };
+    let body_density = (spacing / p.support_base_spacing.max(spacing)).min(1.0);
+
+    add(
+        &sl.base,
+        Role::SupportMaterial,
+        base_tool,
+        FillParams {
+            pattern: match p.support_base_pattern {
+                crate::profile::InfillPattern::Grid => FillPattern::Grid,
+                _ => FillPattern::Lines,
+            },
+            density: body_density,
+            spacing,
+            angle: p.support_base_angle,
+            // The same direction on every layer: the body comes away in strips.
+            layer: 0,
+            z: layer.z,
+            connect: true,
+        },
+    );
+    let gap = p.support_interface_spacing.max(0.0);
+    add(
+        &sl.interface,
+        Role::SupportInterface,
+        p.support_interface_tool,
+        FillParams {
+            pattern: FillPattern::Rectilinear,
+            density: spacing / (spacing + gap),
+            spacing,
+            angle: p.support_base_angle + 90.0,
+            layer: index,
+            z: layer.z,
+            connect: true,
+        },
+    );
+}

@@ -1,0 +1,560 @@
+//! Tree support: small contact tips under the overhangs, branches that descend to the
+//! bed (or onto the model) at a limited angle, keep clear of the model, thicken as they
+//! go down and merge with their neighbours. Much less material than grid support, and a
+//! tip small enough not to tear a thin vessel wall off when removed.
+//!
+//! The model's distance from every point of a layer comes from a raster distance field
+//! (a Euclidean distance transform of the layer's islands), so steering a branch away
+//! from the model is a look-up and a gradient, whatever the layer's complexity.
+
+use std::collections::HashMap;
+
+use super::areas::{AreaParams, SupportLayer, mark_interior};
+use crate::geom::{self, ExPolygon, Point, Polygon, scaled};
+use crate::profile::Settings;
+use crate::slice::Layer;
+
+/// Raster resolution of the distance field, mm.
+const PIXEL: f64 = 0.25;
+/// Segments of the polygon drawn for a branch's circle.
+const CIRCLE_SEGMENTS: usize = 16;
+/// Tips closer than this fraction of the spacing to an existing branch are not added.
+const TIP_EXCLUSION: f64 = 0.75;
+/// Steering passes per layer when a branch must move away from the model.
+const STEER_STEPS: usize = 3;
+
+/// Tree settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TreeParams {
+    /// Largest angle of a branch from vertical, degrees.
+    pub branch_angle: f64,
+    /// Tip diameter, mm.
+    pub tip_diameter: f64,
+    /// Largest branch diameter, mm.
+    pub branch_diameter: f64,
+    /// Diameter growth angle, degrees.
+    pub growth_angle: f64,
+    /// Spacing of contact tips, mm.
+    pub tip_spacing: f64,
+}
+
+impl TreeParams {
+    /// From the settings.
+    pub fn from_settings(s: &Settings) -> TreeParams {
+        let p = &s.print;
+        TreeParams {
+            branch_angle: p.tree_branch_angle,
+            tip_diameter: p.tree_tip_diameter,
+            branch_diameter: p.tree_branch_diameter,
+            growth_angle: p.tree_diameter_growth,
+            tip_spacing: p.tree_tip_spacing,
+        }
+    }
+}
+
+/// Distance from the model, mm, on a raster over the layers' extent.
+struct Field {
+    x0: f64,
+    y0: f64,
+    w: usize,
+    h: usize,
+    dist: Vec<f32>,
+}
+
+impl Field {
+    /// The distance field of `islands` over the box `(x0, y0)`-`(x0 + w·PIXEL, ...)`.
+    fn new(islands: &[ExPolygon], x0: f64, y0: f64, w: usize, h: usize) -> Field {
+        const FAR: f32 = 1e12;
+        let mut sq = vec![FAR; w * h];
+        // Rasterise: pixel centres inside the islands are at distance 0.
+        let offset = scaled(y0 + 0.5 * PIXEL) as f64;
+        let rows = crate::fill::line_fill(islands, scaled(PIXEL) as f64, 0.0, offset, false);
+        for seg in rows {
+            let (Some(a), Some(b)) = (seg.first(), seg.last()) else {
+                continue;
+            };
+            let y = (a.y as f64 / geom::SCALE - y0) / PIXEL - 0.5;
+            let r = y.round();
+            if r < 0.0 || r >= h as f64 {
+                continue;
+            }
+            let (xa, xb) = (
+                a.x.min(b.x) as f64 / geom::SCALE,
+                a.x.max(b.x) as f64 / geom::SCALE,
+            );
+            let c0 = ((xa - x0) / PIXEL - 0.5).ceil().max(0.0) as usize;
+            let c1 = ((xb - x0) / PIXEL - 0.5).floor().min(w as f64 - 1.0);
+            if c1 < 0.0 {
+                continue;
+            }
+            let row = r as usize * w;
+            for c in c0..=c1 as usize {
+                sq[row + c] = 0.0;
+            }
+        }
+        edt(&mut sq, w, h);
+        let dist = sq.into_iter().map(|d| d.sqrt() * PIXEL as f32).collect();
+        Field { x0, y0, w, h, dist }
+    }
+
+    fn at(&self, c: isize, r: isize) -> f32 {
+        let c = c.clamp(0, self.w as isize - 1) as usize;
+        let r = r.clamp(0, self.h as isize - 1) as usize;
+        self.dist[r * self.w + c]
+    }
+
+    /// Distance from the model at `p` (mm), bilinear.
+    fn sample(&self, p: (f64, f64)) -> f64 {
+        let fx = (p.0 - self.x0) / PIXEL - 0.5;
+        let fy = (p.1 - self.y0) / PIXEL - 0.5;
+        let (c, r) = (fx.floor(), fy.floor());
+        let (tx, ty) = ((fx - c) as f32, (fy - r) as f32);
+        let (c, r) = (c as isize, r as isize);
+        let a = self.at(c, r) * (1.0 - tx) + self.at(c + 1, r) * tx;
+        let b = self.at(c, r + 1) * (1.0 - tx) + self.at(c + 1, r + 1) * tx;
+        f64::from(a * (1.0 - ty) + b * ty)
+    }
+
+    /// The direction in which the distance grows fastest at `p` (unit, or zero).
+    fn gradient(&self, p: (f64, f64)) -> (f64, f64) {
+        let e = PIXEL;
+        let gx = self.sample((p.0 + e, p.1)) - self.sample((p.0 - e, p.1));
+        let gy = self.sample((p.0, p.1 + e)) - self.sample((p.0, p.1 - e));
+        let n = gx.hypot(gy);
+        if n > 1e-9 {
+            (gx / n, gy / n)
+        } else {
+            (0.0, 0.0)
+        }
+    }
+}
+
+/// Squared Euclidean distance transform in place (Felzenszwalb and Huttenlocher):
+/// rows, then columns, each a lower envelope of parabolas.
+fn edt(grid: &mut [f32], w: usize, h: usize) {
+    let mut f = vec![0f32; w.max(h)];
+    let mut d = vec![0f32; w.max(h)];
+    let mut v = vec![0usize; w.max(h)];
+    let mut z = vec![0f32; w.max(h) + 1];
+    let mut pass = |line: &mut dyn FnMut(usize, Option<f32>) -> f32, n: usize| {
+        for i in 0..n {
+            f[i] = line(i, None);
+        }
+        let mut k = 0;
+        v[0] = 0;
+        z[0] = f32::NEG_INFINITY;
+        z[1] = f32::INFINITY;
+        for q in 1..n {
+            loop {
+                let p = v[k];
+                let s = ((f[q] + (q * q) as f32) - (f[p] + (p * p) as f32))
+                    / (2.0 * (q as f32 - p as f32));
+                if s <= z[k] && k > 0 {
+                    k -= 1;
+                    continue;
+                }
+                if s <= z[k] {
+                    // k == 0: replace.
+                    v[0] = q;
+                    z[0] = f32::NEG_INFINITY;
+                    z[1] = f32::INFINITY;
+                    break;
+                }
+                k += 1;
+                v[k] = q;
+                z[k] = s;
+                z[k + 1] = f32::INFINITY;
+                break;
+            }
+        }
+        k = 0;
+        for q in 0..n {
+            while z[k + 1] < q as f32 {
+                k += 1;
+            }
+            let p = v[k];
+            d[q] = (q as f32 - p as f32).powi(2) + f[p];
+        }
+        for (q, dq) in d.iter().enumerate().take(n) {
+            line(q, Some(*dq));
+        }
+    };
+    for r in 0..h {
+        let row = &mut grid[r * w..(r + 1) * w];
+        pass(
+            &mut |i, set| {
+                if let Some(v) = set {
+                    row[i] = v;
+                }
+                row[i]
+            },
+            w,
+        );
+    }
+    for c in 0..w {
+        pass(
+            &mut |i, set| {
+                let idx = i * w + c;
+                if let Some(v) = set {
+                    grid[idx] = v;
+                }
+                grid[idx]
+            },
+            h,
+        );
+    }
+}
+
+/// A branch being grown downwards.
+#[derive(Debug, Clone)]
+struct Node {
+    pos: (f64, f64),
+    radius: f64,
+    /// Layers since the tip.
+    depth: usize,
+    /// The tips this branch carries (merged branches carry several).
+    ids: Vec<u32>,
+}
+
+/// One layer's circle of a branch.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    id: u32,
+    layer: usize,
+    pos: (f64, f64),
+    radius: f64,
+    interface: bool,
+    tip: bool,
+}
+
+/// Tree support for the layers of one object.
+pub fn tree_support(
+    layers: &[Layer],
+    overhangs: &[Vec<ExPolygon>],
+    area: &AreaParams,
+    tree: &TreeParams,
+) -> Vec<SupportLayer> {
+    let n = layers.len();
+    let mut out = vec![SupportLayer::default(); n];
+    if n == 0 {
+        return out;
+    }
+    // The raster covers every island with room for branches around them.
+    let margin = tree.branch_diameter + area.xy_gap + 5.0;
+    let mut bb: Option<geom::BBox> = None;
+    for l in layers {
+        for e in &l.islands {
+            if let Some(b) = e.bbox() {
+                match bb.as_mut() {
+                    Some(x) => x.merge(&b),
+                    None => bb = Some(b),
+                }
+            }
+        }
+    }
+    let Some(bb) = bb else {
+        return out;
+    };
+    let x0 = bb.min.x as f64 / geom::SCALE - margin;
+    let y0 = bb.min.y as f64 / geom::SCALE - margin;
+    let w = ((bb.size().x as f64 / geom::SCALE + 2.0 * margin) / PIXEL).ceil() as usize + 1;
+    let h = ((bb.size().y as f64 / geom::SCALE + 2.0 * margin) / PIXEL).ceil() as usize + 1;
+
+    let lh = layers.get(1).map_or(layers[0].height, |l| l.height);
+    let gap_layers = |gap: f64| {
+        if gap <= 1e-9 {
+            0
+        } else {
+            (gap / lh - 1e-6).ceil() as usize
+        }
+    };
+    let k_top = gap_layers(area.top_z_gap);
+    let k_bottom = gap_layers(area.bottom_z_gap);
+    let step = lh * tree.branch_angle.clamp(0.0, 80.0).to_radians().tan();
+    let grow = lh * tree.growth_angle.clamp(0.0, 60.0).to_radians().tan();
+    let tip_r = tree.tip_diameter / 2.0;
+    let max_r = (tree.branch_diameter / 2.0).max(tip_r);
+    let clearance = area.xy_gap;
+
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut trail: Vec<Mark> = Vec::new();
+    let mut next_id = 0u32;
+    // Fields for the layers being processed, computed one layer ahead in parallel.
+    let field_of = |j: usize| Field::new(&layers[j].islands, x0, y0, w, h);
+    let mut next_field = Some(field_of(n - 1));
+    for j in (0..n).rev() {
+        let (field, prefetched) = rayon::join(
+            || next_field.take(),
+            || if j > 0 { Some(field_of(j - 1)) } else { None },
+        );
+        let field = field.unwrap_or_else(|| field_of(j));
+        next_field = prefetched;
+
+        // 1. Existing branches descend one layer: grow, keep clear of the model.
+        let mut kept = Vec::with_capacity(nodes.len());
+        for mut node in nodes.drain(..) {
+            node.depth += 1;
+            node.radius = (tip_r + grow * node.depth as f64).min(max_r);
+            if steer(&field, &mut node.pos, node.radius + clearance, step) {
+                kept.push(node);
+            } else if area.buildplate_only {
+                // Cannot reach the bed: the whole branch goes.
+                trail.retain(|m| !node.ids.contains(&m.id));
+            } else {
+                // It lands on the model: leave the bottom gap above the landing.
+                let cut = j + 1 + k_bottom;
+                trail.retain(|m| !(node.ids.contains(&m.id) && m.layer < cut));
+            }
+        }
+        nodes = kept;
+        merge_nodes(&mut nodes, step);
+
+        // 2. New tips under this layer's contact areas.
+        if let Some(contact) = overhangs.get(j + 1 + k_top) {
+            for p in tip_positions(contact, tree.tip_spacing) {
+                let too_close = nodes
+                    .iter()
+                    .any(|n| near(n.pos, p, TIP_EXCLUSION * tree.tip_spacing));
+                if too_close {
+                    continue;
+                }
+                let mut pos = p;
+                if !steer(&field, &mut pos, tip_r + clearance, step) {
+                    // Right against the model: the wall below holds it.
+                    continue;
+                }
+                nodes.push(Node {
+                    pos,
+                    radius: tip_r,
+                    depth: 0,
+                    ids: vec![next_id],
+                });
+                next_id += 1;
+            }
+        }
+        for node in &nodes {
+            trail.push(Mark {
+                id: node.ids[0],
+                layer: j,
+                pos: node.pos,
+                radius: node.radius,
+                interface: node.depth < area.interface_layers,
+                tip: node.depth == 0,
+            });
+        }
+    }
+
+    // Draw the circles of every layer.
+    let mut by_layer: Vec<(Vec<Polygon>, Vec<Polygon>, f64)> =
+        vec![(Vec::new(), Vec::new(), 0.0); n];
+    for m in &trail {
+        let c = Polygon::circle(
+            Point::from_mm(m.pos.0, m.pos.1),
+            scaled(m.radius),
+            CIRCLE_SEGMENTS,
+        );
+        let slot = &mut by_layer[m.layer];
+        if m.tip {
+            slot.2 += c.area_mm2();
+        }
+        if m.interface {
+            slot.1.push(c);
+        } else {
+            slot.0.push(c);
+        }
+    }
+    for (j, (base, interface, contact)) in by_layer.into_iter().enumerate() {
+        let interface = geom::union(&interface, geom::FillRule::NonZero);
+        let base = geom::union(&base, geom::FillRule::NonZero);
+        out[j].base = geom::difference(&base, &interface);
+        out[j].interface = interface;
+        out[j].contact_area = contact;
+    }
+    mark_interior(layers, &mut out, area.enclosure_radius);
+    out
+}
+
+fn near(a: (f64, f64), b: (f64, f64), d: f64) -> bool {
+    (a.0 - b.0).hypot(a.1 - b.1) < d
+}
+
+/// Move `pos` up the distance field until it is at least `required` from the model,
+/// moving at most `step` in total. Returns whether it got clear.
+fn steer(field: &Field, pos: &mut (f64, f64), required: f64, step: f64) -> bool {
+    let mut budget = step;
+    for _ in 0..STEER_STEPS {
+        let d = field.sample(*pos);
+        if d >= required {
+            return true;
+        }
+        let (gx, gy) = field.gradient(*pos);
+        if gx == 0.0 && gy == 0.0 {
+            return false;
+        }
+        let mv = (required - d + 0.5 * PIXEL).min(budget);
+        if mv <= 0.0 {
+            break;
+        }
+        pos.0 += gx * mv;
+        pos.1 += gy * mv;
+        budget -= mv;
+    }
+    field.sample(*pos) >= required - 0.5 * PIXEL
+}
+
+/// Merge branches that touch, and draw close neighbours towards each other so they
+/// join further down.
+fn merge_nodes(nodes: &mut Vec<Node>, step: f64) {
+    if nodes.len() < 2 {
+        return;
+    }
+    let cell = 4.0;
+    let key = |p: (f64, f64)| ((p.0 / cell).floor() as i64, (p.1 / cell).floor() as i64);
+    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        grid.entry(key(n.pos)).or_default().push(i);
+    }
+    let mut alive = vec![true; nodes.len()];
+    let mut moves = vec![(0.0, 0.0); nodes.len()];
+    for i in 0..nodes.len() {
+        if !alive[i] {
+            continue;
+        }
+        let (kx, ky) = key(nodes[i].pos);
+        let mut nearest: Option<(usize, f64)> = None;
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                for &j in grid.get(&(kx + dx, ky + dy)).into_iter().flatten() {
+                    if j == i || !alive[j] {
+                        continue;
+                    }
+                    let d =
+                        (nodes[i].pos.0 - nodes[j].pos.0).hypot(nodes[i].pos.1 - nodes[j].pos.1);
+                    if nearest.is_none_or(|(_, b)| d < b) {
+                        nearest = Some((j, d));
+                    }
+                }
+            }
+        }
+        let Some((j, d)) = nearest else { continue };
+        let (a, b) = (nodes[i].clone(), nodes[j].clone());
+        if d <= 0.5 * (a.radius + b.radius) {
+            // Merge into one branch at the weighted middle.
+            let wa = a.radius * a.radius;
+            let wb = b.radius * b.radius;
+            let t = wb / (wa + wb);
+            nodes[i].pos = (
+                a.pos.0 + (b.pos.0 - a.pos.0) * t,
+                a.pos.1 + (b.pos.1 - a.pos.1) * t,
+            );
+            nodes[i].depth = a.depth.max(b.depth);
+            nodes[i].radius = a.radius.max(b.radius);
+            nodes[i].ids.extend(b.ids);
+            alive[j] = false;
+        } else if d < cell {
+            // Lean towards the neighbour.
+            let mv = (step * 0.5).min(d / 2.0);
+            moves[i] = ((b.pos.0 - a.pos.0) / d * mv, (b.pos.1 - a.pos.1) / d * mv);
+        }
+    }
+    let mut k = 0;
+    nodes.retain(|_| {
+        k += 1;
+        alive[k - 1]
+    });
+    let mut idx = 0;
+    for (i, m) in moves.iter().enumerate() {
+        if !alive[i] {
+            continue;
+        }
+        nodes[idx].pos.0 += m.0;
+        nodes[idx].pos.1 += m.1;
+        idx += 1;
+    }
+}
+
+/// Contact tip positions over `areas`: a hexagonal lattice anchored to the bed, and for
+/// regions the lattice misses (thin rings of a gently sloped overhang), points along
+/// their outline.
+fn tip_positions(areas: &[ExPolygon], spacing: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let row = spacing * 3f64.sqrt() / 2.0;
+    for e in areas {
+        let Some(b) = e.bbox() else { continue };
+        let (bx0, by0) = b.min.to_mm();
+        let (bx1, by1) = b.max.to_mm();
+        let mut found = false;
+        let r0 = (by0 / row).floor() as i64;
+        let r1 = (by1 / row).ceil() as i64;
+        for r in r0..=r1 {
+            let y = r as f64 * row;
+            let shift = if r % 2 == 0 { 0.0 } else { spacing / 2.0 };
+            let c0 = ((bx0 - shift) / spacing).floor() as i64;
+            let c1 = ((bx1 - shift) / spacing).ceil() as i64;
+            for c in c0..=c1 {
+                let x = c as f64 * spacing + shift;
+                if e.contains(Point::from_mm(x, y)) {
+                    out.push((x, y));
+                    found = true;
+                }
+            }
+        }
+        // Thin regions: walk the outline.
+        let perimeter = e.contour.length() / geom::SCALE;
+        if !found || e.area_mm2() < perimeter * spacing * 0.25 {
+            let mut walked = 0.0;
+            let mut next = 0.0;
+            for (a, bp) in e.contour.edges() {
+                let len = a.distance(bp) / geom::SCALE;
+                while next <= walked + len && len > 0.0 {
+                    let t = (next - walked) / len;
+                    out.push(a.lerp(bp, t).to_mm());
+                    next += spacing;
+                }
+                walked += len;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_field_is_euclidean() {
+        let sq = ExPolygon::new(Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0)));
+        let f = Field::new(&[sq], -10.0, -10.0, 120, 120);
+        assert!(f.sample((5.0, 5.0)) < 1e-6);
+        // 3 mm right of the square.
+        assert!(
+            (f.sample((13.0, 5.0)) - 3.0).abs() < 0.2,
+            "{}",
+            f.sample((13.0, 5.0))
+        );
+        // Diagonal from the corner: 3-4-5.
+        assert!(
+            (f.sample((13.0, 14.0)) - 5.0).abs() < 0.2,
+            "{}",
+            f.sample((13.0, 14.0))
+        );
+        let (gx, gy) = f.gradient((13.0, 5.0));
+        assert!(gx > 0.9 && gy.abs() < 0.2);
+    }
+
+    #[test]
+    fn tips_cover_an_area_and_a_thin_ring() {
+        let sq = ExPolygon::new(Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0)));
+        let tips = tip_positions(&[sq], 2.0);
+        assert!(tips.len() >= 20 && tips.len() <= 35, "{}", tips.len());
+        let mut ring_hole = Polygon::circle(Point::new(0, 0), scaled(9.9), 200);
+        ring_hole.reverse();
+        let ring = ExPolygon {
+            contour: Polygon::circle(Point::new(0, 0), scaled(10.0), 200),
+            holes: vec![ring_hole],
+        };
+        let tips = tip_positions(&[ring], 2.0);
+        assert!(tips.len() >= 30, "{}", tips.len());
+    }
+}
