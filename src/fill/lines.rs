@@ -131,6 +131,33 @@ fn crosses(rings: &[Vec<Point>], p: Point, q: Point) -> bool {
     false
 }
 
+/// Whether `p` is inside the rings (even-odd: holes are rings too).
+fn inside(rings: &[Vec<Point>], p: Point) -> bool {
+    let mut odd = false;
+    for ring in rings {
+        let n = ring.len();
+        for i in 0..n {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            if (a.y > p.y) != (b.y > p.y) {
+                let x = a.x as f64 + (p.y - a.y) as f64 / (b.y - a.y) as f64 * (b.x - a.x) as f64;
+                if x > p.x as f64 {
+                    odd = !odd;
+                }
+            }
+        }
+    }
+    odd
+}
+
+/// Whether `p` lies on an edge of the rings (within a few units).
+fn on_outline(rings: &[Vec<Point>], p: Point) -> bool {
+    const EPS2: f64 = 16.0;
+    rings.iter().any(|ring| {
+        let n = ring.len();
+        (0..n).any(|i| p.distance_to_segment_squared(ring[i], ring[(i + 1) % n]) <= EPS2)
+    })
+}
+
 /// Join segments of neighbouring scanlines into zig-zag chains (rotated frame points
 /// as (x, line)).
 fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64) -> Vec<Vec<(Coord, i64)>> {
@@ -180,7 +207,10 @@ fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64) -> Vec<Vec<(Coord, i
             // The joint, in the rotated frame (as integer points for the crossing test).
             let p = Point::new(end_x, y_of(g.line).round() as Coord);
             let q = Point::new(near_x, y_of(g.line + 1).round() as Coord);
-            if crosses(rings, p, q) {
+            // The joint must not cut across a hole or a notch: it may not cross the
+            // outline and its middle must be inside.
+            let mid = p.lerp(q, 0.5);
+            if crosses(rings, p, q) || !(inside(rings, mid) || on_outline(rings, mid)) {
                 break;
             }
             let h = segs[j];

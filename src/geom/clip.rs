@@ -75,7 +75,12 @@ impl<T: Rings + ?Sized> Rings for &T {
 /// assert_eq!(u[0].area(), 150.0);
 /// ```
 pub fn union(subject: &(impl Rings + ?Sized), fill: FillRule) -> Vec<ExPolygon> {
-    ffi::boolean(ffi::Op::Union, subject, &[] as &[Polygon], fill)
+    nest(ffi::boolean(
+        ffi::Op::Union,
+        subject,
+        &[] as &[Polygon],
+        fill,
+    ))
 }
 
 /// Union of closed rings, flattened to rings (outer contours counter-clockwise, holes
@@ -96,7 +101,12 @@ pub fn union_polygons(subject: &(impl Rings + ?Sized), fill: FillRule) -> Vec<Po
 /// assert_eq!(d[0].area(), 64.0);
 /// ```
 pub fn difference(subject: &(impl Rings + ?Sized), clip: &(impl Rings + ?Sized)) -> Vec<ExPolygon> {
-    ffi::boolean(ffi::Op::Difference, subject, clip, FillRule::NonZero)
+    nest(ffi::boolean(
+        ffi::Op::Difference,
+        subject,
+        clip,
+        FillRule::NonZero,
+    ))
 }
 
 /// Intersection of `subject` and `clip` (non-zero fill on both).
@@ -104,7 +114,12 @@ pub fn intersection(
     subject: &(impl Rings + ?Sized),
     clip: &(impl Rings + ?Sized),
 ) -> Vec<ExPolygon> {
-    ffi::boolean(ffi::Op::Intersection, subject, clip, FillRule::NonZero)
+    nest(ffi::boolean(
+        ffi::Op::Intersection,
+        subject,
+        clip,
+        FillRule::NonZero,
+    ))
 }
 
 /// Grow (positive `delta`) or shrink (negative) areas by `delta` integer units.
@@ -188,6 +203,70 @@ pub fn diff_polylines(lines: &[Polyline], clip: &(impl Rings + ?Sized)) -> Vec<P
     ffi::clip_open(ffi::Op::Difference, lines, clip)
 }
 
+/// The area `areas` sweeps when moved along the segment from (0, 0) to `(dx, dy)`
+/// (integer units): the Minkowski sum with that segment.
+///
+/// ```
+/// use lamina::geom::{sweep, Polygon, ExPolygon};
+/// let sq = ExPolygon::new(Polygon::rectangle(0, 0, 10, 10));
+/// let s = sweep(&[sq], 5, 0);
+/// assert_eq!(s.len(), 1);
+/// assert_eq!(s[0].area(), 150.0);
+/// ```
+pub fn sweep(areas: &[ExPolygon], dx: i64, dy: i64) -> Vec<ExPolygon> {
+    use clipper2::{Path, Paths, Point as CPoint};
+    let pattern: Path<Nano> =
+        Path::new(vec![CPoint::from_scaled(0, 0), CPoint::from_scaled(dx, dy)]);
+    let mut rings: Vec<Polygon> = Vec::new();
+    for e in areas {
+        let paths: Paths<Nano> = Paths::new(
+            e.rings()
+                .map(|r| {
+                    Path::new(
+                        r.points
+                            .iter()
+                            .map(|p| CPoint::from_scaled(p.x, p.y))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        );
+        let swept = clipper2::minkowski_sum(pattern.clone(), paths, true);
+        for path in swept.iter() {
+            rings.push(Polygon::new(
+                path.iter()
+                    .map(|p| Point::new(p.x_scaled(), p.y_scaled()))
+                    .collect(),
+            ));
+        }
+    }
+    // The swept band of every edge, plus the areas themselves and their moved copy.
+    let moved: Vec<Polygon> = areas
+        .iter()
+        .flat_map(|e| e.rings())
+        .map(|r| {
+            Polygon::new(
+                r.points
+                    .iter()
+                    .map(|p| Point::new(p.x + dx, p.y + dy))
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut all: Vec<ExPolygon> = union(&rings, FillRule::NonZero);
+    all.extend(areas.iter().cloned());
+    all.extend(union(&moved, FillRule::EvenOdd));
+    union(&all, FillRule::NonZero)
+}
+
+/// Clipper2's scaler for lamina's integer units: nanometres are the engine's integers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Hash)]
+struct Nano;
+
+impl clipper2::PointScaler for Nano {
+    const MULTIPLIER: f64 = crate::geom::SCALE;
+}
+
 /// Polygons with holes to flat rings.
 fn flatten(ex: Vec<ExPolygon>) -> Vec<Polygon> {
     let mut out = Vec::new();
@@ -200,7 +279,7 @@ fn flatten(ex: Vec<ExPolygon>) -> Vec<Polygon> {
 
 /// The unsafe boundary with the Clipper2 engine.
 mod ffi {
-    use super::{ARC_TOLERANCE, ExPolygon, MITER_LIMIT, Point, Polygon, Polyline, Rings};
+    use super::{ARC_TOLERANCE, MITER_LIMIT, Point, Polygon, Polyline, Rings};
     use clipper2::{EndType, FillRule, JoinType};
     use clipper2c_sys as sys;
     use std::os::raw::c_int;
@@ -321,106 +400,37 @@ mod ffi {
         }
     }
 
-    /// An owned poly tree root.
-    struct Tree(*mut sys::ClipperPolyTree64);
-
-    impl Tree {
-        fn new() -> Tree {
-            // SAFETY: a root node (no parent) constructed in place.
-            unsafe {
-                let mem = sys::clipper_allocate(sys::clipper_polytree64_size());
-                Tree(sys::clipper_polytree64(mem, std::ptr::null_mut()))
-            }
-        }
-    }
-
-    impl Drop for Tree {
-        fn drop(&mut self) {
-            // SAFETY: the root owns its children; created by clipper_polytree64.
-            unsafe { sys::clipper_delete_polytree64(self.0) }
-        }
-    }
-
-    /// The points of one tree node's polygon.
+    /// A boolean operation's result as flat rings: solids counter-clockwise, holes
+    /// clockwise (the engine's orientation rule), to be nested by the caller.
     ///
-    /// SAFETY: `node` must be a live node of a live tree.
-    unsafe fn node_points(node: *mut sys::ClipperPolyTree64) -> Vec<Point> {
-        unsafe {
-            let mem = sys::clipper_allocate(sys::clipper_path64_size());
-            let path = sys::clipper_polytree64_polygon(mem, node);
-            let n = sys::clipper_path64_length(path);
-            let mut pts = Vec::with_capacity(n);
-            for i in 0..n {
-                let p = sys::clipper_path64_get_point(path, i as c_int);
-                pts.push(Point::new(p.x, p.y));
-            }
-            sys::clipper_delete_path64(path);
-            pts
-        }
-    }
-
-    /// Collect the solids under `node` (whose children are outer contours).
-    ///
-    /// SAFETY: `node` must be a live node of a live tree.
-    unsafe fn collect_solids(node: *mut sys::ClipperPolyTree64, out: &mut Vec<ExPolygon>) {
-        unsafe {
-            for i in 0..sys::clipper_polytree64_count(node) {
-                let outer = sys::clipper_polytree64_get_child(node, i) as *mut _;
-                let mut ex = ExPolygon {
-                    contour: Polygon::new(node_points(outer)),
-                    holes: Vec::new(),
-                };
-                for j in 0..sys::clipper_polytree64_count(outer) {
-                    let hole = sys::clipper_polytree64_get_child(outer, j) as *mut _;
-                    ex.holes.push(Polygon::new(node_points(hole)));
-                    collect_solids(hole, out);
-                }
-                orient(&mut ex);
-                out.push(ex);
-            }
-        }
-    }
-
-    /// Make the contour counter-clockwise and the holes clockwise.
-    fn orient(ex: &mut ExPolygon) {
-        if ex.contour.area() < 0.0 {
-            ex.contour.reverse();
-        }
-        for h in &mut ex.holes {
-            if h.area() > 0.0 {
-                h.reverse();
-            }
-        }
-    }
-
+    /// The engine's poly tree is not used: where rings of the subject and the clip
+    /// coincide it can hang a hole at the top level, which would then read as a solid.
     pub(super) fn boolean(
         op: Op,
         subject: &(impl Rings + ?Sized),
         clip: &(impl Rings + ?Sized),
         fill: FillRule,
-    ) -> Vec<ExPolygon> {
+    ) -> Vec<Polygon> {
         let subj = Paths::from_rings(subject);
         let clip = Paths::from_rings(clip);
         let engine = Engine::new();
-        let tree = Tree::new();
+        let closed = Paths::empty();
         let open = Paths::empty();
-        let mut out = Vec::new();
         // SAFETY: all handles are live for the duration of the calls.
-        unsafe {
+        let ok = unsafe {
             sys::clipper_clipper64_add_subject(engine.0, subj.0);
             sys::clipper_clipper64_add_clip(engine.0, clip.0);
-            let ok = sys::clipper_clipper64_execute_tree_with_open(
-                engine.0,
-                op.raw(),
-                fill.into(),
-                tree.0,
-                open.0,
-            );
-            if ok == 1 {
-                collect_solids(tree.0, &mut out);
-            }
+            sys::clipper_clipper64_execute(engine.0, op.raw(), fill.into(), closed.0, open.0)
+        };
+        if ok != 1 {
+            return Vec::new();
         }
-        out
+        closed
+            .to_point_vecs()
+            .into_iter()
+            .filter(|p| p.len() >= 3)
+            .map(Polygon::new)
+            .collect()
     }
 
     pub(super) fn clip_open(

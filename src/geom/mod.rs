@@ -21,7 +21,7 @@ mod simplify;
 
 pub use clip::{
     FillRule, JoinType, Rings, clip_polylines, diff_polylines, difference, intersection, offset,
-    offset_polygons, offset_polylines, union, union_polygons,
+    offset_polygons, offset_polylines, sweep, union, union_polygons,
 };
 pub use point::{Coord, Point};
 pub use polygon::{BBox, ExPolygon, Polygon, Polyline};

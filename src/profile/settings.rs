@@ -585,7 +585,7 @@ impl Default for Print {
             tree_tip_diameter: 0.8,
             tree_branch_diameter: 3.0,
             tree_diameter_growth: 5.0,
-            tree_tip_spacing: 2.0,
+            tree_tip_spacing: 1.8,
             support_tool: 0,
             support_interface_tool: 0,
             soluble: SolubleMode::Off,

@@ -183,11 +183,13 @@ pub fn support_areas(
 }
 
 /// Mark the support standing inside the model: inside a layer's outline once gaps in
-/// it narrower than `2 * radius` mm are closed (a lumen between two vessel walls, a sac,
-/// a cavity).
+/// it narrower than `2 * radius` mm are closed (a sac, a cavity, a vertical lumen), or
+/// held between two walls of the model less than `4 * radius` apart along X or Y (the
+/// lumen of a vessel lying on its side, open at its ends).
 pub fn mark_interior(layers: &[Layer], out: &mut [SupportLayer], radius: f64) {
     use rayon::prelude::*;
     let r = scaled(radius) as f64;
+    let reach = scaled(4.0 * radius);
     out.par_iter_mut().enumerate().for_each(|(j, layer)| {
         if layer.base.is_empty() && layer.interface.is_empty() {
             return;
@@ -198,14 +200,20 @@ pub fn mark_interior(layers: &[Layer], out: &mut [SupportLayer], radius: f64) {
             .map(|e| ExPolygon::new(e.contour.clone()))
             .collect();
         let grown = geom::offset(&filled, r, JoinType::Round);
-        let closed = geom::offset(&grown, -r, JoinType::Round);
+        let mut enclosed = geom::offset(&grown, -r, JoinType::Round);
+        let model = &layers[j].islands;
+        for (dx, dy) in [(reach, 0), (0, reach)] {
+            let one_side = geom::sweep(model, dx, dy);
+            let other_side = geom::sweep(model, -dx, -dy);
+            enclosed.extend(geom::intersection(&one_side, &other_side));
+        }
         let all: Vec<ExPolygon> = layer
             .base
             .iter()
             .chain(layer.interface.iter())
             .cloned()
             .collect();
-        layer.interior = geom::intersection(&all, &closed);
+        layer.interior = geom::intersection(&all, &enclosed);
     });
 }
 

@@ -179,8 +179,18 @@ fn support_paths(
         _ => p.support_tool,
     };
     if walls {
-        // Tree branches: a wall round each branch holds the sparse inside together.
+        // Tree branches: a wall round each branch holds the sparse inside together, and
+        // a ring under each tip spreads its hold.
         let ring = geom::offset(&sl.base, -inset, JoinType::Miter);
+        let tip_rings = geom::offset(&sl.interface, -inset, JoinType::Miter);
+        for e in &tip_rings {
+            for r in e.rings() {
+                out.push((
+                    p.support_interface_tool,
+                    ExtrusionPath::from_loop(Role::SupportInterface, r.clone(), width, h),
+                ));
+            }
+        }
         for e in &ring {
             for r in e.rings() {
                 out.push((

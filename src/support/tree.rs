@@ -20,6 +20,8 @@ const PIXEL: f64 = 0.25;
 const CIRCLE_SEGMENTS: usize = 16;
 /// Tips closer than this fraction of the spacing to an existing branch are not added.
 const TIP_EXCLUSION: f64 = 0.75;
+/// Branches closer than this (mm) lean towards each other to merge further down.
+const MERGE_REACH: f64 = 10.0;
 /// Steering passes per layer when a branch must move away from the model.
 const STEER_STEPS: usize = 3;
 
@@ -103,8 +105,15 @@ impl Field {
         self.dist[r * self.w + c]
     }
 
-    /// Distance from the model at `p` (mm), bilinear.
+    /// Distance from the model at `p` (mm), bilinear, never more than the true
+    /// distance: the raster measures to the nearest pixel centre inside the model, up to
+    /// a pixel inside its true edge, so a pixel is taken off.
     fn sample(&self, p: (f64, f64)) -> f64 {
+        (self.raw(p) - PIXEL).max(0.0)
+    }
+
+    /// The rasterised distance, bilinear.
+    fn raw(&self, p: (f64, f64)) -> f64 {
         let fx = (p.0 - self.x0) / PIXEL - 0.5;
         let fy = (p.1 - self.y0) / PIXEL - 0.5;
         let (c, r) = (fx.floor(), fy.floor());
@@ -118,8 +127,8 @@ impl Field {
     /// The direction in which the distance grows fastest at `p` (unit, or zero).
     fn gradient(&self, p: (f64, f64)) -> (f64, f64) {
         let e = PIXEL;
-        let gx = self.sample((p.0 + e, p.1)) - self.sample((p.0 - e, p.1));
-        let gy = self.sample((p.0, p.1 + e)) - self.sample((p.0, p.1 - e));
+        let gx = self.raw((p.0 + e, p.1)) - self.raw((p.0 - e, p.1));
+        let gy = self.raw((p.0, p.1 + e)) - self.raw((p.0, p.1 - e));
         let n = gx.hypot(gy);
         if n > 1e-9 {
             (gx / n, gy / n)
@@ -290,11 +299,15 @@ pub fn tree_support(
         let field = field.unwrap_or_else(|| field_of(j));
         next_field = prefetched;
 
-        // 1. Existing branches descend one layer: grow, keep clear of the model.
-        let mut kept = Vec::with_capacity(nodes.len());
-        for mut node in nodes.drain(..) {
+        // 1. Existing branches descend one layer: grow, merge with or lean towards
+        // their neighbours, keep clear of the model.
+        for node in &mut nodes {
             node.depth += 1;
             node.radius = (tip_r + grow * node.depth as f64).min(max_r);
+        }
+        merge_nodes(&mut nodes, step);
+        let mut kept = Vec::with_capacity(nodes.len());
+        for mut node in nodes.drain(..) {
             if steer(&field, &mut node.pos, node.radius + clearance, step) {
                 kept.push(node);
             } else if area.buildplate_only {
@@ -307,7 +320,6 @@ pub fn tree_support(
             }
         }
         nodes = kept;
-        merge_nodes(&mut nodes, step);
 
         // 2. New tips under this layer's contact areas.
         if let Some(contact) = overhangs.get(j + 1 + k_top) {
@@ -408,7 +420,7 @@ fn merge_nodes(nodes: &mut Vec<Node>, step: f64) {
     if nodes.len() < 2 {
         return;
     }
-    let cell = 4.0;
+    let cell = MERGE_REACH;
     let key = |p: (f64, f64)| ((p.0 / cell).floor() as i64, (p.1 / cell).floor() as i64);
     let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
     for (i, n) in nodes.iter().enumerate() {
@@ -453,7 +465,7 @@ fn merge_nodes(nodes: &mut Vec<Node>, step: f64) {
             alive[j] = false;
         } else if d < cell {
             // Lean towards the neighbour.
-            let mv = (step * 0.5).min(d / 2.0);
+            let mv = step.min(d / 2.0);
             moves[i] = ((b.pos.0 - a.pos.0) / d * mv, (b.pos.1 - a.pos.1) / d * mv);
         }
     }
