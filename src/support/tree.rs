@@ -146,8 +146,8 @@ fn edt(grid: &mut [f32], w: usize, h: usize) {
     let mut v = vec![0usize; w.max(h)];
     let mut z = vec![0f32; w.max(h) + 1];
     let mut pass = |line: &mut dyn FnMut(usize, Option<f32>) -> f32, n: usize| {
-        for i in 0..n {
-            f[i] = line(i, None);
+        for (i, fi) in f.iter_mut().enumerate().take(n) {
+            *fi = line(i, None);
         }
         let mut k = 0;
         v[0] = 0;
@@ -177,12 +177,12 @@ fn edt(grid: &mut [f32], w: usize, h: usize) {
             }
         }
         k = 0;
-        for q in 0..n {
+        for (q, dq) in d.iter_mut().enumerate().take(n) {
             while z[k + 1] < q as f32 {
                 k += 1;
             }
             let p = v[k];
-            d[q] = (q as f32 - p as f32).powi(2) + f[p];
+            *dq = (q as f32 - p as f32).powi(2) + f[p];
         }
         for (q, dq) in d.iter().enumerate().take(n) {
             line(q, Some(*dq));
