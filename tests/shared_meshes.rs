@@ -24,3 +24,44 @@ fn every_shared_mesh_loads_with_trimesh_counts() {
         );
     }
 }
+
+#[test]
+fn check_agrees_with_trimesh() {
+    let Some(dir) = common::shared_meshes() else {
+        return;
+    };
+    for (file, triangles, _, watertight, bodies, boundary, non_manifold, volume) in common::TRIMESH
+    {
+        let mesh = io::load(&dir.join(file)).unwrap().remove(0).mesh;
+        let t = std::time::Instant::now();
+        let r = lamina::mesh::check::check(&mesh);
+        println!(
+            "{file}: {} tri, watertight {}, shells {}, boundary {}, non-manifold {}, volume {:.1} cm³, {} holes, {} inside-out, {} cavities ({:?})",
+            r.triangles,
+            r.watertight,
+            r.shells,
+            r.boundary_edges,
+            r.non_manifold_edges,
+            r.volume_mm3 / 1000.0,
+            r.boundary_loops,
+            r.inside_out_shells,
+            r.cavities,
+            t.elapsed()
+        );
+        assert_eq!(r.triangles, triangles, "{file}");
+        assert_eq!(r.watertight, watertight, "{file}: watertight");
+        assert_eq!(r.shells, bodies, "{file}: bodies");
+        assert_eq!(r.boundary_edges, boundary, "{file}: boundary edges");
+        assert_eq!(
+            r.non_manifold_edges, non_manifold,
+            "{file}: non-manifold edges"
+        );
+        if let Some(v) = volume {
+            assert!(
+                (r.volume_mm3 / 1000.0 - v).abs() < 0.05 + v.abs() * 1e-3,
+                "{file}: volume {}",
+                r.volume_mm3 / 1000.0
+            );
+        }
+    }
+}

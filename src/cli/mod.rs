@@ -6,9 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod inspect;
 mod models;
 mod profile_args;
 mod profiles;
+mod repair;
 mod slice;
 
 /// Exit status when the job failed (bad file, port error, ...).
@@ -41,6 +43,10 @@ struct Cli {
 enum Command {
     /// Slice models into G-code.
     Slice(Box<slice::SliceArgs>),
+    /// Report a mesh's size, volume and defects.
+    Inspect(inspect::InspectArgs),
+    /// Fix holes, winding, degenerate and duplicate faces; write an STL.
+    Repair(repair::RepairArgs),
     /// List profiles or show one's values.
     Profiles(profiles::ProfilesArgs),
 }
@@ -76,6 +82,8 @@ pub fn main() -> ExitCode {
     let global = Global { quiet: cli.quiet };
     let result: anyhow::Result<()> = match cli.command {
         Command::Slice(a) => slice::run(*a, global),
+        Command::Inspect(a) => inspect::run(a, global),
+        Command::Repair(a) => repair::run(a, global),
         Command::Profiles(a) => profiles::run(a),
     };
     match result {

@@ -1,10 +1,13 @@
 //! Triangle meshes: the indexed [`Mesh`], the named [`Object`] a file yields, and the
 //! stages that work on them: import ([`io`]), placement on the bed ([`place`]).
 
+pub mod check;
 pub mod implicit;
 pub mod io;
 pub mod place;
+pub mod repair;
 pub mod shapes;
+pub mod topology;
 
 use serde::Serialize;
 
