@@ -216,21 +216,21 @@ fn orient(m: &mut Mesh) -> (usize, usize) {
     let mut volume = vec![0.0f64; count];
     let mut centroid = vec![[0.0f64; 3]; count];
     let mut faces_in = vec![0usize; count];
-    for f in 0..n {
-        let s = labels[f] as usize;
+    for (f, &s) in labels.iter().enumerate() {
+        let s = s as usize;
         let [a, b, c] = corners(m, f);
-        for k in 0..3 {
-            centroid[s][k] += (a[k] + b[k] + c[k]) / 3.0;
+        for (k, ck) in centroid[s].iter_mut().enumerate() {
+            *ck += (a[k] + b[k] + c[k]) / 3.0;
         }
         faces_in[s] += 1;
     }
-    for s in 0..count {
-        for k in 0..3 {
-            centroid[s][k] /= faces_in[s].max(1) as f64;
+    for (c, &k) in centroid.iter_mut().zip(&faces_in) {
+        for ck in c.iter_mut() {
+            *ck /= k.max(1) as f64;
         }
     }
-    for f in 0..n {
-        let s = labels[f] as usize;
+    for (f, &s) in labels.iter().enumerate() {
+        let s = s as usize;
         let o = centroid[s];
         let [a, b, c] = corners(m, f);
         let sub = |p: [f64; 3]| [p[0] - o[0], p[1] - o[1], p[2] - o[2]];
