@@ -189,6 +189,7 @@ fn orient(m: &mut Mesh) -> (usize, usize) {
         }
         seen[seed] = true;
         let mut queue = VecDeque::from([seed]);
+        let mut component = vec![seed];
         while let Some(f) = queue.pop_front() {
             for &(g, same) in &neighbours[f] {
                 let g = g as usize;
@@ -198,11 +199,20 @@ fn orient(m: &mut Mesh) -> (usize, usize) {
                 seen[g] = true;
                 // g must be flipped when it disagrees with f as f now stands.
                 flip[g] = flip[f] ^ same;
-                if flip[g] {
-                    flipped += 1;
-                }
+                component.push(g);
                 queue.push_back(g);
             }
+        }
+        // The seed may itself be the odd face out: keep the majority's winding and flip
+        // the minority, so the count says how many faces really disagreed.
+        let count = component.iter().filter(|&&f| flip[f]).count();
+        if 2 * count > component.len() {
+            for &f in &component {
+                flip[f] = !flip[f];
+            }
+            flipped += component.len() - count;
+        } else {
+            flipped += count;
         }
     }
     for (f, fl) in m.faces.iter_mut().zip(&flip) {
