@@ -14,3 +14,4 @@
 pub mod geom;
 pub mod mesh;
 pub mod output;
+pub mod serial;
