@@ -670,6 +670,27 @@ impl Protocol {
             ));
             return;
         };
+        // The printer only ever asks for the line after the last one it took, which is
+        // never far behind what is in flight. A request much further back means it
+        // restarted and lost its queue: resending would print those lines twice.
+        let oldest_open = self
+            .inflight
+            .iter()
+            .filter_map(|f| match f {
+                InFlight::Line(s) => Some(*s),
+                InFlight::Probe => None,
+            })
+            .min()
+            .unwrap_or(self.cursor)
+            .min(self.cursor);
+        let tolerance = (self.config.max_window.max(self.window) * 2 + RESEND_SLACK) as u64;
+        if seq + tolerance < oldest_open {
+            self.fail(format!(
+                "the printer asked for line {n} again, far behind the lines in flight; \
+                 it probably restarted"
+            ));
+            return;
+        }
         // Every transmission from `seq` on was (or will be) rejected by the printer.
         let before = self.inflight.len();
         self.inflight
@@ -711,6 +732,10 @@ impl Protocol {
             .find(|&s| self.entry(s).is_some_and(|e| e.m110))
     }
 }
+
+/// Lines a resend request may reach behind the oldest line in flight, beyond twice the
+/// window, before it is taken for a printer that restarted.
+const RESEND_SLACK: usize = 8;
 
 /// The probe sent when an `ok` is overdue: harmless, answered with `ok T:...`.
 pub const PROBE_COMMAND: &str = "M105";

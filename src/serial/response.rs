@@ -154,7 +154,7 @@ pub fn parse(line: &str) -> Response {
     if lower == "wait" {
         return Response::Wait;
     }
-    if lower == "start" {
+    if is_start(line) {
         return Response::Start;
     }
     if let Some(rest) = line.strip_prefix("FIRMWARE_NAME:") {
@@ -174,6 +174,18 @@ pub fn parse(line: &str) -> Response {
         }
     }
     Response::Other(line.to_string())
+}
+
+/// Whether a line is the reset banner `start`, ignoring the noise bytes a board often
+/// sends while it boots.
+///
+/// ```
+/// assert!(lamina::serial::response::is_start("\u{0}\u{ff}start"));
+/// assert!(!lamina::serial::response::is_start("echo:start SD print"));
+/// ```
+pub fn is_start(line: &str) -> bool {
+    let visible: String = line.chars().filter(|c| c.is_ascii_graphic()).collect();
+    visible.eq_ignore_ascii_case("start")
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
