@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod ports;
+mod stream;
+
 /// Exit status when the job failed (bad file, port error, ...).
 const EXIT_FAILURE: u8 = 1;
 /// Exit status for bad usage (clap uses it too).
@@ -32,7 +35,12 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// Send a G-code file to a printer over USB (Marlin host protocol).
+    Stream(stream::StreamArgs),
+    /// List the serial ports a printer may be connected to.
+    Ports(ports::PortsArgs),
+}
 
 /// Options every command sees.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +71,10 @@ pub fn main() -> ExitCode {
         }
     };
     let global = Global { quiet: cli.quiet };
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Stream(args) => stream::run(args, global),
+        Command::Ports(args) => ports::run(args, global),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -530,12 +530,20 @@ impl Protocol {
         self.history.get(index)
     }
 
-    /// Transmissions in flight that count against the window (probes do not).
+    /// Transmissions in flight that count against the window (probes do not). An `M110`
+    /// in flight fills the window on its own: Marlin sets its counter again when it
+    /// executes it, so a line sent behind it would be asked for, and run, twice.
     fn live_inflight(&self) -> usize {
-        self.inflight
-            .iter()
-            .filter(|f| matches!(f, InFlight::Line(_)))
-            .count()
+        let mut count = 0;
+        for f in &self.inflight {
+            if let InFlight::Line(seq) = f {
+                if self.entry(*seq).is_some_and(|e| e.m110) {
+                    return usize::MAX;
+                }
+                count += 1;
+            }
+        }
+        count
     }
 
     fn push_entry(&mut self, command: String, source: Option<Source>) {
@@ -1025,6 +1033,44 @@ mod tests {
         s.printer("Resend: 2");
         s.printer("ok");
         assert_eq!(s.written[7], numbered(2, "G1 X5"));
+    }
+
+    #[test]
+    fn nothing_follows_an_m110_before_its_ok() {
+        let mut s = Script::new(ProtocolConfig {
+            window: 4,
+            auto_window: false,
+            line_number_limit: 3,
+            ..ProtocolConfig::default()
+        });
+        let cmds = ["G1 X1", "G1 X2", "G1 X3", "G1 X4"];
+        let mut it = cmds.iter();
+        s.feed(&mut it);
+        assert_eq!(s.written, [numbered(1, "G1 X1"), numbered(2, "G1 X2"), numbered(3, "M110 N0")]);
+        s.printer("ok");
+        s.printer("ok");
+        s.feed(&mut it);
+        assert_eq!(s.written.len(), 3, "held back until the M110 is acknowledged");
+        s.printer("ok");
+        s.feed(&mut it);
+        assert_eq!(s.written[3..], [numbered(1, "G1 X3"), numbered(2, "G1 X4")]);
+    }
+
+    #[test]
+    fn request_far_behind_the_window_is_a_restart() {
+        let mut s = Script::with_window(1);
+        let cmds: Vec<String> = (0..40).map(|i| format!("G1 X{i}")).collect();
+        for c in &cmds {
+            s.p.send(c, None).expect("ready");
+            s.flush();
+            s.printer("ok");
+        }
+        s.p.send("G1 Y1", None).expect("ready");
+        s.flush();
+        // A board that reset asks for line 1: resending would print 40 lines twice.
+        s.printer("Resend: 1");
+        assert!(s.p.failure().is_some_and(|f| f.contains("restarted")));
+        assert_eq!(s.written.len(), 41);
     }
 
     #[test]
