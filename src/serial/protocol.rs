@@ -1059,7 +1059,7 @@ mod tests {
     #[test]
     fn request_far_behind_the_window_is_a_restart() {
         let mut s = Script::with_window(1);
-        let cmds: Vec<String> = (0..40).map(|i| format!("G1 X{i}")).collect();
+        let cmds: Vec<String> = (0..60).map(|i| format!("G1 X{i}")).collect();
         for c in &cmds {
             s.p.send(c, None).expect("ready");
             s.flush();
@@ -1067,10 +1067,10 @@ mod tests {
         }
         s.p.send("G1 Y1", None).expect("ready");
         s.flush();
-        // A board that reset asks for line 1: resending would print 40 lines twice.
+        // A board that reset asks for line 1: resending would print 60 lines twice.
         s.printer("Resend: 1");
         assert!(s.p.failure().is_some_and(|f| f.contains("restarted")));
-        assert_eq!(s.written.len(), 41);
+        assert_eq!(s.written.len(), 61);
     }
 
     #[test]
