@@ -62,7 +62,9 @@ pub struct StreamArgs {
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if v.is_finite() && v > 0.0 && v < 86_400.0 {
         Ok(v)
     } else {
@@ -214,6 +216,13 @@ pub fn run(args: StreamArgs, global: Global) -> anyhow::Result<()> {
     };
     let mut log_writer = log_file.as_mut().map(std::io::BufWriter::new);
 
+    if args.resume {
+        // Say what is wrong with the job state before touching the printer.
+        lamina::serial::state::JobState::load(&lamina::serial::state::JobState::path_for(
+            &args.file,
+        ))
+        .context("cannot resume")?;
+    }
     let mut link = SerialLink::open(&args.port, args.baud)?;
     let bar = global.show_progress().then(|| {
         let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());

@@ -121,8 +121,8 @@ pub fn command_word(command: &str) -> Option<String> {
 /// Commands that can keep the printer from answering for minutes: heating and waiting,
 /// homing, probing, PID tuning, leveling, waiting for moves to finish.
 pub const LONG_COMMANDS: &[&str] = &[
-    "M109", "M190", "M191", "M303", "M400", "G28", "G29", "G34", "G35", "G76", "M48", "M600",
-    "M0", "M1", "G4", "M226", "M116", "G12", "M701", "M702",
+    "M109", "M190", "M191", "M303", "M400", "G28", "G29", "G34", "G35", "G76", "M48", "M600", "M0",
+    "M1", "G4", "M226", "M116", "G12", "M701", "M702",
 ];
 
 /// Whether a command can take minutes before its `ok` (see [`LONG_COMMANDS`]).
@@ -199,10 +199,7 @@ mod tests {
         assert_eq!(clean_line("; estimated printing time = 1h"), None);
         assert_eq!(clean_line("(only a comment)"), None);
         assert_eq!(clean_line("\tM104 S200\r"), Some("M104 S200".into()));
-        assert_eq!(
-            clean_line("G1 (a) X1 (b) Y2 ; c"),
-            Some("G1 X1 Y2".into())
-        );
+        assert_eq!(clean_line("G1 (a) X1 (b) Y2 ; c"), Some("G1 X1 Y2".into()));
         assert_eq!(clean_line("M117 hi*5"), Some("M117 hi".into()));
     }
 

@@ -63,7 +63,10 @@ impl SerialLink {
 }
 
 fn is_benign(kind: io::ErrorKind) -> bool {
-    matches!(kind, io::ErrorKind::TimedOut | io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock)
+    matches!(
+        kind,
+        io::ErrorKind::TimedOut | io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+    )
 }
 
 impl Link for SerialLink {
@@ -138,6 +141,8 @@ pub struct Banner {
 
 /// Silence after `start` that ends the boot chatter.
 const BOOT_QUIET: Duration = Duration::from_millis(300);
+/// Longest wait for that silence (a printer reporting temperatures never falls quiet).
+const BOOT_MAX: Duration = Duration::from_secs(2);
 
 /// Wait for the board's reset banner (`start`) for at most `timeout`, then for its boot
 /// messages to end. Boards that do not reset on connection say nothing: the wait simply
@@ -152,8 +157,12 @@ pub fn wait_for_banner(
     let mut reader = LineReader::default();
     let mut buf = [0u8; READ_CHUNK];
     let mut quiet_since: Option<Instant> = None;
+    let mut reset_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        if reset_at.is_some_and(|t| now.duration_since(t) >= BOOT_MAX) {
+            return Ok(banner);
+        }
         let wait = if banner.reset {
             match quiet_since {
                 Some(t) if now.duration_since(t) >= BOOT_QUIET => return Ok(banner),
@@ -179,6 +188,7 @@ pub fn wait_for_banner(
             on_line(line);
             if super::response::is_start(line) {
                 banner.reset = true;
+                reset_at = Some(Instant::now());
             }
             banner.lines.push(line.to_string());
         });

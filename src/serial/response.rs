@@ -332,9 +332,8 @@ fn parse_firmware(rest: &str) -> FirmwareLine {
             .unwrap_or(s.len());
         s[..end].trim().to_string()
     };
-    let field = |key: &str| -> Option<String> {
-        rest.find(key).map(|i| cut(&rest[i + key.len()..]))
-    };
+    let field =
+        |key: &str| -> Option<String> { rest.find(key).map(|i| cut(&rest[i + key.len()..])) };
     FirmwareLine {
         name: cut(rest),
         machine: field(" MACHINE_TYPE:"),
@@ -359,8 +358,20 @@ mod tests {
             panic!("not an ok")
         };
         let t = temp.temperatures.expect("temperatures");
-        assert_eq!(t.tools, vec![Heater { actual: 210.0, target: 210.0 }]);
-        assert_eq!(t.bed, Some(Heater { actual: 60.0, target: 60.0 }));
+        assert_eq!(
+            t.tools,
+            vec![Heater {
+                actual: 210.0,
+                target: 210.0
+            }]
+        );
+        assert_eq!(
+            t.bed,
+            Some(Heater {
+                actual: 60.0,
+                target: 60.0
+            })
+        );
     }
 
     #[test]
@@ -388,7 +399,10 @@ mod tests {
             "Error:Line Number is not Last Line Number+1, Last Line: 9",
             "Error:No Checksum with line number, Last Line: 9",
         ] {
-            assert!(matches!(parse(recoverable), Response::LineError(_)), "{recoverable}");
+            assert!(
+                matches!(parse(recoverable), Response::LineError(_)),
+                "{recoverable}"
+            );
         }
     }
 
@@ -398,7 +412,10 @@ mod tests {
         assert!(matches!(parse("busy: paused for user"), Response::Busy(_)));
         assert_eq!(parse("wait"), Response::Wait);
         assert_eq!(parse("start"), Response::Start);
-        assert!(matches!(parse("echo:Unknown command: \"X\""), Response::Other(_)));
+        assert!(matches!(
+            parse("echo:Unknown command: \"X\""),
+            Response::Other(_)
+        ));
     }
 
     #[test]
@@ -406,9 +423,24 @@ mod tests {
         let t = parse_temperatures("T:200.0 /205.0 B:55.5 /60.0 T0:200.0 /205.0 T1:150.0 /0.0 @:0")
             .expect("parsed");
         assert_eq!(t.tools.len(), 2);
-        assert_eq!(t.tools[1], Heater { actual: 150.0, target: 0.0 });
-        assert_eq!(t.bed, Some(Heater { actual: 55.5, target: 60.0 }));
-        assert!(matches!(parse("T:21.3 /0.0 B:20.9 /0.0 @:0 B@:0"), Response::Temperature(_)));
+        assert_eq!(
+            t.tools[1],
+            Heater {
+                actual: 150.0,
+                target: 0.0
+            }
+        );
+        assert_eq!(
+            t.bed,
+            Some(Heater {
+                actual: 55.5,
+                target: 60.0
+            })
+        );
+        assert!(matches!(
+            parse("T:21.3 /0.0 B:20.9 /0.0 @:0 B@:0"),
+            Response::Temperature(_)
+        ));
     }
 
     #[test]

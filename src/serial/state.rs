@@ -175,7 +175,13 @@ impl MachineState {
             .filter(|(_, t)| *t > 0.0)
             .collect();
         let multi = self.hotend_targets.len() > 1;
-        let tool_arg = |i: usize| if multi { format!(" T{i}") } else { String::new() };
+        let tool_arg = |i: usize| {
+            if multi {
+                format!(" T{i}")
+            } else {
+                String::new()
+            }
+        };
         if let Some(b) = self.bed_target.filter(|b| *b > 0.0) {
             out.push(format!("M140 S{}", fmt(b)));
         }
@@ -243,8 +249,14 @@ impl MachineState {
             ("{hotend}", hotend.filter(|t| *t > 0.0).map(fmt)),
             ("{bed}", self.bed_target.filter(|t| *t > 0.0).map(fmt)),
             ("{fan}", Some(fmt(self.fan.unwrap_or(0.0)))),
-            ("{e_mode}", Some(if self.absolute_e { "M82" } else { "M83" }.into())),
-            ("{xyz_mode}", Some(if self.absolute_xyz { "G90" } else { "G91" }.into())),
+            (
+                "{e_mode}",
+                Some(if self.absolute_e { "M82" } else { "M83" }.into()),
+            ),
+            (
+                "{xyz_mode}",
+                Some(if self.absolute_xyz { "G90" } else { "G91" }.into()),
+            ),
         ];
         let mut out = Vec::new();
         'lines: for line in template.lines() {
@@ -395,7 +407,16 @@ mod tests {
     #[test]
     fn tracks_relative_moves_and_g92() {
         let mut m = MachineState::default();
-        for c in ["G92 E0", "G1 Z1", "G91", "G1 Z0.5 E2", "G90", "G92 E10", "M82", "G1 E12"] {
+        for c in [
+            "G92 E0",
+            "G1 Z1",
+            "G91",
+            "G1 Z0.5 E2",
+            "G90",
+            "G92 E10",
+            "M82",
+            "G1 E12",
+        ] {
             m.apply(c);
         }
         assert_eq!(m.position[2], Some(1.5));
@@ -408,16 +429,35 @@ mod tests {
     fn preamble_reheats_rehomes_xy_and_sets_z_and_e() {
         let mut m = MachineState::default();
         for c in [
-            "M140 S60", "M104 S215", "G28", "G90", "M83", "G1 Z2.4 F600", "G1 X50 Y60 E1 F1800",
+            "M140 S60",
+            "M104 S215",
+            "G28",
+            "G90",
+            "M83",
+            "G1 Z2.4 F600",
+            "G1 X50 Y60 E1 F1800",
             "M106 S128",
         ] {
             m.apply(c);
         }
         let p = m.resume_preamble(2.0);
         let expected: Vec<String> = [
-            "M140 S60", "M104 S215", "G92 Z2.4", "G91", "G1 Z2 F600", "G90", "G28 X Y",
-            "M190 S60", "M109 S215", "G1 X50 Y60 F3000", "G1 Z2.4 F600", "G92 E0",
-            "M106 S128", "G90", "M83", "G1 F1800",
+            "M140 S60",
+            "M104 S215",
+            "G92 Z2.4",
+            "G91",
+            "G1 Z2 F600",
+            "G90",
+            "G28 X Y",
+            "M190 S60",
+            "M109 S215",
+            "G1 X50 Y60 F3000",
+            "G1 Z2.4 F600",
+            "G92 E0",
+            "M106 S128",
+            "G90",
+            "M83",
+            "G1 F1800",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -448,10 +488,19 @@ mod tests {
             status: JobStatus::Failed,
             last_acknowledged_line: 40,
             sent: vec![
-                SentLine { number: 7, line: 40 },
-                SentLine { number: 8, line: 42 },
+                SentLine {
+                    number: 7,
+                    line: 40,
+                },
+                SentLine {
+                    number: 8,
+                    line: 42,
+                },
                 SentLine { number: 9, line: 0 },
-                SentLine { number: 10, line: 45 },
+                SentLine {
+                    number: 10,
+                    line: 45,
+                },
             ],
             next_number: 11,
             message: None,

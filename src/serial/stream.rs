@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::gcode::{self, clean_line, command_word, param};
-use super::port::{self, Link, LineReader, PortError};
+use super::port::{self, LineReader, Link, PortError};
 use super::protocol::{Event, FirmwareInfo, Protocol, ProtocolConfig, Source};
 use super::response::{self, Response, Temperatures};
 use super::state::{JobState, JobStatus, MachineState, SentLine};
@@ -82,6 +82,8 @@ const ESTIMATE_SCAN_BYTES: u64 = 64 * 1024;
 const CONTINUITY_ATTEMPTS: usize = 3;
 /// Wait for each of those answers.
 const CONTINUITY_WAIT: Duration = Duration::from_secs(3);
+/// Longest wait for the printer to fall quiet after asking for its line counter.
+const DRAIN_MAX: Duration = Duration::from_secs(1);
 /// Fraction of the file after which the observed pace starts to weigh in the estimate.
 const PACE_MIN_FRACTION: f64 = 0.02;
 
@@ -314,6 +316,7 @@ pub fn run<'a>(
         last_state_write: None,
         next_temperature_poll: None,
         autoreport: false,
+        cancel_deadline: None,
         state_path,
         first_line: 1,
         printer_reset: false,
@@ -358,6 +361,7 @@ struct Session<'a> {
     last_state_write: Option<Instant>,
     next_temperature_poll: Option<Instant>,
     autoreport: bool,
+    cancel_deadline: Option<Instant>,
     state_path: PathBuf,
     first_line: u64,
     printer_reset: bool,
@@ -589,7 +593,10 @@ impl Session<'_> {
     }
 
     fn temperature_due(&self) -> bool {
-        !self.autoreport && self.next_temperature_poll.is_some_and(|t| Instant::now() >= t)
+        !self.autoreport
+            && self
+                .next_temperature_poll
+                .is_some_and(|t| Instant::now() >= t)
     }
 
     fn control_requested(&self) -> bool {
@@ -642,13 +649,19 @@ impl Session<'_> {
         Ok(None)
     }
 
-    /// Read and log whatever comes until `quiet` passes without a byte.
+    /// Read and log whatever comes until `quiet` passes without a byte, or at most
+    /// [`DRAIN_MAX`] (a printer reporting temperatures is never quiet for long).
     fn drain_quiet(&mut self, quiet: Duration) -> Result<(), Stop> {
+        let until = Instant::now() + DRAIN_MAX;
         loop {
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
             let mut buf = [0u8; 1024];
             let n = self
                 .link
-                .read_some(&mut buf, quiet)
+                .read_some(&mut buf, quiet.min(until - now))
                 .map_err(|e| Stop::Failed(e.to_string()))?;
             if n == 0 {
                 return Ok(());
@@ -661,11 +674,22 @@ impl Session<'_> {
         }
     }
 
+    /// Whether cancelling should stop waiting for the printer (second Ctrl-C, or the
+    /// printer took too long).
+    fn cancel_given_up(&self) -> bool {
+        self.phase == Phase::Cancelling
+            && (self.controls.interrupt.load(Ordering::Relaxed)
+                || self.cancel_deadline.is_some_and(|d| Instant::now() >= d))
+    }
+
     /// Send a command of lamina's own (not from the file), waiting for room.
     fn send_host(&mut self, command: &str) -> Result<(), Stop> {
         loop {
             if let Some(f) = self.protocol.failure() {
                 return Err(Stop::Failed(f.to_string()));
+            }
+            if self.cancel_given_up() {
+                return Ok(());
             }
             if self.protocol.ready() {
                 let _ = self.protocol.send(command, None);
@@ -689,7 +713,7 @@ impl Session<'_> {
                 return Ok(());
             }
             if self.phase == Phase::Cancelling {
-                if self.controls.interrupt.swap(false, Ordering::Relaxed) {
+                if self.cancel_given_up() {
                     return Ok(());
                 }
             } else {
@@ -734,7 +758,9 @@ impl Session<'_> {
         if let Some(t) = self.next_temperature_poll.filter(|_| !self.autoreport) {
             wake = wake.min(t);
         }
-        let timeout = wake.saturating_duration_since(now).max(Duration::from_millis(1));
+        let timeout = wake
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
         let mut buf = [0u8; 4096];
         let n = self
             .link
@@ -865,6 +891,7 @@ impl Session<'_> {
         }
         self.phase = Phase::Cancelling;
         self.controls.interrupt.store(false, Ordering::Relaxed);
+        self.cancel_deadline = Some(Instant::now() + self.options.cancel_timeout);
         self.message("cancelling (Ctrl-C again to stop waiting for the printer)");
         if self.protocol.firmware().emergency_parser {
             self.protocol.send_urgent("M108");
@@ -872,12 +899,12 @@ impl Session<'_> {
             self.transmit()?;
         }
         for cmd in self.machine.fill_template(&self.options.cancel_gcode) {
-            if self.controls.interrupt.load(Ordering::Relaxed) {
+            if self.cancel_given_up() {
                 break;
             }
             self.send_host(&cmd)?;
         }
-        self.wait_idle(Some(self.options.cancel_timeout))?;
+        self.wait_idle(None)?;
         Ok(())
     }
 
@@ -1021,7 +1048,11 @@ impl Session<'_> {
 /// assert_eq!(r, Some(Duration::from_secs(1800)));
 /// assert_eq!(remaining_time(None, 0.0, Duration::from_secs(5)), None);
 /// ```
-pub fn remaining_time(estimate: Option<Duration>, done: f64, elapsed: Duration) -> Option<Duration> {
+pub fn remaining_time(
+    estimate: Option<Duration>,
+    done: f64,
+    elapsed: Duration,
+) -> Option<Duration> {
     let left = (1.0 - done).clamp(0.0, 1.0);
     let from_estimate = estimate.map(|e| e.as_secs_f64() * left);
     let from_pace = (done >= PACE_MIN_FRACTION).then(|| elapsed.as_secs_f64() * left / done);
@@ -1040,7 +1071,9 @@ pub fn read_estimate(path: &Path) -> io::Result<Option<Duration>> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut head = Vec::new();
-    (&mut file).take(ESTIMATE_SCAN_BYTES).read_to_end(&mut head)?;
+    (&mut file)
+        .take(ESTIMATE_SCAN_BYTES)
+        .read_to_end(&mut head)?;
     if let Some(d) = find_estimate(&String::from_utf8_lossy(&head)) {
         return Ok(Some(d));
     }
@@ -1160,8 +1193,12 @@ mod tests {
     #[test]
     fn remaining_follows_pace_at_the_end() {
         // Estimate 1 h, but 90% took 2 h: the pace dominates.
-        let r = remaining_time(Some(Duration::from_secs(3600)), 0.9, Duration::from_secs(7200))
-            .expect("some");
+        let r = remaining_time(
+            Some(Duration::from_secs(3600)),
+            0.9,
+            Duration::from_secs(7200),
+        )
+        .expect("some");
         let pace = 7200.0 * 0.1 / 0.9;
         let est = 360.0;
         let expected = est * 0.1 + pace * 0.9;
