@@ -21,5 +21,6 @@ pub mod path;
 pub mod pipeline;
 pub mod plan;
 pub mod profile;
+pub mod serial;
 pub mod slice;
 pub mod support;

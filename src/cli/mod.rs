@@ -8,10 +8,13 @@ use clap::{Parser, Subcommand};
 
 mod inspect;
 mod models;
+mod ports;
+mod print;
 mod profile_args;
 mod profiles;
 mod repair;
 mod slice;
+mod stream;
 
 /// Exit status when the job failed (bad file, port error, ...).
 const EXIT_FAILURE: u8 = 1;
@@ -49,6 +52,12 @@ enum Command {
     Repair(repair::RepairArgs),
     /// List profiles or show one's values.
     Profiles(profiles::ProfilesArgs),
+    /// Send a G-code file to a printer over USB (Marlin host protocol).
+    Stream(stream::StreamArgs),
+    /// List the serial ports a printer may be connected to.
+    Ports(ports::PortsArgs),
+    /// Slice models and stream the G-code to a printer in one go.
+    Print(Box<print::PrintArgs>),
 }
 
 /// Options every command sees.
@@ -85,6 +94,9 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a, global),
         Command::Repair(a) => repair::run(a, global),
         Command::Profiles(a) => profiles::run(a),
+        Command::Stream(args) => stream::run(args, global),
+        Command::Ports(args) => ports::run(args, global),
+        Command::Print(args) => print::run(*args, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

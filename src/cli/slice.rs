@@ -1,13 +1,14 @@
 //! `lamina slice`: models to G-code.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lamina::mesh::place;
-use lamina::pipeline::{self, Stage};
+use lamina::pipeline::{self, Report, Stage};
+use lamina::profile::Settings;
 
 use super::Global;
 use super::models::{load_models, transform};
@@ -39,6 +40,16 @@ pub struct SliceArgs {
     #[arg(short, long, value_name = "OUT.gcode")]
     output: PathBuf,
     #[command(flatten)]
+    job: JobArgs,
+    /// Print a JSON summary on standard output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What to print and how: shared by `lamina slice` and `lamina print`.
+#[derive(Args, Debug)]
+pub struct JobArgs {
+    #[command(flatten)]
     profiles: ProfileArgs,
     /// Support style (default: the quality profile's).
     #[arg(long, value_enum)]
@@ -55,36 +66,42 @@ pub struct SliceArgs {
     /// Rotate X,Y,Z degrees (applied after scaling).
     #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
     rotate: Option<String>,
-    /// Print a JSON summary on standard output.
-    #[arg(long)]
-    json: bool,
 }
 
-/// Run `lamina slice`.
-pub fn run(args: SliceArgs, global: Global) -> Result<()> {
-    let to_stdout = args.output.as_os_str() == "-";
-    if to_stdout && args.json {
-        bail!("--json prints on standard output, so it needs -o FILE (not -o -)");
+impl JobArgs {
+    /// The settings these options select.
+    pub fn settings(&self) -> Result<Settings> {
+        let mut extra = Vec::new();
+        if let Some(s) = self.support {
+            let v = match s {
+                SupportArg::None => "none",
+                SupportArg::Grid => "grid",
+                SupportArg::Tree => "tree",
+            };
+            extra.push(format!("support_material={v}"));
+        }
+        if let Some(a) = self.support_angle {
+            extra.push(format!("support_threshold={a}"));
+        }
+        if let Some(m) = &self.support_inside {
+            extra.push(format!("support_inside={m}"));
+        }
+        Ok(lamina::profile::resolve(&self.profiles.selection(extra))?)
     }
-    let mut extra = Vec::new();
-    if let Some(s) = args.support {
-        let v = match s {
-            SupportArg::None => "none",
-            SupportArg::Grid => "grid",
-            SupportArg::Tree => "tree",
-        };
-        extra.push(format!("support_material={v}"));
-    }
-    if let Some(a) = args.support_angle {
-        extra.push(format!("support_threshold={a}"));
-    }
-    if let Some(m) = &args.support_inside {
-        extra.push(format!("support_inside={m}"));
-    }
-    let settings = lamina::profile::resolve(&args.profiles.selection(extra))?;
-    let t = transform(args.scale.as_deref(), args.rotate.as_deref())?;
-    let mut objects = load_models(&args.models, &global)?;
-    let bed = pipeline::bed(&settings);
+}
+
+/// Slice `models` with `settings` into `output` (`-` for standard output).
+pub fn slice_to(
+    models: &[PathBuf],
+    job: &JobArgs,
+    settings: &Settings,
+    output: &Path,
+    global: &Global,
+) -> Result<Report> {
+    let to_stdout = output.as_os_str() == "-";
+    let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
+    let mut objects = load_models(models, global)?;
+    let bed = pipeline::bed(settings);
     place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING)?;
 
     let bar = if global.show_progress() {
@@ -103,7 +120,7 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
             b.set_message(stage.name().to_string());
         }
     };
-    let sliced = pipeline::slice_objects(&objects, &settings, &progress)?;
+    let sliced = pipeline::slice_objects(&objects, settings, &progress)?;
     if let Some(b) = &bar {
         b.set_message("writing G-code");
     }
@@ -113,31 +130,48 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
         pipeline::write(&sliced, &mut lock).context("cannot write G-code to standard output")?;
         lock.flush()?;
     } else {
-        lamina::output::write_atomically(&args.output, |w| pipeline::write(&sliced, w).map(|_| ()))
-            .with_context(|| format!("cannot write '{}'", args.output.display()))?;
+        lamina::output::write_atomically(output, |w| pipeline::write(&sliced, w).map(|_| ()))
+            .with_context(|| format!("cannot write '{}'", output.display()))?;
     }
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let r = &sliced.report;
+    Ok(sliced.report)
+}
+
+/// Tell the user what was written (and what to watch out for).
+pub fn tell(r: &Report, output: &Path, global: &Global) {
+    if global.quiet {
+        return;
+    }
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    let grams: f64 = r.filament.iter().map(|f| f.weight_g).sum();
+    let metres: f64 = r.filament.iter().map(|f| f.filament_mm).sum::<f64>() / 1000.0;
+    if output.as_os_str() != "-" {
+        eprintln!(
+            "wrote {}: {} layers, {}, {:.2} m of filament ({:.1} g)",
+            output.display(),
+            r.layers,
+            r.time,
+            metres,
+            grams
+        );
+    }
+}
+
+/// Run `lamina slice`.
+pub fn run(args: SliceArgs, global: Global) -> Result<()> {
+    if args.output.as_os_str() == "-" && args.json {
+        bail!("--json prints on standard output, so it needs -o FILE (not -o -)");
+    }
+    let settings = args.job.settings()?;
+    let r = slice_to(&args.models, &args.job, &settings, &args.output, &global)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(r)?);
-    } else if !global.quiet {
-        for w in &r.warnings {
-            eprintln!("warning: {w}");
-        }
-        let grams: f64 = r.filament.iter().map(|f| f.weight_g).sum();
-        let metres: f64 = r.filament.iter().map(|f| f.filament_mm).sum::<f64>() / 1000.0;
-        if !to_stdout {
-            eprintln!(
-                "wrote {}: {} layers, {}, {:.2} m of filament ({:.1} g)",
-                args.output.display(),
-                r.layers,
-                r.time,
-                metres,
-                grams
-            );
-        }
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        tell(&r, &args.output, &global);
     }
     Ok(())
 }

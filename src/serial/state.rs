@@ -1,0 +1,516 @@
+//! What the printer was doing at a given line of the file, and the job state file that
+//! lets a job resume after a disconnect or a crash.
+//!
+//! [`MachineState`] follows the commands the printer acknowledged (temperatures set,
+//! fan, feedrate, absolute or relative modes, position) so that a resumed job can put the
+//! printer back as it was: re-heat, re-home X and Y (never Z: the part is still on the
+//! bed), tell the printer its Z and E with `G92`, restore fan, feedrate and modes.
+//! [`JobState`] is the small JSON file written next to the G-code as the job goes.
+
+use std::fmt::Write as _;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::gcode::{command_word, has_param, param};
+
+/// The printer's modal state as far as the G-code sent so far tells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MachineState {
+    /// Last target set per hotend (`M104`/`M109`), index = tool.
+    pub hotend_targets: Vec<f64>,
+    /// Last bed target (`M140`/`M190`).
+    pub bed_target: Option<f64>,
+    /// Last chamber target (`M141`/`M191`).
+    pub chamber_target: Option<f64>,
+    /// Part fan speed 0-255 (`M106`/`M107`).
+    pub fan: Option<f64>,
+    /// Last feedrate (`F`), mm/min.
+    pub feedrate: Option<f64>,
+    /// `G90` (true) or `G91`.
+    pub absolute_xyz: bool,
+    /// `M82` (true) or `M83`.
+    pub absolute_e: bool,
+    /// Logical position X, Y, Z, E as far as known.
+    pub position: [Option<f64>; 4],
+    /// Active tool.
+    pub tool: u32,
+}
+
+impl Default for MachineState {
+    fn default() -> Self {
+        MachineState {
+            hotend_targets: Vec::new(),
+            bed_target: None,
+            chamber_target: None,
+            fan: None,
+            feedrate: None,
+            absolute_xyz: true,
+            absolute_e: true,
+            position: [None; 4],
+            tool: 0,
+        }
+    }
+}
+
+const AXES: [char; 4] = ['X', 'Y', 'Z', 'E'];
+
+impl MachineState {
+    /// Follow one cleaned command.
+    ///
+    /// ```
+    /// use lamina::serial::state::MachineState;
+    /// let mut m = MachineState::default();
+    /// for c in ["M104 S215", "M140 S60", "G28", "G1 Z0.3 F600", "M83", "G1 X10 E0.5 F1800"] {
+    ///     m.apply(c);
+    /// }
+    /// assert_eq!(m.hotend_targets, vec![215.0]);
+    /// assert_eq!(m.position[2], Some(0.3));
+    /// assert!(!m.absolute_e);
+    /// assert_eq!(m.feedrate, Some(1800.0));
+    /// ```
+    pub fn apply(&mut self, command: &str) {
+        let Some(word) = command_word(command) else {
+            return;
+        };
+        match word.as_str() {
+            "G0" | "G1" | "G2" | "G3" => self.apply_move(command),
+            "G28" => {
+                let any = ['X', 'Y', 'Z'].iter().any(|&a| has_param(command, a));
+                for (i, a) in ['X', 'Y', 'Z'].iter().enumerate() {
+                    if !any || has_param(command, *a) {
+                        self.position[i] = Some(0.0);
+                    }
+                }
+            }
+            "G90" => {
+                self.absolute_xyz = true;
+                self.absolute_e = true;
+            }
+            "G91" => {
+                self.absolute_xyz = false;
+                self.absolute_e = false;
+            }
+            "M82" => self.absolute_e = true,
+            "M83" => self.absolute_e = false,
+            "G92" => {
+                let any = AXES.iter().any(|&a| param(command, a).is_some());
+                for (i, a) in AXES.iter().enumerate() {
+                    if let Some(v) = param(command, *a) {
+                        self.position[i] = Some(v);
+                    } else if !any {
+                        self.position[i] = Some(0.0);
+                    }
+                }
+            }
+            "M104" | "M109" => {
+                if let Some(s) = param(command, 'S').or_else(|| param(command, 'R')) {
+                    let tool = param(command, 'T').map_or(self.tool, |t| t.max(0.0) as u32);
+                    self.set_hotend(tool, s);
+                }
+            }
+            "M140" | "M190" => {
+                if let Some(s) = param(command, 'S').or_else(|| param(command, 'R')) {
+                    self.bed_target = Some(s);
+                }
+            }
+            "M141" | "M191" => {
+                if let Some(s) = param(command, 'S').or_else(|| param(command, 'R')) {
+                    self.chamber_target = Some(s);
+                }
+            }
+            "M106" => self.fan = Some(param(command, 'S').unwrap_or(255.0)),
+            "M107" => self.fan = Some(0.0),
+            w if w.starts_with('T') => {
+                if let Ok(t) = w[1..].parse::<u32>() {
+                    self.tool = t;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn set_hotend(&mut self, tool: u32, target: f64) {
+        let i = tool as usize;
+        if self.hotend_targets.len() <= i {
+            self.hotend_targets.resize(i + 1, 0.0);
+        }
+        self.hotend_targets[i] = target;
+    }
+
+    fn apply_move(&mut self, command: &str) {
+        if let Some(f) = param(command, 'F') {
+            self.feedrate = Some(f);
+        }
+        for (i, a) in AXES.iter().enumerate() {
+            if let Some(v) = param(command, *a) {
+                let absolute = if i == 3 {
+                    self.absolute_e
+                } else {
+                    self.absolute_xyz
+                };
+                self.position[i] = if absolute {
+                    Some(v)
+                } else {
+                    self.position[i].map(|p| p + v)
+                };
+            }
+        }
+    }
+
+    /// The commands that bring a printer that lost its state (it reset, or it was
+    /// switched off and on) back to this state, ready to go on with the file.
+    ///
+    /// Re-heats (bed and hotends set first, waited for after homing), lifts the nozzle,
+    /// re-homes X and Y only, returns to the last X/Y, lowers to Z, sets E with `G92`,
+    /// restores fan, modes and feedrate.
+    pub fn resume_preamble(&self, lift_mm: f64) -> Vec<String> {
+        let mut out = Vec::new();
+        let hotends: Vec<(usize, f64)> = self
+            .hotend_targets
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(_, t)| *t > 0.0)
+            .collect();
+        let multi = self.hotend_targets.len() > 1;
+        let tool_arg = |i: usize| {
+            if multi {
+                format!(" T{i}")
+            } else {
+                String::new()
+            }
+        };
+        if let Some(b) = self.bed_target.filter(|b| *b > 0.0) {
+            out.push(format!("M140 S{}", fmt(b)));
+        }
+        for (i, t) in &hotends {
+            out.push(format!("M104{} S{}", tool_arg(*i), fmt(*t)));
+        }
+        match self.position[2] {
+            Some(z) => {
+                out.push(format!("G92 Z{}", fmt(z)));
+                out.push("G91".into());
+                out.push(format!("G1 Z{} F600", fmt(lift_mm)));
+                out.push("G90".into());
+                out.push("G28 X Y".into());
+            }
+            None => out.push("G28".into()),
+        }
+        if let Some(b) = self.bed_target.filter(|b| *b > 0.0) {
+            out.push(format!("M190 S{}", fmt(b)));
+        }
+        if let Some(c) = self.chamber_target.filter(|c| *c > 0.0) {
+            out.push(format!("M141 S{}", fmt(c)));
+        }
+        for (i, t) in &hotends {
+            out.push(format!("M109{} S{}", tool_arg(*i), fmt(*t)));
+        }
+        if multi {
+            out.push(format!("T{}", self.tool));
+        }
+        if let (Some(x), Some(y)) = (self.position[0], self.position[1]) {
+            out.push(format!("G1 X{} Y{} F3000", fmt(x), fmt(y)));
+        }
+        if let Some(z) = self.position[2] {
+            out.push(format!("G1 Z{} F600", fmt(z)));
+        }
+        out.push(format!("G92 E{}", fmt(self.position[3].unwrap_or(0.0))));
+        match self.fan {
+            Some(f) if f > 0.0 => out.push(format!("M106 S{}", fmt(f))),
+            _ => out.push("M107".into()),
+        }
+        out.push(if self.absolute_xyz { "G90" } else { "G91" }.into());
+        out.push(if self.absolute_e { "M82" } else { "M83" }.into());
+        if let Some(f) = self.feedrate {
+            out.push(format!("G1 F{}", fmt(f)));
+        }
+        out
+    }
+
+    /// Fill a G-code template: `{x} {y} {z} {e} {feedrate} {hotend} {bed} {fan}
+    /// {e_mode} {xyz_mode}`. A line whose placeholder has no known value is left out.
+    ///
+    /// ```
+    /// use lamina::serial::state::MachineState;
+    /// let mut m = MachineState::default();
+    /// m.apply("G1 X5 Y6 Z0.2");
+    /// assert_eq!(m.fill_template("G1 X{x} Y{y}\nM109 S{hotend}"), vec!["G1 X5 Y6"]);
+    /// ```
+    pub fn fill_template(&self, template: &str) -> Vec<String> {
+        let hotend = self.hotend_targets.get(self.tool as usize).copied();
+        let values: [(&str, Option<String>); 10] = [
+            ("{x}", self.position[0].map(fmt)),
+            ("{y}", self.position[1].map(fmt)),
+            ("{z}", self.position[2].map(fmt)),
+            ("{e}", Some(fmt(self.position[3].unwrap_or(0.0)))),
+            ("{feedrate}", self.feedrate.map(fmt)),
+            ("{hotend}", hotend.filter(|t| *t > 0.0).map(fmt)),
+            ("{bed}", self.bed_target.filter(|t| *t > 0.0).map(fmt)),
+            ("{fan}", Some(fmt(self.fan.unwrap_or(0.0)))),
+            (
+                "{e_mode}",
+                Some(if self.absolute_e { "M82" } else { "M83" }.into()),
+            ),
+            (
+                "{xyz_mode}",
+                Some(if self.absolute_xyz { "G90" } else { "G91" }.into()),
+            ),
+        ];
+        let mut out = Vec::new();
+        'lines: for line in template.lines() {
+            let mut filled = line.to_string();
+            for (key, value) in &values {
+                if filled.contains(key) {
+                    match value {
+                        Some(v) => filled = filled.replace(key, v),
+                        None => continue 'lines,
+                    }
+                }
+            }
+            if let Some(clean) = super::gcode::clean_line(&filled) {
+                out.push(clean);
+            }
+        }
+        out
+    }
+}
+
+/// A number without trailing zeros: 0.3, 210, -1.5.
+fn fmt(v: f64) -> String {
+    let mut s = String::new();
+    let _ = write!(s, "{:.4}", v);
+    let trimmed = s.trim_end_matches('0').trim_end_matches('.');
+    if trimmed == "-0" || trimmed.is_empty() {
+        "0".into()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// How a job ended (or that it is still going).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    /// Streaming.
+    Running,
+    /// Paused by the user.
+    Paused,
+    /// Every line acknowledged.
+    Done,
+    /// Stopped on an error or a disconnect: resumable.
+    Failed,
+    /// Stopped by the user: resumable.
+    Cancelled,
+}
+
+/// A line sent and not yet known to be executed: its protocol number and file line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentLine {
+    /// Line number on the wire (`N..`).
+    pub number: u32,
+    /// Line in the file (0 for lamina's own commands).
+    pub line: u64,
+}
+
+/// The job state file, `FILE.gcode.lamina-job`, written atomically as the job goes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobState {
+    /// The G-code file streamed.
+    pub file: PathBuf,
+    /// Its size when the job started (a changed file cannot be resumed).
+    pub file_size: u64,
+    /// Where the job is.
+    pub status: JobStatus,
+    /// Last file line the printer acknowledged (0: none yet).
+    pub last_acknowledged_line: u64,
+    /// The last acknowledged line and those sent after it, with their wire numbers: on a
+    /// printer that kept running, its line counter tells which of them it received.
+    pub sent: Vec<SentLine>,
+    /// The wire number the next line would have had.
+    pub next_number: u32,
+    /// Why the job stopped, if it did.
+    pub message: Option<String>,
+}
+
+/// Errors reading a job state file.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// The file could not be read.
+    #[error("cannot read the job state {path}: {source}")]
+    Io {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not a job state.
+    #[error("{path} is not a lamina job state file: {source}")]
+    Format {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
+
+impl JobState {
+    /// The state file that goes with a G-code file: `FILE.gcode.lamina-job`.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// assert_eq!(lamina::serial::state::JobState::path_for(Path::new("a/skull.gcode")),
+    ///            Path::new("a/skull.gcode.lamina-job"));
+    /// ```
+    pub fn path_for(gcode: &Path) -> PathBuf {
+        let mut name = gcode.as_os_str().to_os_string();
+        name.push(".lamina-job");
+        PathBuf::from(name)
+    }
+
+    /// Read a state file.
+    pub fn load(path: &Path) -> Result<JobState, StateError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| StateError::Format {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Write the state file atomically (never half-written).
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        crate::output::write_atomically(path, |w| w.write_all(&json))
+    }
+
+    /// The file line that follows wire line `number`, if it is one of [`JobState::sent`].
+    pub fn line_after_number(&self, number: u32) -> Option<u64> {
+        let index = self.sent.iter().rposition(|s| s.number == number)?;
+        // The last file line at or before this entry (lamina's own lines have line 0).
+        self.sent[..=index]
+            .iter()
+            .rev()
+            .find(|s| s.line > 0)
+            .map(|s| s.line + 1)
+            .or(Some(self.last_acknowledged_line + 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracks_relative_moves_and_g92() {
+        let mut m = MachineState::default();
+        for c in [
+            "G92 E0",
+            "G1 Z1",
+            "G91",
+            "G1 Z0.5 E2",
+            "G90",
+            "G92 E10",
+            "M82",
+            "G1 E12",
+        ] {
+            m.apply(c);
+        }
+        assert_eq!(m.position[2], Some(1.5));
+        assert_eq!(m.position[3], Some(12.0));
+        m.apply("G92");
+        assert_eq!(m.position, [Some(0.0); 4]);
+    }
+
+    #[test]
+    fn preamble_reheats_rehomes_xy_and_sets_z_and_e() {
+        let mut m = MachineState::default();
+        for c in [
+            "M140 S60",
+            "M104 S215",
+            "G28",
+            "G90",
+            "M83",
+            "G1 Z2.4 F600",
+            "G1 X50 Y60 E1 F1800",
+            "M106 S128",
+        ] {
+            m.apply(c);
+        }
+        let p = m.resume_preamble(2.0);
+        let expected: Vec<String> = [
+            "M140 S60",
+            "M104 S215",
+            "G92 Z2.4",
+            "G91",
+            "G1 Z2 F600",
+            "G90",
+            "G28 X Y",
+            "M190 S60",
+            "M109 S215",
+            "G1 X50 Y60 F3000",
+            "G1 Z2.4 F600",
+            "G92 E0",
+            "M106 S128",
+            "G90",
+            "M83",
+            "G1 F1800",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(p, expected);
+        assert!(!p.iter().any(|c| c == "G28" || c.contains("G28 Z")));
+    }
+
+    #[test]
+    fn two_hotends_are_named() {
+        let mut m = MachineState::default();
+        m.apply("M104 T1 S180");
+        m.apply("M104 T0 S210");
+        m.apply("T1");
+        let p = m.resume_preamble(2.0);
+        assert!(p.contains(&"M109 T0 S210".to_string()));
+        assert!(p.contains(&"M109 T1 S180".to_string()));
+        assert!(p.contains(&"T1".to_string()));
+    }
+
+    #[test]
+    fn state_file_round_trip_and_line_lookup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = JobState::path_for(&dir.path().join("x.gcode"));
+        let s = JobState {
+            file: "x.gcode".into(),
+            file_size: 10,
+            status: JobStatus::Failed,
+            last_acknowledged_line: 40,
+            sent: vec![
+                SentLine {
+                    number: 7,
+                    line: 40,
+                },
+                SentLine {
+                    number: 8,
+                    line: 42,
+                },
+                SentLine { number: 9, line: 0 },
+                SentLine {
+                    number: 10,
+                    line: 45,
+                },
+            ],
+            next_number: 11,
+            message: None,
+        };
+        s.save(&path).expect("saved");
+        let back = JobState::load(&path).expect("loaded");
+        assert_eq!(back, s);
+        assert_eq!(back.line_after_number(8), Some(43));
+        assert_eq!(back.line_after_number(9), Some(43));
+        assert_eq!(back.line_after_number(10), Some(46));
+        assert_eq!(back.line_after_number(3), None);
+    }
+}

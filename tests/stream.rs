@@ -1,0 +1,594 @@
+//! `lamina stream` end to end, through the real binary, against a Marlin-like printer
+//! on a pseudo-terminal that corrupts lines, loses acknowledgements, chatters, is busy,
+//! disconnects and fails.
+
+mod emulator;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use emulator::{Config, End, Printer, is_host_command};
+
+/// A G-code file written like a slicer's, and the commands the printer must execute.
+struct Job {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    commands: Vec<String>,
+}
+
+/// `layers` layers of `moves` extrusion moves, with comments, blank lines, parenthesised
+/// comments, heating and homing at the start.
+fn job(layers: usize, moves: usize) -> Job {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("vessel.gcode");
+    let mut text = String::new();
+    let mut commands = Vec::new();
+    let mut cmd = |text: &mut String, written: &str, expected: &str| {
+        text.push_str(written);
+        text.push('\n');
+        commands.push(expected.to_string());
+    };
+    text.push_str("; generated for the lamina streaming tests\n\n");
+    cmd(&mut text, "M140 S60 ; bed", "M140 S60");
+    cmd(&mut text, "M104 S210", "M104 S210");
+    cmd(&mut text, "G28 ; home all", "G28");
+    cmd(&mut text, "M190 S60", "M190 S60");
+    cmd(&mut text, "M109 S210", "M109 S210");
+    cmd(&mut text, "G90", "G90");
+    cmd(&mut text, "M83", "M83");
+    cmd(&mut text, "G92 E0", "G92 E0");
+    for layer in 0..layers {
+        let z = 0.2 * (layer + 1) as f64;
+        text.push_str(";LAYER_CHANGE\n");
+        text.push_str(&format!(";Z:{z:.2}\n"));
+        cmd(
+            &mut text,
+            &format!("G1 Z{z:.2} F600"),
+            &format!("G1 Z{z:.2} F600"),
+        );
+        if layer == 1 {
+            cmd(&mut text, "M106 S255", "M106 S255");
+        }
+        for i in 0..moves {
+            let x = 50.0 + (i % 40) as f64 * 0.5;
+            let y = 50.0 + (layer % 7) as f64 + (i / 40) as f64 * 0.25;
+            let plain = format!("G1 X{x:.3} Y{y:.3} E0.0{} F1800", i % 9 + 1);
+            match i % 5 {
+                0 => cmd(&mut text, &format!("{plain} ; wall"), &plain),
+                1 => cmd(&mut text, &format!("  {plain}  "), &plain),
+                2 => {
+                    text.push('\n');
+                    cmd(&mut text, &plain, &plain);
+                }
+                3 => cmd(
+                    &mut text,
+                    &format!("G1 (travel) X{x:.3} Y{y:.3} F6000"),
+                    &format!("G1 X{x:.3} Y{y:.3} F6000"),
+                ),
+                _ => cmd(&mut text, &plain, &plain),
+            }
+        }
+    }
+    cmd(&mut text, "M104 S0", "M104 S0");
+    cmd(&mut text, "M140 S0", "M140 S0");
+    cmd(&mut text, "M84", "M84");
+    text.push_str("; estimated printing time (normal mode) = 0h 12m 30s\n");
+    std::fs::write(&path, text).expect("written");
+    Job {
+        _dir: dir,
+        path,
+        commands,
+    }
+}
+
+/// Run `lamina stream FILE --port <pty> ARGS` against `printer`; return the printer
+/// afterwards, the process output and how the connection ended.
+fn stream(printer: Printer, file: &Path, args: &[&str]) -> (Printer, Output, End) {
+    let (master, port) = emulator::pty();
+    let handle = std::thread::spawn(move || {
+        let mut p = printer;
+        let end = p.serve(master);
+        (p, end)
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("stream")
+        .arg(file)
+        .args([
+            "--port",
+            &port,
+            "--banner-wait",
+            "1",
+            "--ok-timeout",
+            "0.5",
+            "--json",
+            "-q",
+        ])
+        .args(args)
+        .output()
+        .expect("lamina runs");
+    let (printer, end) = handle.join().expect("emulator thread");
+    (printer, output, end)
+}
+
+fn file_commands(executed: &[String]) -> Vec<String> {
+    executed
+        .iter()
+        .filter(|c| !is_host_command(c))
+        .cloned()
+        .collect()
+}
+
+fn summary(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON summary ({e}); stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn faulty() -> Config {
+    Config {
+        seed: 20_240_611,
+        corrupt: 0.05,
+        lose_ok: 0.01,
+        buffer: 4,
+        chatter: Some(Duration::from_millis(20)),
+        ..Config::default()
+    }
+}
+
+fn assert_same_commands(got: &[String], want: &[String]) {
+    if got != want {
+        let first = got
+            .iter()
+            .zip(want)
+            .position(|(a, b)| a != b)
+            .unwrap_or(got.len().min(want.len()));
+        panic!(
+            "executed {} commands, file has {}; first difference at {first}: got {:?}, want {:?}",
+            got.len(),
+            want.len(),
+            got.get(first.saturating_sub(2)..(first + 3).min(got.len())),
+            want.get(first.saturating_sub(2)..(first + 3).min(want.len())),
+        );
+    }
+}
+
+#[test]
+fn faulty_printer_executes_exactly_the_file() {
+    let job = job(30, 60);
+    let log_dir = tempfile::tempdir().expect("tempdir");
+    let log = log_dir.path().join("job.log");
+    let log_arg = log.to_string_lossy().to_string();
+    let (printer, output, end) = stream(
+        Printer::new(faulty()),
+        &job.path,
+        &["--window", "4", "--log", &log_arg],
+    );
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(end, End::HostClosed);
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    // The faults did happen.
+    assert!(printer.stats.corrupted > 50, "{:?}", printer.stats);
+    assert!(printer.stats.lost_oks > 5, "{:?}", printer.stats);
+    assert!(
+        printer.stats.busy > 0 && printer.stats.chatter > 0,
+        "{:?}",
+        printer.stats
+    );
+    let s = summary(&output);
+    assert_eq!(s["status"], "done");
+    assert!(s["resends"].as_u64().unwrap_or(0) > 0);
+    assert!(s["probes"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(s["firmware"]["emergency_parser"], true);
+    // The log holds every line both ways, timestamped.
+    let text = std::fs::read_to_string(&log).expect("log written");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" > N1 ") && l.contains("Z +"))
+    );
+    assert!(text.lines().any(|l| l.ends_with(" < ok")));
+    assert!(text.contains("< Resend: "));
+    assert!(text.contains(" M105*"));
+    // The state file says the job is done.
+    let state =
+        std::fs::read_to_string(format!("{}.lamina-job", job.path.display())).expect("state file");
+    assert!(state.contains("\"done\""));
+}
+
+#[test]
+fn advanced_ok_sizes_the_window_from_the_firmware() {
+    let job = job(10, 60);
+    let config = Config {
+        advanced_ok: true,
+        autoreport: true,
+        seed: 99,
+        ..faulty()
+    };
+    let (printer, output, _) = stream(Printer::new(config), &job.path, &[]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    assert!(printer.executed.iter().any(|c| c == "M155 S2"));
+    assert_eq!(summary(&output)["firmware"]["advanced_ok"], true);
+}
+
+#[test]
+fn disconnect_then_resume_on_a_printer_that_kept_running() {
+    let job = job(20, 60);
+    let config = Config {
+        disconnect_after: Some(700),
+        keep_running_on_disconnect: true,
+        ..faulty()
+    };
+    let (printer, output, end) = stream(Printer::new(config), &job.path, &["--window", "4"]);
+    assert_eq!(end, End::Disconnected);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("disconnected"), "{stderr}");
+    assert!(stderr.contains("acknowledged up to line"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let before = file_commands(&printer.executed);
+    assert!(before.len() >= 690 && before.len() < job.commands.len());
+
+    // Plugged back in: the board did not reset (no banner), it kept its line counter.
+    let mut printer = printer;
+    printer.config.reset_on_connect = false;
+    let (printer, output, _) = stream(printer, &job.path, &["--window", "4", "--resume"]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let s = summary(&output);
+    assert_eq!(s["printer_reset"], false);
+    assert_eq!(s["preamble"].as_array().map(Vec::len), Some(0));
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+}
+
+#[test]
+fn disconnect_then_resume_after_the_board_reset() {
+    let job = job(20, 60);
+    let config = Config {
+        lose_ok: 0.0,
+        disconnect_after: Some(500),
+        keep_running_on_disconnect: false,
+        ..faulty()
+    };
+    let (printer, output, end) = stream(Printer::new(config), &job.path, &["--window", "4"]);
+    assert_eq!(end, End::Disconnected);
+    assert_eq!(output.status.code(), Some(1));
+    let before = file_commands(&printer.executed);
+
+    let (printer, output, _) = stream(printer, &job.path, &["--window", "4", "--resume"]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let s = summary(&output);
+    assert_eq!(s["printer_reset"], true);
+    let preamble: Vec<String> = s["preamble"]
+        .as_array()
+        .expect("preamble")
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    // Re-heat, re-home X and Y only, Z and E set, modes restored.
+    for expected in [
+        "M140 S60",
+        "M104 S210",
+        "G28 X Y",
+        "M190 S60",
+        "M109 S210",
+        "M106 S255",
+        "M83",
+    ] {
+        assert!(
+            preamble.iter().any(|c| c == expected),
+            "{expected} in {preamble:?}"
+        );
+    }
+    assert!(preamble.iter().any(|c| c.starts_with("G92 Z")));
+    assert!(preamble.iter().any(|c| c.starts_with("G92 E")));
+    assert!(!preamble.iter().any(|c| c == "G28"));
+    // Nothing lost or doubled: the first run, then the preamble, then the rest.
+    let all = file_commands(&printer.executed);
+    let mut want = before.clone();
+    want.extend(preamble.iter().filter(|c| !is_host_command(c)).cloned());
+    want.extend(job.commands[before.len()..].iter().cloned());
+    assert_same_commands(&all, &want);
+}
+
+#[test]
+fn fatal_error_stops_the_job_within_one_line() {
+    let job = job(10, 60);
+    let config = Config {
+        fatal_after: Some(200),
+        ..faulty()
+    };
+    let (printer, output, _) = stream(Printer::new(config), &job.path, &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Thermal Runaway"), "{stderr}");
+    assert!(
+        printer.stats.lines_after_fatal <= 1,
+        "{} lines sent after the fatal error",
+        printer.stats.lines_after_fatal
+    );
+    assert_eq!(summary(&output)["status"], "failed");
+}
+
+#[test]
+fn from_line_restores_the_printer_then_continues() {
+    let job = job(5, 40);
+    // File line of the 100th command: count lines in the file.
+    let text = std::fs::read_to_string(&job.path).expect("read");
+    let line_no = text
+        .lines()
+        .position(|l| l.contains("G1 Z0.60 F600"))
+        .expect("layer 3")
+        + 1;
+    let first_command = job
+        .commands
+        .iter()
+        .position(|c| c == "G1 Z0.60 F600")
+        .expect("in commands");
+    let config = Config {
+        seed: 5,
+        ..faulty()
+    };
+    let arg = line_no.to_string();
+    let (printer, output, _) = stream(Printer::new(config), &job.path, &["--from-line", &arg]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let s = summary(&output);
+    let preamble: Vec<String> = s["preamble"]
+        .as_array()
+        .expect("preamble")
+        .iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+    assert!(preamble.iter().any(|c| c == "G92 Z0.4"), "{preamble:?}");
+    let mut want = preamble.clone();
+    want.extend(job.commands[first_command..].iter().cloned());
+    assert_same_commands(&file_commands(&printer.executed), &want);
+}
+
+#[test]
+fn bad_usage_and_bad_files() {
+    let bin = env!("CARGO_BIN_EXE_lamina");
+    let out = Command::new(bin)
+        .args(["stream", "x.gcode"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "missing --port is bad usage");
+    let out = Command::new(bin)
+        .args([
+            "stream",
+            "x.gcode",
+            "--port",
+            "/dev/null",
+            "--from-line",
+            "0",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(bin)
+        .args(["stream", "/nonexistent/x.gcode", "--port", "/dev/null"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/x.gcode"), "{stderr}");
+    let job = job(1, 5);
+    let out = Command::new(bin)
+        .arg("stream")
+        .arg(&job.path)
+        .args(["--port", "/nonexistent/ttyUSB9"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ttyUSB9"));
+    // --resume without a state file says so.
+    let out = Command::new(bin)
+        .arg("stream")
+        .arg(&job.path)
+        .args(["--port", "/dev/null", "--resume"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lamina-job"));
+}
+
+#[test]
+fn ports_lists_as_json() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .args(["ports", "--json"])
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(v.is_array());
+}
+
+/// Start `lamina ARGS --port <pty>` against `printer`, send it `signals` (each after its
+/// delay), and wait for it.
+fn stream_with_signals(
+    printer: Printer,
+    args: &[&str],
+    signals: &[(Duration, i32)],
+) -> (Printer, Output) {
+    let (master, port) = emulator::pty();
+    let handle = std::thread::spawn(move || {
+        let mut p = printer;
+        p.serve(master);
+        p
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .args(args)
+        .args([
+            "--port",
+            &port,
+            "--banner-wait",
+            "1",
+            "--ok-timeout",
+            "0.5",
+            "--json",
+            "-q",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("lamina runs");
+    let pid = child.id() as i32;
+    for (delay, signal) in signals {
+        std::thread::sleep(*delay);
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(pid, *signal);
+        }
+    }
+    let output = child.wait_with_output().expect("lamina ends");
+    (handle.join().expect("emulator thread"), output)
+}
+
+fn slow_printer() -> Config {
+    Config {
+        exec_time: Duration::from_millis(2),
+        slow_time: Duration::from_millis(100),
+        ..Config::default()
+    }
+}
+
+#[test]
+fn pause_and_resume_run_the_profile_templates_and_keep_every_command() {
+    let job = job(30, 60);
+    let path = job.path.to_string_lossy().to_string();
+    let (printer, output) = stream_with_signals(
+        Printer::new(slow_printer()),
+        &["stream", &path, "--printer", "generic-220"],
+        &[
+            (Duration::from_millis(1500), libc::SIGUSR1),
+            (Duration::from_millis(1500), libc::SIGUSR2),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let executed = file_commands(&printer.executed);
+    // The profile's pause: retract, lift, park at the back of the 220 mm bed.
+    let p = executed
+        .iter()
+        .position(|c| c == "G1 E-2 F2700")
+        .expect("the pause template ran");
+    assert_eq!(executed[p - 1], "M83");
+    assert_eq!(executed[p + 4], "G1 X10 Y220 F6000");
+    // The resume returns to where the print stopped, at its height.
+    let last_xy = executed[..p - 1]
+        .iter()
+        .rev()
+        .find(|c| c.starts_with("G1 X"))
+        .expect("a move before the pause");
+    let xy: Vec<&str> = last_xy.split_whitespace().take(3).collect();
+    let resume = &executed[p + 5..p + 16];
+    assert_eq!(resume[0], "M109 S210");
+    assert_eq!(resume[1], "M190 S60");
+    let num = |w: &str| w[1..].parse::<f64>().expect("a number");
+    let back: Vec<&str> = resume[3].split_whitespace().collect();
+    assert_eq!(back.len(), 4, "{resume:?}");
+    assert_eq!((num(back[1]), num(back[2])), (num(xy[1]), num(xy[2])));
+    assert!(
+        resume[4].starts_with("G1 Z") && resume[4].ends_with(" F600"),
+        "{resume:?}"
+    );
+    assert_eq!(resume[6], "G1 E2 F2700");
+    // Without the pause and resume, exactly the file.
+    let mut rest = executed[..p - 1].to_vec();
+    rest.extend_from_slice(&executed[p + 16..]);
+    assert_same_commands(&rest, &job.commands);
+}
+
+#[test]
+fn cancel_stops_between_commands_and_turns_the_heaters_off() {
+    let job = job(30, 60);
+    let path = job.path.to_string_lossy().to_string();
+    let (printer, output) = stream_with_signals(
+        Printer::new(slow_printer()),
+        &["stream", &path],
+        &[(Duration::from_millis(1500), libc::SIGINT)],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(summary(&output)["status"], "cancelled");
+    let executed = file_commands(&printer.executed);
+    let cancel = executed
+        .iter()
+        .position(|c| c == "M104 S0")
+        .expect("heaters off");
+    assert!(executed[cancel..].iter().any(|c| c == "M140 S0"));
+    assert!(
+        executed[cancel..].iter().any(|c| c == "M84"),
+        "{:?}",
+        &executed[cancel - 3..]
+    );
+    // Everything before the emergency stop (M108, M410) and the cancel G-code is a
+    // whole prefix of the file.
+    let stop = executed
+        .iter()
+        .position(|c| c == "M108" || c == "M104 S0")
+        .unwrap_or(cancel);
+    assert!(stop > 10 && stop < job.commands.len(), "{stop}");
+    assert_same_commands(&executed[..stop], &job.commands[..stop]);
+}
+
+#[test]
+fn print_slices_then_streams_the_same_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("cube.stl");
+    let cube = lamina::mesh::shapes::cuboid([0.0; 3], [10.0, 10.0, 2.0]);
+    lamina::mesh::io::write_stl(&model, &cube).expect("write the cube");
+    let model_arg = model.to_string_lossy().to_string();
+    let (printer, output) = stream_with_signals(
+        Printer::new(Config {
+            seed: 77,
+            ..faulty()
+        }),
+        &["print", &model_arg, "--window", "4"],
+        &[],
+    );
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let gcode = std::fs::read_to_string(dir.path().join("cube.gcode")).expect("G-code kept");
+    let want: Vec<String> = gcode
+        .lines()
+        .filter_map(lamina::serial::gcode::clean_line)
+        .collect();
+    assert!(want.len() > 500, "{}", want.len());
+    assert!(gcode.contains(";LAYER_CHANGE"));
+    let got: Vec<String> = printer
+        .executed
+        .iter()
+        .filter(|c| !matches!(c.split_whitespace().next(), Some("M110" | "M115" | "M155")))
+        .filter(|c| *c != "M105" || want.iter().any(|w| w == "M105"))
+        .cloned()
+        .collect();
+    assert_same_commands(&got, &want);
+}
