@@ -59,6 +59,9 @@ pub enum PipelineError {
     /// Nothing to print.
     #[error("nothing to print: the models give no printable layer")]
     Empty,
+    /// The prime tower does not fit.
+    #[error(transparent)]
+    Tower(#[from] plan::tower::TowerError),
 }
 
 /// What one object became.
@@ -93,10 +96,29 @@ pub struct Report {
     pub tool_changes: usize,
     /// Support figures, when support was generated.
     pub support: Option<SupportReport>,
+    /// Filament of the tools loaded with soluble material, mm (0 without).
+    pub soluble_filament_mm: f64,
+    /// The same in grams.
+    pub soluble_filament_g: f64,
+    /// The prime tower of a multi-tool print.
+    pub prime_tower: Option<TowerReport>,
     /// How much mesh damage the slicer had to work around.
     pub outline_repairs: ChainStats,
     /// Things the user should know.
     pub warnings: Vec<String>,
+}
+
+/// Where the prime tower stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct TowerReport {
+    /// Front-left corner X, mm.
+    pub x: f64,
+    /// Front-left corner Y, mm.
+    pub y: f64,
+    /// Side of the square, mm.
+    pub side: f64,
+    /// Layers it is printed on (up to the last tool change).
+    pub layers: usize,
 }
 
 /// A sliced job ready to write.
@@ -121,6 +143,35 @@ pub fn bed(settings: &Settings) -> Bed {
             max: [x / 2.0, y / 2.0],
             max_height: settings.printer.max_height,
         },
+    }
+}
+
+/// Parts of one assembly printed by different tools may overlap (segmentations of a
+/// vessel wall and of the aneurysm it holds share voxels): each layer area goes to one
+/// tool. A later part takes its area out of the earlier ones (list the part that must
+/// show last, e.g. the coloured aneurysm after the clear vessel).
+fn resolve_overlaps(objects: &[Object], layers: &mut [Vec<slice::Layer>], tools: usize) {
+    use rayon::prelude::*;
+    let tool = |o: &Object| o.tool.unwrap_or(0).min(tools.saturating_sub(1));
+    for j in 1..objects.len().min(layers.len()) {
+        let (earlier, later) = layers.split_at_mut(j);
+        let cutter = &later[0];
+        for (i, target) in earlier.iter_mut().enumerate() {
+            if objects[i].group.is_none()
+                || objects[i].group != objects[j].group
+                || tool(&objects[i]) == tool(&objects[j])
+            {
+                continue;
+            }
+            target
+                .par_iter_mut()
+                .zip(cutter.par_iter())
+                .for_each(|(a, b)| {
+                    if !a.islands.is_empty() && !b.islands.is_empty() {
+                        a.islands = crate::geom::difference(&a.islands, &b.islands);
+                    }
+                });
+        }
     }
 }
 
@@ -179,6 +230,7 @@ pub fn slice_objects(
             repairs.open_chains, repairs.gaps_bridged, repairs.closed_on_self, repairs.dropped
         ));
     }
+    resolve_overlaps(objects, &mut sliced_layers, settings.printer.tools());
     progress(Stage::Regions, 0, objects.len());
     for (obj, layers) in objects.iter().zip(&sliced_layers) {
         let tool = obj.tool.unwrap_or(0).min(settings.printer.tools() - 1);
@@ -195,7 +247,13 @@ pub fn slice_objects(
     progress(Stage::Planning, 0, 1);
     let params = PlanParams::from_settings(settings);
     drop(sliced_layers);
-    let plans = plan::plan_layers(&regions, &params);
+    let (plans, tower) = plan::plan_job(&regions, &params)?;
+    let prime_tower = tower.map(|t| TowerReport {
+        x: t.min[0],
+        y: t.min[1],
+        side: t.side,
+        layers: t.last_layer + 1,
+    });
     drop(regions);
 
     progress(Stage::Estimating, 0, 1);
@@ -230,6 +288,29 @@ pub fn slice_objects(
             .sum();
         job.extra_header.extend(r.header_lines());
     }
+    let (mut soluble_filament_mm, mut soluble_filament_g) = (0.0, 0.0);
+    for (t, m) in estimate.tools.iter().zip(&settings.materials) {
+        if m.soluble {
+            soluble_filament_mm += t.filament_mm;
+            soluble_filament_g += t.weight_g;
+        }
+    }
+    if settings.printer.tools() > 1 {
+        job.extra_header.push(format!(
+            "soluble filament used [mm] = {soluble_filament_mm:.2}"
+        ));
+        job.extra_header.push(format!(
+            "soluble filament used [g] = {soluble_filament_g:.2}"
+        ));
+        job.extra_header
+            .push(format!("tool changes = {}", estimate.tool_changes));
+        if let Some(t) = &prime_tower {
+            job.extra_header.push(format!(
+                "prime tower = X {:.1} Y {:.1}, {:.1} mm square, {} layers",
+                t.x, t.y, t.side, t.layers
+            ));
+        }
+    }
     let mut extrusion_mm: std::collections::BTreeMap<Role, f64> = Default::default();
     for t in &estimate.tools {
         for (role, u) in &t.roles {
@@ -245,6 +326,9 @@ pub fn slice_objects(
         extrusion_mm,
         tool_changes: estimate.tool_changes,
         support: support_report,
+        soluble_filament_mm,
+        soluble_filament_g,
+        prime_tower,
         outline_repairs: repairs,
         warnings,
     };

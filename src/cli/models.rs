@@ -39,6 +39,72 @@ pub fn load_models(paths: &[PathBuf], global: &Global) -> Result<Vec<Object>> {
     Ok(objects)
 }
 
+/// Load models given as `MODEL` or `MODEL@N`, and `--tool N MODEL` pairs (`pairs` as
+/// clap gives them: N, MODEL, N, MODEL...). Models assigned to a tool, and the objects
+/// of a 3MF file that assigns extruders, are parts of one assembly.
+pub fn load_assigned(
+    models: &[PathBuf],
+    pairs: &[String],
+    tools: usize,
+    global: &Global,
+) -> Result<Vec<Object>> {
+    let mut specs: Vec<(PathBuf, Option<usize>)> = models.iter().map(|m| split_tool(m)).collect();
+    for pair in pairs.chunks(2) {
+        let [n, model] = pair else {
+            bail!("--tool takes a tool number and a model: --tool 1 aneurysm.stl");
+        };
+        let tool: usize = n.parse().map_err(|_| {
+            anyhow::anyhow!("--tool {n} {model}: '{n}' is not a tool number (0, 1, ...)")
+        })?;
+        specs.push((PathBuf::from(model), Some(tool)));
+    }
+    let mut objects = Vec::new();
+    for (k, (path, tool)) in specs.iter().enumerate() {
+        if let Some(t) = tool {
+            if *t >= tools {
+                bail!(
+                    "{}: tool {t} does not exist; the printer has {tools} tool{} (numbered from 0)",
+                    path.display(),
+                    if tools == 1 { "" } else { "s" }
+                );
+            }
+        }
+        let mut loaded = load_models(std::slice::from_ref(path), global)?;
+        for o in &mut loaded {
+            if let Some(t) = tool {
+                o.tool = Some(*t);
+                o.group = Some(0);
+            } else if o.tool.is_some() {
+                if o.tool.is_some_and(|t| t >= tools) {
+                    bail!(
+                        "{}: object '{}' is assigned to extruder {} but the printer has {tools} tool{}",
+                        path.display(),
+                        o.name,
+                        o.tool.unwrap_or(0) + 1,
+                        if tools == 1 { "" } else { "s" }
+                    );
+                }
+                o.group = Some(k + 1);
+            }
+        }
+        objects.extend(loaded);
+    }
+    Ok(objects)
+}
+
+/// `MODEL@N` → (MODEL, Some(N)) when MODEL is not itself a file with that name.
+fn split_tool(arg: &std::path::Path) -> (PathBuf, Option<usize>) {
+    let s = arg.to_string_lossy();
+    if !arg.exists() {
+        if let Some((path, n)) = s.rsplit_once('@') {
+            if let Ok(t) = n.parse::<usize>() {
+                return (PathBuf::from(path), Some(t));
+            }
+        }
+    }
+    (arg.to_path_buf(), None)
+}
+
 /// Parse `--scale F` or `--scale X,Y,Z`.
 pub fn parse_scale(s: &str) -> Result<[f64; 3]> {
     let v = parse_numbers(s, "--scale")?;

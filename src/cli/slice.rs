@@ -11,7 +11,7 @@ use lamina::pipeline::{self, Report, Stage};
 use lamina::profile::Settings;
 
 use super::Global;
-use super::models::{load_models, transform};
+use super::models::{load_assigned, transform};
 use super::profile_args::ProfileArgs;
 
 /// Support styles on the command line.
@@ -25,16 +25,32 @@ pub enum SupportArg {
     Tree,
 }
 
+/// Soluble support modes on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SolubleArg {
+    /// All support in the soluble material.
+    All,
+    /// Only the interface touching the model; the body in the model's material.
+    Interface,
+}
+
 /// Options of `lamina slice`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
     lamina slice examples/vessel_phantom.stl -o vessel.gcode\n  \
     lamina slice skull.stl -o skull.gcode --printer prusa-mk3s --quality 0.28mm --support tree\n  \
     lamina slice aneurysm.3mf -o a.gcode --set perimeters=3 --set fill_density=10 --json\n  \
-    lamina slice brain.stl -o - --rotate 0,0,90 --scale 0.5 | head")]
+    lamina slice brain.stl -o - --rotate 0,0,90 --scale 0.5 | head\n  \
+    lamina slice aneurysm.stl -o a.gcode --printer dual-marlin --material pla --material pva --soluble\n  \
+    lamina slice vessel.stl aneurysm.stl@1 -o two.gcode --printer dual-marlin --material pla --material petg\n\n\
+    Tools are numbered from 0 (T0, T1). MODEL@N or --tool N MODEL prints a model with tool N;\n\
+    models assigned to tools are parts of one assembly and keep their positions from the\n\
+    files (segmentations of one scan share coordinates). Where parts overlap, the one\n\
+    listed later keeps the overlap.")]
 pub struct SliceArgs {
-    /// Model files (STL, OBJ, 3MF); several are placed side by side.
-    #[arg(required = true, value_name = "MODEL")]
+    /// Model files (STL, OBJ, 3MF); several are placed side by side. `MODEL@N` prints
+    /// the model with tool N.
+    #[arg(required_unless_present = "tool", value_name = "MODEL")]
     models: Vec<PathBuf>,
     /// Output G-code file (`-` for standard output).
     #[arg(short, long, value_name = "OUT.gcode")]
@@ -51,6 +67,13 @@ pub struct SliceArgs {
 pub struct JobArgs {
     #[command(flatten)]
     profiles: ProfileArgs,
+    /// Print MODEL with tool N (repeatable): `--tool 1 aneurysm.stl`.
+    #[arg(long, num_args = 2, value_names = ["N", "MODEL"])]
+    tool: Vec<String>,
+    /// Soluble support on a dual-nozzle printer (a tool loaded with PVA or BVOH): all
+    /// support, or only the interface touching the model.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "all", value_name = "MODE")]
+    soluble: Option<SolubleArg>,
     /// Support style (default: the quality profile's).
     #[arg(long, value_enum)]
     support: Option<SupportArg>,
@@ -86,6 +109,13 @@ impl JobArgs {
         if let Some(m) = &self.support_inside {
             extra.push(format!("support_inside={m}"));
         }
+        if let Some(m) = self.soluble {
+            let v = match m {
+                SolubleArg::All => "all",
+                SolubleArg::Interface => "interface",
+            };
+            extra.push(format!("soluble_support={v}"));
+        }
         Ok(lamina::profile::resolve(&self.profiles.selection(extra))?)
     }
 }
@@ -100,7 +130,7 @@ pub fn slice_to(
 ) -> Result<Report> {
     let to_stdout = output.as_os_str() == "-";
     let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
-    let mut objects = load_models(models, global)?;
+    let mut objects = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
     let bed = pipeline::bed(settings);
     place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING)?;
 

@@ -129,4 +129,7 @@ pub struct Object {
     pub mesh: Mesh,
     /// The extruder the file assigns to this object (3MF), if any; 0-based.
     pub tool: Option<usize>,
+    /// Objects with the same group are parts of one assembly (a multi-material model):
+    /// they keep their positions relative to each other when placed on the bed.
+    pub group: Option<usize>,
 }

@@ -233,7 +233,7 @@ pub fn check_fits(name: &str, bbox: &BoundingBox, bed: &Bed) -> Result<(), Place
 ///     vertices: vec![[0.0, 0.0, 5.0], [10.0, 0.0, 5.0], [0.0, 10.0, 8.0]],
 ///     faces: vec![[0, 1, 2]],
 /// };
-/// let mut objects = vec![Object { name: "a".into(), mesh: tri, tool: None }];
+/// let mut objects = vec![Object { name: "a".into(), mesh: tri, tool: None, group: None }];
 /// let bed = Bed::corner_origin(220.0, 220.0, 250.0);
 /// let placed = place::arrange(&mut objects, &[Transform::default()], &bed, 6.0).unwrap();
 /// assert_eq!(placed[0].bbox.min[2], 0.0);
@@ -262,7 +262,37 @@ pub fn arrange(
         boxes.push(bbox);
     }
 
-    let footprints: Vec<[f64; 2]> = boxes
+    // Units packed on the bed: each ungrouped object alone, each group as one.
+    let mut units: Vec<Vec<usize>> = Vec::new();
+    let mut group_unit: std::collections::HashMap<usize, usize> = Default::default();
+    for (i, obj) in objects.iter().enumerate() {
+        match obj.group {
+            Some(g) => {
+                let u = *group_unit.entry(g).or_insert_with(|| {
+                    units.push(Vec::new());
+                    units.len() - 1
+                });
+                units[u].push(i);
+            }
+            None => units.push(vec![i]),
+        }
+    }
+    let unit_boxes: Vec<BoundingBox> = units
+        .iter()
+        .map(|members| {
+            let mut b = boxes[members[0]];
+            for &m in &members[1..] {
+                b.merge(&boxes[m]);
+            }
+            b
+        })
+        .collect();
+    for (members, b) in units.iter().zip(&unit_boxes) {
+        if members.len() > 1 {
+            check_fits(&objects[members[0]].name, b, bed)?;
+        }
+    }
+    let footprints: Vec<[f64; 2]> = unit_boxes
         .iter()
         .map(|b| {
             let s = b.size();
@@ -281,13 +311,19 @@ pub fn arrange(
     let c = bed.center();
     let origin = [c[0] - 0.5 * extent[0], c[1] - 0.5 * extent[1]];
 
-    let mut placements = Vec::with_capacity(objects.len());
-    for ((obj, bbox), off) in objects.iter_mut().zip(&boxes).zip(&offsets) {
+    let mut shifts = vec![[0.0; 3]; objects.len()];
+    for ((members, ub), off) in units.iter().zip(&unit_boxes).zip(&offsets) {
         let d = [
-            origin[0] + off[0] - bbox.min[0],
-            origin[1] + off[1] - bbox.min[1],
-            -bbox.min[2],
+            origin[0] + off[0] - ub.min[0],
+            origin[1] + off[1] - ub.min[1],
+            -ub.min[2],
         ];
+        for &m in members {
+            shifts[m] = d;
+        }
+    }
+    let mut placements = Vec::with_capacity(objects.len());
+    for ((obj, bbox), d) in objects.iter_mut().zip(&boxes).zip(shifts) {
         translate(&mut obj.mesh, d);
         let placed = obj.mesh.bounding_box().unwrap_or(*bbox);
         placements.push(Placement {
@@ -356,6 +392,7 @@ mod tests {
             name: name.into(),
             mesh,
             tool: None,
+            group: None,
         }
     }
 

@@ -107,6 +107,8 @@ mod planner;
 mod seam;
 mod settings;
 mod skirt;
+pub mod standby;
+pub mod tower;
 
 pub use comb::{CombRegion, DETOUR_FACTOR, DETOUR_SLACK};
 pub use cooling::{apply_cooling, extrusion_time, layer_fan, slow_down};
@@ -115,7 +117,7 @@ pub use order::{NearestIslands, PathEnds, chain_paths, island_order, perimeter_n
 pub use params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams, is_bridging,
 };
-pub use planner::plan_layers;
+pub use planner::{plan_job, plan_layers};
 pub use seam::{
     ALIGN_RADIUS, MIN_HIDING_TURN, SEAM_HIDE_RADIUS, SeamHistory, choose_seam, rotate_loop,
     seam_and_anchor,

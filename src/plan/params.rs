@@ -290,6 +290,10 @@ pub struct PlanParams {
     /// Bed temperature on the first layer and after it, °C (0: not set by the
     /// planner). Set with an `M140` custom step after the first layer.
     pub bed_temperature: (f64, f64),
+    /// Prime tower for multi-tool prints (`None`: no tower).
+    pub tower: Option<super::tower::TowerParams>,
+    /// Standby temperatures of idle tools (`None`: tools keep their temperature).
+    pub standby: Option<super::standby::Standby>,
 }
 
 impl Default for PlanParams {
@@ -306,6 +310,8 @@ impl Default for PlanParams {
             brim: Brim::default(),
             tools: vec![ToolParams::default()],
             bed_temperature: (0.0, 0.0),
+            tower: None,
+            standby: None,
         }
     }
 }

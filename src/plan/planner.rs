@@ -25,6 +25,8 @@ use super::order::{NearestIslands, PathEnds, chain_paths, perimeter_nests};
 use super::params::{PlanParams, SeamPosition};
 use super::seam::{SeamHistory, rotate_loop, seam_and_anchor};
 use super::skirt::{Adhesion, adhesion};
+use super::standby;
+use super::tower::{Tower, TowerError, layer_tools, place_tower, tool_changes};
 use super::{LayerPlan, Step};
 
 /// Layers whose comb regions are prepared together (in parallel, while the previous
@@ -61,6 +63,26 @@ const DEFAULT_COMB_INSET: f64 = 0.45;
 /// assert_eq!(walls, 1);
 /// ```
 pub fn plan_layers(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerPlan> {
+    match plan_job(layers, params) {
+        Ok((plans, _)) => plans,
+        Err(_) => {
+            let without = PlanParams {
+                tower: None,
+                ..params.clone()
+            };
+            plan_job(layers, &without)
+                .map(|(plans, _)| plans)
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// Plan every layer, with the prime tower of multi-tool prints (returned too) and
+/// standby temperatures for idle tools. Fails when the tower has no room.
+pub fn plan_job(
+    layers: &[LayerRegions],
+    params: &PlanParams,
+) -> Result<(Vec<LayerPlan>, Option<Tower>), TowerError> {
     let adhesion = adhesion(layers, params);
     let mut planner = Planner {
         p: params,
@@ -69,7 +91,16 @@ pub fn plan_layers(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerPla
         tool: 0,
         seams: SeamHistory::default(),
         fan: None,
+        tower: None,
+        changes: Vec::new(),
     };
+    let changes = tool_changes(layers, planner.adhesion_layers());
+    let tower = match &params.tower {
+        Some(t) => place_tower(layers, &changes, t)?,
+        None => None,
+    };
+    planner.tower = tower.clone();
+    planner.changes = changes;
     let mut out = Vec::with_capacity(layers.len());
     let chunks: Vec<&[LayerRegions]> = layers.chunks(PREPARE_CHUNK).collect();
     let mut ready = chunks.first().map(|c| prepare(c, params));
@@ -89,7 +120,10 @@ pub fn plan_layers(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerPla
         out.extend(plans);
         ready = prepared;
     }
-    out
+    if let Some(s) = &params.standby {
+        standby::manage(&mut out, s);
+    }
+    Ok((out, tower))
 }
 
 /// The comb regions of every island of `layers`.
@@ -137,6 +171,10 @@ struct Planner<'a> {
     seams: SeamHistory,
     /// The fan as last set.
     fan: Option<u8>,
+    /// The prime tower, when there is one.
+    tower: Option<Tower>,
+    /// Every layer's tool changes (from, to).
+    changes: Vec<Vec<(usize, usize)>>,
 }
 
 /// State of the layer being planned.
@@ -181,18 +219,47 @@ impl Planner<'_> {
             self.after_first_layer_temperatures(&mut st);
         }
         let start_tool = self.tool;
-        for (g, tool) in self.tool_order(layer).into_iter().enumerate() {
+        let tower = self.tower.clone().filter(|t| layer.index <= t.last_layer);
+        let changes = self.changes.get(layer.index).cloned().unwrap_or_default();
+        let purges = tower.as_ref().map(|t| {
+            let volumes: Vec<f64> = changes
+                .iter()
+                .map(|&(f, to)| {
+                    self.p
+                        .tower
+                        .as_ref()
+                        .map_or(0.0, |tp| tp.purge_volume(f, to))
+                })
+                .collect();
+            t.purges(&volumes, st.first_layer, layer.height)
+        });
+        let order = self.tool_order(layer);
+        let mut change = 0;
+        for (g, &tool) in order.iter().enumerate() {
             if tool != self.tool {
                 st.steps.push(Step::ToolChange { tool });
                 st.after_tool_change = true;
                 st.island = None;
                 self.tool = tool;
+                // The new tool purges on the tower before it touches the part.
+                if let Some(Some(band)) = purges.as_ref().and_then(|p| p.get(change)) {
+                    self.print_path(&mut st, band, false, SeamPosition::Nearest, OUTSIDE);
+                }
+                change += 1;
             }
             if g == 0 {
                 self.print_adhesion(&mut st);
+                if let Some(t) = &tower {
+                    self.print_tower_layer(&mut st, t, changes.is_empty(), layer.height);
+                }
             }
             self.print_support(&mut st, layer, tool);
             self.print_islands(&mut st, layer, combs, tool);
+        }
+        if order.is_empty() {
+            if let Some(t) = &tower {
+                self.print_tower_layer(&mut st, t, true, layer.height);
+            }
         }
         if !st.new_seams.is_empty() {
             self.seams = std::mem::take(&mut st.new_seams);
@@ -227,21 +294,19 @@ impl Planner<'_> {
 
     /// The tools the layer uses, the active one first (fewest changes).
     fn tool_order(&self, layer: &LayerRegions) -> Vec<usize> {
-        let mut tools: Vec<usize> = layer
-            .islands
-            .iter()
-            .map(|i| i.tool)
-            .chain(layer.support.iter().map(|(t, _)| *t))
-            .collect();
-        tools.sort_unstable();
-        tools.dedup();
-        if let Some(k) = tools.iter().position(|&t| t == self.tool) {
-            tools[..=k].rotate_right(1);
+        layer_tools(layer, self.tool, layer.index < self.adhesion_layers())
+    }
+
+    /// The tower's wall (and brim) by the layer's first tool, and its sparse inside
+    /// when the layer changes no tool.
+    fn print_tower_layer(&mut self, st: &mut LayerState, t: &Tower, sparse: bool, h: f64) {
+        let mut paths = t.walls(st.first_layer, h);
+        if sparse {
+            paths.extend(t.sparse(st.first_layer, h));
         }
-        if tools.is_empty() && layer.index < self.adhesion_layers() {
-            tools.push(self.tool);
+        for p in &paths {
+            self.print_path(st, p, false, SeamPosition::Nearest, OUTSIDE);
         }
-        tools
     }
 
     fn adhesion_layers(&self) -> usize {

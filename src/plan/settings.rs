@@ -6,6 +6,8 @@ use crate::profile::{self, Settings, WidthRole};
 use super::params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams,
 };
+use super::standby::Standby;
+use super::tower::TowerParams;
 
 impl From<profile::SeamPosition> for SeamPosition {
     fn from(s: profile::SeamPosition) -> Self {
@@ -89,9 +91,52 @@ impl PlanParams {
             bed_temperature: s.materials.first().map_or((0.0, 0.0), |m| {
                 (m.first_layer_bed_temperature, m.bed_temperature)
             }),
+            tower: tower_params(s),
+            standby: (s.printer.tools() > 1).then(|| Standby {
+                idle: s.materials.iter().map(|m| m.idle_temperature).collect(),
+                print: s
+                    .materials
+                    .iter()
+                    .map(|m| (m.first_layer_temperature, m.temperature))
+                    .collect(),
+                preheat_time: p.standby_preheat_time,
+                toolchange_time: s.printer.toolchange_time,
+            }),
         }
     }
 }
+
+/// The prime tower's parameters, when the printer has several tools and the tower is on.
+fn tower_params(s: &Settings) -> Option<TowerParams> {
+    let p = &s.print;
+    if s.printer.tools() < 2 || !p.prime_tower {
+        return None;
+    }
+    let bed = crate::pipeline::bed(s);
+    let purge = s
+        .materials
+        .iter()
+        .map(|from| s.materials.iter().map(|to| from.purge_to(to)).collect())
+        .collect();
+    let position = (p.prime_tower_x >= 0.0 && p.prime_tower_y >= 0.0)
+        .then_some([p.prime_tower_x, p.prime_tower_y]);
+    Some(TowerParams {
+        width: p.prime_tower_width,
+        position,
+        brim: p.prime_tower_brim,
+        min_purge: p.prime_tower_min_purge,
+        purge,
+        line_width: s.line_width(WidthRole::Support, 0, false),
+        bed: (bed.min, bed.max),
+        clearance: p.skirt_distance
+            + p.skirts as f64 * s.line_width(WidthRole::Support, 0, true)
+            + p.brim_width.max(Brim::default().auto_width)
+            + TOWER_CLEARANCE,
+    })
+}
+
+/// Gap between the tower and the models beyond the skirt, mm.
+const TOWER_CLEARANCE: f64 = 3.0;
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 use super::builtin::{self, BUILTIN, Kind};
-use super::settings::{Material, Print, Printer, ProfileNames, Settings};
+use super::settings::{
+    Material, Print, Printer, ProfileNames, Settings, SolubleMode, SupportInside, SupportStyle,
+};
 use super::{DEFAULT_MATERIAL, DEFAULT_PRINTER, DEFAULT_QUALITY};
 
 /// Inheritance deeper than this is taken for a cycle.
@@ -502,7 +504,7 @@ pub fn resolve(sel: &ProfileSelection) -> Result<Settings, ProfileError> {
         materials.push(materials[0].clone());
         material_names.push(material_names[0].clone());
     }
-    let settings = Settings {
+    let mut settings = Settings {
         printer,
         materials,
         print,
@@ -512,8 +514,47 @@ pub fn resolve(sel: &ProfileSelection) -> Result<Settings, ProfileError> {
             quality: quality_name,
         },
     };
+    assign_soluble(&mut settings)?;
     validate(&settings)?;
     Ok(settings)
+}
+
+/// Soluble support: the tool loaded with a soluble material prints the interface (and
+/// with `soluble_support = all` the whole support, with `support_inside = soluble` the
+/// support standing inside the model). Soluble support implies support.
+fn assign_soluble(s: &mut Settings) -> Result<(), ProfileError> {
+    let q = &mut s.print;
+    let wanted =
+        q.soluble_support != SolubleMode::Off || q.support_inside == SupportInside::Soluble;
+    if !wanted {
+        return Ok(());
+    }
+    let Some(tool) = s.materials.iter().position(|m| m.soluble) else {
+        let tools = s.printer.tools();
+        return Err(ProfileError::Invalid(if tools < 2 {
+            format!(
+                "soluble support needs a printer with two tools; '{}' has one (try --printer dual-marlin)",
+                s.names.printer
+            )
+        } else {
+            format!(
+                "soluble support needs a soluble material on one of the tools, e.g. --material pla --material pva (loaded: {})",
+                s.names.materials.join(", ")
+            )
+        }));
+    };
+    if q.support_material == SupportStyle::None {
+        q.support_material = SupportStyle::Grid;
+    }
+    match q.soluble_support {
+        SolubleMode::All => {
+            q.support_tool = tool;
+            q.support_interface_tool = tool;
+        }
+        SolubleMode::Interface => q.support_interface_tool = tool,
+        SolubleMode::Off => {}
+    }
+    Ok(())
 }
 
 /// Check ranges and consistency.

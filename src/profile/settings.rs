@@ -496,7 +496,7 @@ pub struct Print {
     /// Tool printing the support interface (0-based).
     pub support_interface_tool: usize,
     /// Soluble support on a dual-nozzle printer.
-    pub soluble: SolubleMode,
+    pub soluble_support: SolubleMode,
     /// Print a prime tower when tools change.
     pub prime_tower: bool,
     /// Prime tower width, mm.
@@ -588,7 +588,7 @@ impl Default for Print {
             tree_tip_spacing: 1.8,
             support_tool: 0,
             support_interface_tool: 0,
-            soluble: SolubleMode::Off,
+            soluble_support: SolubleMode::Off,
             prime_tower: true,
             prime_tower_width: 15.0,
             prime_tower_x: -1.0,
@@ -642,6 +642,11 @@ pub enum WidthRole {
 }
 
 impl Settings {
+    /// The first tool loaded with a soluble material, if any.
+    pub fn soluble_tool(&self) -> Option<usize> {
+        self.materials.iter().position(|m| m.soluble)
+    }
+
     /// The material of `tool` (the first one's when out of range).
     pub fn material(&self, tool: usize) -> &Material {
         self.materials

@@ -70,7 +70,7 @@ impl SupportReport {
 /// The area parameters from the settings.
 pub fn area_params(s: &Settings) -> AreaParams {
     let p = &s.print;
-    let soluble_interface = p.soluble != SolubleMode::Off;
+    let soluble_interface = p.soluble_support != SolubleMode::Off;
     AreaParams {
         xy_gap: p.support_xy_gap,
         top_z_gap: if soluble_interface {
@@ -113,6 +113,9 @@ pub fn add_support(
         ..Default::default()
     };
     let params = area_params(s);
+    let soluble_inside = (p.support_inside == SupportInside::Soluble)
+        .then(|| s.soluble_tool())
+        .flatten();
     for layers in objects {
         let overhangs = overhang::detect(
             layers,
@@ -152,7 +155,36 @@ pub fn add_support(
             report.contact_area_mm2 += sl.contact_area;
             if let Some(region) = regions.get_mut(j) {
                 let walls = style == SupportStyle::Tree;
-                support_paths(sl, j, l, s, width, walls, &mut region.support);
+                match soluble_inside {
+                    Some(tool) if !sl.interior.is_empty() => {
+                        // Support enclosed by the model in the soluble material (it
+                        // dissolves out of the lumen), the rest as it was.
+                        let inside = SupportLayer {
+                            base: geom::intersection(&sl.base, &sl.interior),
+                            interface: geom::intersection(&sl.interface, &sl.interior),
+                            interior: sl.interior.clone(),
+                            contact_area: 0.0,
+                        };
+                        let outside = SupportLayer {
+                            base: geom::difference(&sl.base, &sl.interior),
+                            interface: geom::difference(&sl.interface, &sl.interior),
+                            interior: Vec::new(),
+                            contact_area: 0.0,
+                        };
+                        support_paths(&outside, j, l, s, width, walls, None, &mut region.support);
+                        support_paths(
+                            &inside,
+                            j,
+                            l,
+                            s,
+                            width,
+                            walls,
+                            Some(tool),
+                            &mut region.support,
+                        );
+                    }
+                    _ => support_paths(sl, j, l, s, width, walls, None, &mut region.support),
+                }
             }
         }
     }
@@ -160,7 +192,9 @@ pub fn add_support(
 }
 
 /// Paths of one support layer: the body as sparse lines in one direction (easy to
-/// break away in strips), the interface as dense lines turning every layer.
+/// break away in strips), the interface as dense lines turning every layer. `tool`
+/// overrides the profile's support tools.
+#[allow(clippy::too_many_arguments)]
 fn support_paths(
     sl: &SupportLayer,
     index: usize,
@@ -168,16 +202,18 @@ fn support_paths(
     s: &Settings,
     width: f64,
     walls: bool,
+    tool: Option<usize>,
     out: &mut Vec<(usize, ExtrusionPath)>,
 ) {
     let p = &s.print;
     let h = layer.height;
     let spacing = bead_spacing(width, h);
     let inset = scaled(width / 2.0) as f64;
-    let base_tool = match p.soluble {
+    let base_tool = tool.unwrap_or(match p.soluble_support {
         SolubleMode::All => p.support_interface_tool,
         _ => p.support_tool,
-    };
+    });
+    let interface_tool = tool.unwrap_or(p.support_interface_tool);
     if walls {
         // Tree branches: a wall round each branch holds the sparse inside together, and
         // a ring under each tip spreads its hold.
@@ -186,7 +222,7 @@ fn support_paths(
         for e in &tip_rings {
             for r in e.rings() {
                 out.push((
-                    p.support_interface_tool,
+                    interface_tool,
                     ExtrusionPath::from_loop(Role::SupportInterface, r.clone(), width, h),
                 ));
             }
@@ -239,7 +275,7 @@ fn support_paths(
     add(
         &sl.interface,
         Role::SupportInterface,
-        p.support_interface_tool,
+        interface_tool,
         FillParams {
             pattern: FillPattern::Rectilinear,
             density: spacing / (spacing + gap),

@@ -211,6 +211,7 @@ fn read_from<R: BufRead + Seek>(
             name: name.to_string(),
             mesh,
             tool: None,
+            group: None,
         }]
     };
     match format {
@@ -235,6 +236,7 @@ fn read_from<R: BufRead + Seek>(
                     },
                     mesh,
                     tool: None,
+                    group: None,
                 })
                 .collect())
         }
@@ -256,6 +258,7 @@ fn read_from<R: BufRead + Seek>(
                     },
                     mesh,
                     tool,
+                    group: None,
                 })
                 .collect())
         }
