@@ -150,7 +150,7 @@ pub fn place_tower(
         area = area.max(volume / l.height.max(0.01));
     }
     let top = layers.get(last_layer).map_or(0.0, |l| l.z);
-    let side = (area.sqrt() + 2.0 * w)
+    let side = (area.sqrt() + 3.0 * w)
         .max(params.width)
         .max(top / 6.0)
         .max(4.0 * w);
