@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod inspect;
 mod models;
+mod preview;
 mod profile_args;
 mod profiles;
 mod repair;
@@ -49,6 +50,8 @@ enum Command {
     Repair(repair::RepairArgs),
     /// List profiles or show one's values.
     Profiles(profiles::ProfilesArgs),
+    /// Draw a G-code file's toolpaths: one layer as SVG/PNG, or all layers in 3D HTML.
+    Preview(preview::PreviewArgs),
 }
 
 /// Options every command sees.
@@ -85,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(a) => inspect::run(a, global),
         Command::Repair(a) => repair::run(a, global),
         Command::Profiles(a) => profiles::run(a),
+        Command::Preview(a) => preview::run(a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
