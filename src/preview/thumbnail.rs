@@ -130,7 +130,16 @@ pub fn contact_sheet_png(tp: &Toolpath, layers: usize, width: u32) -> Vec<u8> {
     let tile_w = (width / cols).max(1);
     let fs = font_scale(f64::from(tile_w) * 2.0).min(2);
     let label_h = 11 * fs;
-    let region = tp.extent_with_width();
+    // The part (a prime line along the bed's edge would shrink every tile), with
+    // room for the lines' width.
+    let half_width = tp
+        .layers
+        .iter()
+        .flat_map(|l| l.segments.iter())
+        .map(|s| s.width)
+        .fold(0.0f32, f32::max)
+        / 2.0;
+    let region = tp.part_extent().inflate(half_width);
     let (rw, rh) = if region.is_empty() {
         (1.0, 1.0)
     } else {
