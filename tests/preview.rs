@@ -183,7 +183,7 @@ fn write_square(dir: &Path) -> (PathBuf, Vec<usize>) {
 /// Numbers in a path's `d` attribute, as (x, y) pairs.
 fn path_points(d: &str) -> Vec<(f64, f64)> {
     let nums: Vec<f64> = d
-        .split(|c: char| c == ' ' || c == 'M' || c == 'L')
+        .split([' ', 'M', 'L'])
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().unwrap())
         .collect();
