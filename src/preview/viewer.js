@@ -145,7 +145,7 @@
   var cam = {};
   function resetView() {
     cam.target = [cx, cy, zmax / 2];
-    cam.yaw = -0.6; cam.pitch = 0.55; cam.dist = size * 1.6;
+    cam.yaw = -0.6; cam.pitch = 0.55; cam.dist = size * 1.8;
   }
   resetView();
 
