@@ -164,21 +164,66 @@ pub(crate) fn render(
 }
 
 /// Draw a bead from `a` to `b` (screen x, y; depth in mm) of radius `r` pixels.
+///
+/// Row by row: the capsule meets each pixel row in one interval (it is convex), the
+/// hull of its meetings with the two end discs and the band between them; only
+/// pixels in it are visited, so long diagonal lines cost their area, not their
+/// bounding box.
 fn capsule(img: &mut Image, a: [f32; 3], b: [f32; 3], r: f32, scale: f32, c: [u8; 3]) {
-    let x0 = (a[0].min(b[0]) - r).floor().max(0.0) as i64;
-    let x1 = (a[0].max(b[0]) + r).ceil().min(img.w as f32 - 1.0) as i64;
     let y0 = (a[1].min(b[1]) - r).floor().max(0.0) as i64;
     let y1 = (a[1].max(b[1]) + r).ceil().min(img.h as f32 - 1.0) as i64;
-    if x0 > x1 || y0 > y1 {
-        return;
-    }
+    let xmax = img.w as f32 - 1.0;
     let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
     let len2 = dx * dx + dy * dy;
+    let len = len2.sqrt();
     let r2 = r * r;
     for y in y0..=y1 {
         let py = y as f32 + 0.5;
+        let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+        for e in [a, b] {
+            let h = r2 - (py - e[1]) * (py - e[1]);
+            if h >= 0.0 {
+                let w = h.sqrt();
+                lo = lo.min(e[0] - w);
+                hi = hi.max(e[0] + w);
+            }
+        }
+        if len > 1e-6 {
+            // Within r of the line: |(p - a) x d| <= r |d|.
+            let (mut blo, mut bhi) = (f32::NEG_INFINITY, f32::INFINITY);
+            let cy = (py - a[1]) * dx;
+            if dy.abs() > 1e-9 {
+                let (u, v) = ((cy - r * len) / dy, (cy + r * len) / dy);
+                blo = blo.max(a[0] + u.min(v));
+                bhi = bhi.min(a[0] + u.max(v));
+            } else if cy.abs() > r * len {
+                bhi = f32::NEG_INFINITY;
+            }
+            // Between the ends: 0 <= (p - a) . d <= |d|^2.
+            let ty = (py - a[1]) * dy;
+            if dx.abs() > 1e-9 {
+                let (u, v) = (-ty / dx, (len2 - ty) / dx);
+                blo = blo.max(a[0] + u.min(v));
+                bhi = bhi.min(a[0] + u.max(v));
+            } else if ty < 0.0 || ty > len2 {
+                bhi = f32::NEG_INFINITY;
+            }
+            if blo <= bhi {
+                lo = lo.min(blo);
+                hi = hi.max(bhi);
+            }
+        }
+        if lo > hi {
+            continue;
+        }
+        // Pixel centres x + 0.5 within [lo, hi].
+        let x0 = (lo - 0.5).ceil().max(0.0);
+        let x1 = (hi - 0.5).floor().min(xmax);
+        if x0 > x1 {
+            continue;
+        }
         let row = y as usize * img.w;
-        for x in x0..=x1 {
+        for x in x0 as usize..=x1 as usize {
             let px = x as f32 + 0.5;
             let t = if len2 > 1e-12 {
                 (((px - a[0]) * dx + (py - a[1]) * dy) / len2).clamp(0.0, 1.0)
@@ -186,13 +231,10 @@ fn capsule(img: &mut Image, a: [f32; 3], b: [f32; 3], r: f32, scale: f32, c: [u8
                 0.0
             };
             let (qx, qy) = (a[0] + t * dx - px, a[1] + t * dy - py);
-            let q2 = qx * qx + qy * qy;
-            if q2 > r2 {
-                continue;
-            }
+            let q2 = (qx * qx + qy * qy).min(r2);
             // The bead is round: its front is nearer than its axis.
             let d = a[2] + t * (b[2] - a[2]) - (r2 - q2).sqrt() / scale;
-            let i = row + x as usize;
+            let i = row + x;
             if d < img.depth[i] {
                 img.depth[i] = d;
                 img.color[i] = c;
@@ -323,5 +365,49 @@ mod tests {
         assert_eq!(img.color[10 * 20 + 10], [0, 255, 0]);
         assert_eq!(img.color[10 * 20 + 4], [255, 0, 0]);
         assert!(img.depth[0].is_infinite());
+    }
+
+    #[test]
+    fn capsules_cover_exactly_the_pixels_within_reach() {
+        // Against the brute-force test of every pixel, for lines in every direction.
+        for (k, (a, b)) in [
+            ([3.0, 4.0], [37.0, 29.0]),
+            ([30.0, 2.0], [5.5, 35.0]),
+            ([4.0, 20.0], [36.0, 20.0]),
+            ([20.0, 3.0], [20.0, 36.0]),
+            ([20.2, 20.7], [20.2, 20.7]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            for r in [0.6f32, 2.0, 4.5] {
+                let mut img = Image::new(40, 40, 1.0);
+                capsule(
+                    &mut img,
+                    [a[0], a[1], 0.0],
+                    [b[0], b[1], 0.0],
+                    r,
+                    1.0,
+                    [1, 2, 3],
+                );
+                for y in 0..40 {
+                    for x in 0..40 {
+                        let (px, py) = (x as f32 + 0.5, y as f32 + 0.5);
+                        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+                        let l2 = dx * dx + dy * dy;
+                        let t = if l2 > 0.0 {
+                            (((px - a[0]) * dx + (py - a[1]) * dy) / l2).clamp(0.0, 1.0)
+                        } else {
+                            0.0
+                        };
+                        let q = (a[0] + t * dx - px).hypot(a[1] + t * dy - py);
+                        let drawn = img.depth[y * 40 + x].is_finite();
+                        if (q - r).abs() > 1e-3 {
+                            assert_eq!(drawn, q < r, "case {k} r {r} at ({x}, {y}): q {q}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
