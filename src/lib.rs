@@ -20,6 +20,7 @@ pub mod output;
 pub mod path;
 pub mod pipeline;
 pub mod plan;
+pub mod preview;
 pub mod profile;
 pub mod serial;
 pub mod slice;

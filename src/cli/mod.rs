@@ -10,6 +10,7 @@ mod inspect;
 mod models;
 mod ports;
 mod print;
+mod preview;
 mod profile_args;
 mod profiles;
 mod repair;
@@ -58,6 +59,8 @@ enum Command {
     Ports(ports::PortsArgs),
     /// Slice models and stream the G-code to a printer in one go.
     Print(Box<print::PrintArgs>),
+    /// Draw a G-code file's toolpaths: one layer as SVG/PNG, or all layers in 3D HTML.
+    Preview(preview::PreviewArgs),
 }
 
 /// Options every command sees.
@@ -97,6 +100,7 @@ pub fn main() -> ExitCode {
         Command::Stream(args) => stream::run(args, global),
         Command::Ports(args) => ports::run(args, global),
         Command::Print(args) => print::run(*args, global),
+        Command::Preview(a) => preview::run(a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
