@@ -317,6 +317,9 @@ pub fn slice_objects(
             *extrusion_mm.entry(*role).or_default() += u.path_mm;
         }
     }
+    if !settings.printer.thumbnails.is_empty() {
+        job.thumbnails = thumbnails(&job, &plans, &estimate, &settings.printer.thumbnails);
+    }
     let report = Report {
         layers: plans.len(),
         objects: object_reports,
@@ -346,6 +349,31 @@ pub fn write(sliced: &Sliced, out: &mut dyn Write) -> io::Result<gcode::WriteSta
         gcode::GcodeError::Io(io) => io,
         other => io::Error::other(other.to_string()),
     })
+}
+
+/// Pictures of the part for the G-code header (printer screens, OctoPrint): the
+/// G-code is written to memory once, read back as toolpaths and drawn at each size.
+fn thumbnails(
+    job: &GcodeJob,
+    plans: &[LayerPlan],
+    estimate: &Estimate,
+    sizes: &[[u32; 2]],
+) -> Vec<gcode::Thumbnail> {
+    let mut buf = Vec::new();
+    if gcode::write_gcode(&mut buf, job, plans, estimate).is_err() {
+        return Vec::new();
+    }
+    let Ok(tp) = crate::preview::toolpath::parse_bytes(&buf, &Default::default()) else {
+        return Vec::new();
+    };
+    sizes
+        .iter()
+        .map(|&[width, height]| gcode::Thumbnail {
+            width,
+            height,
+            png: crate::preview::thumbnail_png(&tp, width, height),
+        })
+        .collect()
 }
 
 /// The G-code job for `settings`: machine limits, tools, and the profile's templates

@@ -40,8 +40,9 @@ pub fn load_models(paths: &[PathBuf], global: &Global) -> Result<Vec<Object>> {
 }
 
 /// Load models given as `MODEL` or `MODEL@N`, and `--tool N MODEL` pairs (`pairs` as
-/// clap gives them: N, MODEL, N, MODEL...). Models assigned to a tool, and the objects
-/// of a 3MF file that assigns extruders, are parts of one assembly.
+/// clap gives them: N, MODEL, N, MODEL...). When any model is assigned to a tool, all
+/// the models are parts of one assembly (in their file coordinates; unassigned ones on
+/// tool 0); the objects of a 3MF file that assigns extruders are one assembly too.
 pub fn load_assigned(
     models: &[PathBuf],
     pairs: &[String],
@@ -58,6 +59,8 @@ pub fn load_assigned(
         })?;
         specs.push((PathBuf::from(model), Some(tool)));
     }
+    // With any tool assignment, the models are parts of one assembly.
+    let assembly = specs.iter().any(|(_, t)| t.is_some());
     let mut objects = Vec::new();
     for (k, (path, tool)) in specs.iter().enumerate() {
         if let Some(t) = tool {
@@ -71,8 +74,8 @@ pub fn load_assigned(
         }
         let mut loaded = load_models(std::slice::from_ref(path), global)?;
         for o in &mut loaded {
-            if let Some(t) = tool {
-                o.tool = Some(*t);
+            if assembly {
+                o.tool = Some(tool.unwrap_or(0));
                 o.group = Some(0);
             } else if o.tool.is_some() {
                 if o.tool.is_some_and(|t| t >= tools) {

@@ -44,7 +44,7 @@ pub enum SolubleArg {
     lamina slice aneurysm.stl -o a.gcode --printer dual-marlin --material pla --material pva --soluble\n  \
     lamina slice vessel.stl aneurysm.stl@1 -o two.gcode --printer dual-marlin --material pla --material petg\n\n\
     Tools are numbered from 0 (T0, T1). MODEL@N or --tool N MODEL prints a model with tool N;\n\
-    models assigned to tools are parts of one assembly and keep their positions from the\n\
+    the models are then parts of one assembly and keep their positions from the\n\
     files (segmentations of one scan share coordinates). Where parts overlap, the one\n\
     listed later keeps the overlap.")]
 pub struct SliceArgs {
