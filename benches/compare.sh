@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Slice one mesh with lamina and, when installed, with PrusaSlicer at matching settings
+# (0.2 mm layers, 2 perimeters, 15 % infill, no support); print wall time and peak
+# memory side by side.
+#
+#   benches/compare.sh ../shared/meshes/skull_mri_seg14.stl
+set -euo pipefail
+mesh=${1:?usage: benches/compare.sh MESH.stl}
+[ -f "$mesh" ] || { echo "no such mesh: $mesh" >&2; exit 1; }
+cd "$(dirname "$0")/.."
+cargo build --release -q
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+measure() { # name, command...
+    local name=$1; shift
+    if /usr/bin/time -f "%e %M" -o "$out/time" "$@" >"$out/log" 2>&1; then
+        read -r wall kb <"$out/time"
+        printf '%-14s %8.1f s %8.0f MB\n' "$name" "$wall" "$((kb / 1024))"
+    else
+        printf '%-14s failed (see below)\n' "$name"; tail -5 "$out/log"
+    fi
+}
+echo "mesh: $mesh"
+measure lamina ./target/release/lamina slice "$mesh" -o "$out/lamina.gcode" -q \
+    --support none --set layer_height=0.2 --set perimeters=2 --set fill_density=15
+if command -v prusa-slicer >/dev/null 2>&1; then
+    measure PrusaSlicer prusa-slicer --export-gcode "$mesh" --output "$out/prusa.gcode" \
+        --layer-height 0.2 --perimeters 2 --fill-density 15% --center 110,110
+else
+    echo "PrusaSlicer     not installed (apt-get install prusa-slicer to compare)"
+fi
