@@ -232,3 +232,33 @@ fn profiles_list_and_show() {
     let o = lamina(&["profiles", "show", "ender3"]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn slice_preview_writes_a_contact_sheet_and_a_side_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("cube.stl");
+    io::write_stl(&model, &shapes::cuboid([0.0; 3], [20.0, 20.0, 4.0])).unwrap();
+    let out = dir.path().join("cube.gcode");
+    let pics = dir.path().join("pics");
+    let o = lamina(&[
+        "slice",
+        model.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--preview",
+        pics.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed = json["preview"].as_array().expect("pictures listed");
+    assert_eq!(listed.len(), 2);
+    for p in listed {
+        let bytes = std::fs::read(p.as_str().unwrap()).expect("picture written");
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{p} is a PNG");
+        assert!(bytes.len() > 2000, "{p} has content");
+    }
+    // Thumbnails from the printer profile are in the G-code header.
+    let gcode = std::fs::read_to_string(&out).unwrap();
+    assert!(gcode.contains("; thumbnail begin 220x124"));
+}

@@ -57,6 +57,9 @@ pub struct SliceArgs {
     output: PathBuf,
     #[command(flatten)]
     job: JobArgs,
+    /// Also write pictures into DIR: a contact sheet of sampled layers and a side view.
+    #[arg(long, value_name = "DIR")]
+    preview: Option<PathBuf>,
     /// Print a JSON summary on standard output.
     #[arg(long)]
     json: bool,
@@ -196,12 +199,61 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
     if args.output.as_os_str() == "-" && args.json {
         bail!("--json prints on standard output, so it needs -o FILE (not -o -)");
     }
+    if args.output.as_os_str() == "-" && args.preview.is_some() {
+        bail!("--preview draws from the G-code file, so it needs -o FILE (not -o -)");
+    }
     let settings = args.job.settings()?;
     let r = slice_to(&args.models, &args.job, &settings, &args.output, &global)?;
+    let pictures = match &args.preview {
+        Some(dir) => write_pictures(&args.output, dir)?,
+        None => Vec::new(),
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        let mut v = serde_json::to_value(&r)?;
+        if args.preview.is_some() {
+            v["preview"] = serde_json::json!(pictures);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         tell(&r, &args.output, &global);
+        if !global.quiet {
+            for p in &pictures {
+                eprintln!("wrote {p}");
+            }
+        }
     }
     Ok(())
+}
+
+/// Layers to sample on the contact sheet.
+const SHEET_LAYERS: usize = 12;
+/// Picture widths, pixels.
+const SHEET_WIDTH: u32 = 1600;
+const SIDE_SIZE: [u32; 2] = [1200, 800];
+
+/// The contact sheet and side view of `gcode`, written into `dir`; their paths.
+fn write_pictures(gcode: &Path, dir: &Path) -> Result<Vec<String>> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the preview folder '{}'", dir.display()))?;
+    let tp = lamina::preview::read_file(gcode, &Default::default())?;
+    let stem = gcode
+        .file_stem()
+        .map_or_else(|| "lamina".to_string(), |s| s.to_string_lossy().to_string());
+    let pictures = [
+        (
+            dir.join(format!("{stem}-layers.png")),
+            lamina::preview::contact_sheet_png(&tp, SHEET_LAYERS, SHEET_WIDTH),
+        ),
+        (
+            dir.join(format!("{stem}-side.png")),
+            lamina::preview::side_view_png(&tp, SIDE_SIZE[0], SIDE_SIZE[1]),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (path, png) in pictures {
+        lamina::output::write_atomically(&path, |w| w.write_all(&png))
+            .with_context(|| format!("cannot write '{}'", path.display()))?;
+        out.push(path.display().to_string());
+    }
+    Ok(out)
 }
