@@ -262,3 +262,35 @@ fn slice_preview_writes_a_contact_sheet_and_a_side_view() {
     let gcode = std::fs::read_to_string(&out).unwrap();
     assert!(gcode.contains("; thumbnail begin 220x124"));
 }
+
+#[test]
+fn compare_lists_each_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("t.stl");
+    let t = shapes::merge(&[
+        shapes::cuboid([12.0, 0.0, 0.0], [18.0, 10.0, 10.0]),
+        shapes::cuboid([0.0, 0.0, 10.0], [30.0, 10.0, 14.0]),
+    ]);
+    io::write_stl(&model, &t).unwrap();
+    let o = lamina(&[
+        "compare",
+        model.to_str().unwrap(),
+        "--support",
+        "none,grid,tree",
+        "--json",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = rows.as_array().expect("a row per strategy");
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["support_filament_mm"].as_f64(), Some(0.0));
+    for r in &rows[1..] {
+        assert!(r["support_filament_mm"].as_f64().unwrap() > 10.0, "{r}");
+        assert!(r["contact_area_mm2"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert!(rows[1]["time_s"].as_f64() > rows[0]["time_s"].as_f64());
+    let bad = lamina(&["compare", model.to_str().unwrap(), "--support", "glue"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("glue"));
+}

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod compare;
 mod inspect;
 mod models;
 mod ports;
@@ -59,6 +60,8 @@ enum Command {
     Ports(ports::PortsArgs),
     /// Slice models and stream the G-code to a printer in one go.
     Print(Box<print::PrintArgs>),
+    /// Slice a model once per support strategy and compare material, contact and time.
+    Compare(Box<compare::CompareArgs>),
     /// Draw a G-code file's toolpaths: one layer as SVG/PNG, or all layers in 3D HTML.
     Preview(preview::PreviewArgs),
 }
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::Ports(args) => ports::run(args, global),
         Command::Print(args) => print::run(*args, global),
         Command::Preview(a) => preview::run(a, global),
+        Command::Compare(a) => compare::run(*a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

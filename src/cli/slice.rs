@@ -97,6 +97,11 @@ pub struct JobArgs {
 impl JobArgs {
     /// The settings these options select.
     pub fn settings(&self) -> Result<Settings> {
+        self.settings_with(Vec::new())
+    }
+
+    /// The settings with `more` overrides applied after these options' own.
+    pub fn settings_with(&self, more: Vec<String>) -> Result<Settings> {
         let mut extra = Vec::new();
         if let Some(s) = self.support {
             let v = match s {
@@ -119,8 +124,23 @@ impl JobArgs {
             };
             extra.push(format!("soluble_support={v}"));
         }
+        extra.extend(more);
         Ok(lamina::profile::resolve(&self.profiles.selection(extra))?)
     }
+}
+
+/// Load and place the models as `slice` does.
+pub fn placed_objects(
+    models: &[PathBuf],
+    job: &JobArgs,
+    settings: &Settings,
+    global: &Global,
+) -> Result<Vec<lamina::mesh::Object>> {
+    let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
+    let mut objects = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
+    let bed = pipeline::bed(settings);
+    place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING)?;
+    Ok(objects)
 }
 
 /// Slice `models` with `settings` into `output` (`-` for standard output).
