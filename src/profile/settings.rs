@@ -497,6 +497,9 @@ pub struct Print {
     pub support_interface_tool: usize,
     /// Soluble support on a dual-nozzle printer.
     pub soluble_support: SolubleMode,
+    /// Horizontal gap kept by soluble support, mm: it may come close to the model
+    /// (it dissolves away), so it reaches under sloping surfaces.
+    pub soluble_xy_gap: f64,
     /// Print a prime tower when tools change.
     pub prime_tower: bool,
     /// Prime tower width, mm.
@@ -589,6 +592,7 @@ impl Default for Print {
             support_tool: 0,
             support_interface_tool: 0,
             soluble_support: SolubleMode::Off,
+            soluble_xy_gap: 0.15,
             prime_tower: true,
             prime_tower_width: 15.0,
             prime_tower_x: -1.0,

@@ -17,6 +17,9 @@ const CONTACT_MARGIN: f64 = 0.2;
 pub struct AreaParams {
     /// Horizontal distance kept from the model, mm.
     pub xy_gap: f64,
+    /// Horizontal distance kept by the interface layers, mm (at most `xy_gap`; smaller
+    /// for soluble interfaces, which may touch the model).
+    pub interface_xy_gap: f64,
     /// Vertical gap between the support's top and the model above, mm (0: soluble).
     pub top_z_gap: f64,
     /// Vertical gap between the model below and the support resting on it, mm.
@@ -89,38 +92,15 @@ pub fn support_areas(
         Vec::new()
     };
 
-    // Top-down: carry the contact areas down, cutting them where the model is.
-    let mut carry: Vec<ExPolygon> = Vec::new();
-    let mut recent_contacts: std::collections::VecDeque<Vec<ExPolygon>> = Default::default();
-    for j in (0..n).rev() {
-        let contact: Vec<ExPolygon> = overhangs
-            .get(j + 1 + k_top)
-            .map(|o| geom::offset(o, scaled(CONTACT_MARGIN) as f64, JoinType::Miter))
-            .unwrap_or_default();
-        if !contact.is_empty() {
-            let mut all = carry;
-            all.extend(contact.iter().cloned());
-            carry = geom::union(&all, geom::FillRule::NonZero);
-        }
-        if carry.is_empty() {
-            recent_contacts.push_front(contact);
-            recent_contacts.truncate(p.interface_layers.max(1));
-            continue;
-        }
-        // Keep clear of the model at this layer and the `k_bottom` layers below it.
-        let mut blockers: Vec<ExPolygon> = Vec::new();
-        for m in 0..=k_bottom {
-            if let Some(l) = j.checked_sub(m).and_then(|jj| layers.get(jj)) {
-                blockers.extend(l.islands.iter().cloned());
-            }
-        }
-        if p.buildplate_only {
-            blockers.extend(shadow[j].iter().cloned());
-        }
-        let blocked = geom::offset(&blockers, xy, JoinType::Miter);
-        carry = geom::difference(&carry, &blocked);
-        carry = carry
-            .into_iter()
+    // Top-down: every column wanted under an overhang is carried down until the model
+    // itself stops it; each layer prints the part of it clear of the model by the XY
+    // gap. Under a sloping surface the wall recedes layer by layer, so a column too
+    // close to it at first starts a few layers lower instead of being lost. Only the
+    // carrying is sequential (one boolean per layer); the rest runs across layers.
+    use rayon::prelude::*;
+    let iface_xy = scaled(p.interface_xy_gap.min(p.xy_gap)) as f64;
+    let clean = |v: Vec<ExPolygon>| -> Vec<ExPolygon> {
+        v.into_iter()
             .map(|mut e| {
                 e.contour = e.contour.simplified(tol);
                 for hole in &mut e.holes {
@@ -129,23 +109,91 @@ pub fn support_areas(
                 e
             })
             .filter(|e| e.area_mm2() > 0.01)
-            .collect();
-
-        let layer = &mut out[j];
-        layer.contact_area = geom::intersection(&carry, &contact)
-            .iter()
-            .map(ExPolygon::area_mm2)
-            .sum();
-        recent_contacts.push_front(contact);
-        recent_contacts.truncate(p.interface_layers.max(1));
-        if p.interface_layers > 0 {
-            let near_top: Vec<ExPolygon> = recent_contacts.iter().flatten().cloned().collect();
-            layer.interface = geom::intersection(&carry, &near_top);
-            layer.base = geom::difference(&carry, &near_top);
-        } else {
-            layer.base = carry.clone();
+            .collect()
+    };
+    // The model at a layer and the `k_bottom` layers below it stops a column there.
+    let blockers = |j: usize| -> Vec<ExPolygon> {
+        let mut b: Vec<ExPolygon> = Vec::new();
+        for m in 0..=k_bottom {
+            if let Some(l) = j.checked_sub(m).and_then(|jj| layers.get(jj)) {
+                b.extend(l.islands.iter().cloned());
+            }
         }
+        if p.buildplate_only {
+            b.extend(shadow[j].iter().cloned());
+        }
+        b
+    };
+    let mut wanted: Vec<Vec<ExPolygon>> = vec![Vec::new(); n];
+    let mut want: Vec<ExPolygon> = Vec::new();
+    for j in (0..n).rev() {
+        if let Some(o) = overhangs.get(j + 1 + k_top).filter(|o| !o.is_empty()) {
+            // Non-zero fill: the difference unions the contact into the columns.
+            want.extend(geom::offset(
+                o,
+                scaled(CONTACT_MARGIN) as f64,
+                JoinType::Miter,
+            ));
+        }
+        if want.is_empty() {
+            continue;
+        }
+        want = clean(geom::difference(&want, &blockers(j)));
+        wanted[j] = want.clone();
     }
+    let printable: Vec<Vec<ExPolygon>> = wanted
+        .into_par_iter()
+        .enumerate()
+        .map(|(j, w)| {
+            if w.is_empty() {
+                return w;
+            }
+            let near = geom::offset(&blockers(j), iface_xy, JoinType::Miter);
+            clean(geom::difference(&w, &near))
+        })
+        .collect();
+
+    out.par_iter_mut().enumerate().for_each(|(j, layer)| {
+        let here = &printable[j];
+        if here.is_empty() {
+            return;
+        }
+        // The top of each column: what is not printable on every one of the layers
+        // just above takes the dense interface.
+        let above = &printable[(j + 1).min(n)..(j + 1 + p.interface_layers).min(n)];
+        let top = if p.interface_layers == 0 {
+            Vec::new()
+        } else if above.len() < p.interface_layers || above.iter().any(Vec::is_empty) {
+            here.clone()
+        } else {
+            let mut covered = above[0].clone();
+            for a in &above[1..] {
+                covered = geom::intersection(&covered, a);
+            }
+            geom::difference(here, &covered)
+        };
+        let mut base = if top.is_empty() {
+            here.clone()
+        } else {
+            geom::difference(here, &top)
+        };
+        if xy > iface_xy && !base.is_empty() {
+            base = geom::difference(&base, &geom::offset(&blockers(j), xy, JoinType::Miter));
+        }
+        // Contact: the top of the support right under the model (across the Z gap).
+        let over: Vec<ExPolygon> = layers[(j + 1).min(n)..(j + 2 + k_top).min(n)]
+            .iter()
+            .flat_map(|l| l.islands.iter().cloned())
+            .collect();
+        if !top.is_empty() && !over.is_empty() {
+            layer.contact_area = geom::intersection(&top, &over)
+                .iter()
+                .map(ExPolygon::area_mm2)
+                .sum();
+        }
+        layer.interface = top;
+        layer.base = base;
+    });
 
     // Bottom interfaces: where support does not continue down, it rests on the model.
     if p.bottom_interface_layers > 0 {
@@ -239,6 +287,7 @@ mod tests {
     fn params() -> AreaParams {
         AreaParams {
             xy_gap: 0.6,
+            interface_xy_gap: 0.6,
             top_z_gap: 0.2,
             bottom_z_gap: 0.2,
             interface_layers: 3,

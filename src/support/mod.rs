@@ -71,8 +71,18 @@ impl SupportReport {
 pub fn area_params(s: &Settings) -> AreaParams {
     let p = &s.print;
     let soluble_interface = p.soluble_support != SolubleMode::Off;
+    let soluble_gap = p.soluble_xy_gap.max(0.0).min(p.support_xy_gap);
     AreaParams {
-        xy_gap: p.support_xy_gap,
+        xy_gap: if p.soluble_support == SolubleMode::All {
+            soluble_gap
+        } else {
+            p.support_xy_gap
+        },
+        interface_xy_gap: if soluble_interface {
+            soluble_gap
+        } else {
+            p.support_xy_gap
+        },
         top_z_gap: if soluble_interface {
             0.0
         } else {
