@@ -4,10 +4,14 @@
 //! tools extrude only at their print temperature, idle tools wait at standby, and each
 //! model is printed by its own tool.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lamina::mesh::{Mesh, io, shapes};
+use common::fidelity::{Bead, GLayer, parse_gcode};
+use common::overhang::{held_fraction, overhang_points, tool_share};
+use lamina::mesh::{Mesh, io, place, shapes};
 
 fn stl(dir: &Path, name: &str, mesh: &Mesh) -> PathBuf {
     let p = dir.join(format!("{name}.stl"));
@@ -308,4 +312,151 @@ fn two_materials_each_printed_by_its_tool() {
         r.standby_seen || r.changes.len() < 3,
         "idle tool never at standby"
     );
+}
+
+/// A mesh turned about Y by `deg` degrees.
+fn turned(m: &Mesh, deg: f64) -> Mesh {
+    let mut m = m.clone();
+    let t = place::Transform {
+        scale: [1.0; 3],
+        rotate_deg: [0.0, deg, 0.0],
+    };
+    place::apply(&mut m, &t.matrix());
+    m
+}
+
+/// The mesh moved to where the G-code printed it: on the bed, centred on the box of
+/// its external perimeters.
+fn as_printed(m: &Mesh, layers: &[GLayer]) -> Mesh {
+    let mut lo = [f64::INFINITY; 2];
+    let mut hi = [f64::NEG_INFINITY; 2];
+    for b in layers
+        .iter()
+        .flat_map(|l| &l.beads)
+        .filter(|b| b.role == "External perimeter")
+    {
+        for p in [b.a, b.b] {
+            lo = [lo[0].min(p[0]), lo[1].min(p[1])];
+            hi = [hi[0].max(p[0]), hi[1].max(p[1])];
+        }
+    }
+    let mut out = m.clone();
+    let bb = out.bounding_box().expect("a mesh");
+    let c = bb.center();
+    place::translate(
+        &mut out,
+        [
+            (lo[0] + hi[0]) / 2.0 - c[0],
+            (lo[1] + hi[1]) / 2.0 - c[1],
+            -bb.min[2],
+        ],
+    );
+    out
+}
+
+/// The support threshold of the default print profile, degrees.
+const ANGLE: f64 = 55.0;
+
+/// How a soluble print holds its overhangs: the number of overhang points, the share
+/// with extrusion within 1 mm beneath (down to two layers below, the Z gap being zero),
+/// and the share of the extrusion directly beneath them (the layer right below) printed
+/// by the soluble tool T1.
+fn overhangs_held(m: &Mesh, layers: &[GLayer]) -> (usize, f64, Option<f64>) {
+    let m = as_printed(m, layers);
+    let points = overhang_points(&m, ANGLE, 0.3);
+    let held = held_fraction(&points, layers, 1.0, 0.4 + 1e-6);
+    let share = tool_share(&points, layers, 0.2 + 1e-6, 1);
+    (points.len(), held, share)
+}
+
+/// A tube lying on the bed along X: 30 mm long, 8 mm across, a 6 mm lumen.
+fn lying_tube() -> Mesh {
+    turned(&shapes::tube([0.0; 3], 3.0, 4.0, 30.0, 64), 90.0)
+}
+
+#[test]
+fn soluble_tool_prints_under_every_overhang() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, mesh) in [("t", t_shape()), ("tube", lying_tube())] {
+        let model = stl(dir.path(), name, &mesh);
+        let mut spent = Vec::new();
+        for mode in [
+            &["--soluble"][..],
+            &["--soluble", "interface"][..],
+            &["--support", "grid", "--support-inside", "soluble"][..],
+        ] {
+            let out = dir.path().join(format!("{name}.gcode"));
+            let mut args = PLA_PVA.to_vec();
+            args.extend_from_slice(mode);
+            let json = slice(&[&model], &args, &out);
+            let layers = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
+            let (n, held, share) = overhangs_held(&mesh, &layers);
+            let pva = json["soluble_filament_mm"]
+                .as_f64()
+                .expect("soluble figure");
+            println!(
+                "{name} {mode:?}: {n} overhang points, held {held:.3}, \
+                 soluble share {share:?}, PVA {pva:.0} mm"
+            );
+            assert!(n > 100, "{name}: too few overhang points ({n})");
+            assert!(held >= 0.95, "{name} {mode:?}: held {held:.3}");
+            if mode[0] == "--soluble" {
+                let share = share.expect("extrusion under the overhangs");
+                assert!(share >= 0.95, "{name} {mode:?}: soluble share {share:.3}");
+            }
+            spent.push(pva);
+        }
+        assert!(
+            spent[1] < spent[0],
+            "{name}: interface only spends less PVA: {spent:?}"
+        );
+        // The T encloses nothing: soluble only inside lumens prints no PVA there; the
+        // tube's lumen takes some, less than soluble everywhere.
+        if name == "t" {
+            assert_eq!(spent[2], 0.0, "PVA without a lumen");
+        } else {
+            assert!(spent[2] > 0.0 && spent[2] < spent[0], "{spent:?}");
+        }
+    }
+}
+
+#[test]
+fn support_inside_the_lumen_is_soluble_and_outside_it_is_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mesh = lying_tube();
+    let model = stl(dir.path(), "tube", &mesh);
+    let out = dir.path().join("tube.gcode");
+    let mut args = PLA_PVA.to_vec();
+    args.extend_from_slice(&["--support", "grid", "--support-inside", "soluble"]);
+    slice(&[&model], &args, &out);
+    let layers = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
+    // The tube's axis on the bed: the middle of its external perimeters in Y, 4 mm up.
+    let placed = as_printed(&mesh, &layers);
+    let bb = placed.bounding_box().expect("a mesh");
+    let cy = bb.center()[1];
+    // Within the tube's length (the columns may reach a little past its open ends).
+    let along = |b: &Bead| {
+        [b.a[0], b.b[0]]
+            .iter()
+            .all(|&x| x > bb.min[0] + 0.5 && x < bb.max[0] - 0.5)
+    };
+    let (mut inside, mut outside) = (0usize, 0usize);
+    for l in &layers {
+        for b in l.beads.iter().filter(|b| b.role.starts_with("Support")) {
+            if !along(b) {
+                continue;
+            }
+            let y = (b.a[1] + b.b[1]) / 2.0;
+            let r = ((y - cy).powi(2) + (l.z - 4.0).powi(2)).sqrt();
+            if r < 3.0 {
+                inside += 1;
+                assert_eq!(b.tool, 1, "lumen support by T{} at z {}", b.tool, l.z);
+            } else if r > 4.0 {
+                outside += 1;
+                assert_eq!(b.tool, 0, "outer support by T{} at z {}", b.tool, l.z);
+            }
+        }
+    }
+    assert!(inside > 20, "support in the lumen: {inside} beads");
+    assert!(outside > 20, "support under the outside: {outside} beads");
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fidelity::{GLayer, parse_gcode, section};
+use common::overhang::{held_fraction, overhang_points};
 use lamina::mesh::{Mesh, io, shapes};
 
 fn lamina() -> Command {
@@ -43,83 +44,6 @@ fn placed(mesh: &Mesh) -> Mesh {
     let c = bb.center();
     lamina::mesh::place::translate(&mut m, [110.0 - c[0], 110.0 - c[1], -bb.min[2]]);
     m
-}
-
-/// Points on faces facing down and flatter than `threshold` degrees from the horizontal,
-/// above the first layers, about one per `density` mm².
-fn overhang_points(m: &Mesh, threshold: f64, density: f64) -> Vec<[f64; 3]> {
-    let mut out = Vec::new();
-    for f in &m.faces {
-        let [a, b, c] = f.map(|i| m.vertices[i as usize].map(f64::from));
-        let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-        let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-        let n = [
-            u[1] * v[2] - u[2] * v[1],
-            u[2] * v[0] - u[0] * v[2],
-            u[0] * v[1] - u[1] * v[0],
-        ];
-        let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
-        if len == 0.0 || n[2] >= 0.0 {
-            continue;
-        }
-        // Slope of the surface from the horizontal.
-        let slope = (n[2].abs() / len).acos().to_degrees();
-        if slope >= threshold {
-            continue;
-        }
-        let area = len / 2.0;
-        let k = (area / density).ceil() as usize;
-        for i in 0..k {
-            // Deterministic spread over the triangle.
-            let (s, t) = (
-                ((i * 7 + 3) % 11) as f64 / 11.0,
-                ((i * 5 + 1) % 7) as f64 / 7.0,
-            );
-            let (s, t) = if s + t > 1.0 {
-                (1.0 - s, 1.0 - t)
-            } else {
-                (s, t)
-            };
-            let p = [
-                a[0] + s * u[0] + t * v[0],
-                a[1] + s * u[1] + t * v[1],
-                a[2] + s * u[2] + t * v[2],
-            ];
-            if p[2] > 0.6 {
-                out.push(p);
-            }
-        }
-    }
-    out
-}
-
-/// Fraction of overhang points with extrusion beneath them: within `xy` mm, in a layer
-/// whose top lies within `z_window` below the point.
-fn held_fraction(points: &[[f64; 3]], layers: &[GLayer], xy: f64, z_window: f64) -> f64 {
-    if points.is_empty() {
-        return 1.0;
-    }
-    let held = points
-        .iter()
-        .filter(|p| {
-            layers
-                .iter()
-                .filter(|l| l.z <= p[2] + 1e-6 && l.z >= p[2] - z_window)
-                .any(|l| {
-                    l.beads.iter().any(|b| {
-                        let (dx, dy) = (b.b[0] - b.a[0], b.b[1] - b.a[1]);
-                        let l2 = dx * dx + dy * dy;
-                        let t = if l2 > 0.0 {
-                            (((p[0] - b.a[0]) * dx + (p[1] - b.a[1]) * dy) / l2).clamp(0.0, 1.0)
-                        } else {
-                            0.0
-                        };
-                        (b.a[0] + t * dx - p[0]).hypot(b.a[1] + t * dy - p[1]) <= xy
-                    })
-                })
-        })
-        .count();
-    held as f64 / points.len() as f64
 }
 
 fn support_beads(l: &GLayer) -> impl Iterator<Item = &common::fidelity::Bead> {

@@ -17,6 +17,8 @@ pub struct Bead {
     pub b: [f64; 2],
     pub width: f64,
     pub role: &'static str,
+    /// The tool that printed it (0 until a `T` command says otherwise).
+    pub tool: usize,
 }
 
 /// The extrusions of one layer.
@@ -59,6 +61,7 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
     let mut absolute_xyz = true;
     let mut width = 0.45;
     let mut role: &'static str = "Unknown";
+    let mut tool = 0usize;
     // Extrusion before the first layer marker (a prime line) is not part of the print.
     let mut started = !text.contains(";LAYER_CHANGE");
     for raw in text.lines() {
@@ -93,6 +96,9 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
             }
         }
         match cmd {
+            t if t.len() > 1 && t.starts_with('T') && t[1..].parse::<usize>().is_ok() => {
+                tool = t[1..].parse().unwrap_or(tool);
+            }
             "M82" => relative_e = false,
             "M83" => relative_e = true,
             "G90" => absolute_xyz = true,
@@ -134,6 +140,7 @@ pub fn parse_gcode(text: &str) -> Vec<GLayer> {
                             b: [nx, ny],
                             width,
                             role,
+                            tool,
                         });
                     }
                 }

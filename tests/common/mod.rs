@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod fidelity;
+pub mod overhang;
 
 use std::path::PathBuf;
 
