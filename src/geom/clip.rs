@@ -214,33 +214,61 @@ pub fn diff_polylines(lines: &[Polyline], clip: &(impl Rings + ?Sized)) -> Vec<P
 /// assert_eq!(s[0].area(), 150.0);
 /// ```
 pub fn sweep(areas: &[ExPolygon], dx: i64, dy: i64) -> Vec<ExPolygon> {
-    use clipper2::{Path, Paths, Point as CPoint};
-    let pattern: Path<Nano> =
-        Path::new(vec![CPoint::from_scaled(0, 0), CPoint::from_scaled(dx, dy)]);
-    let mut rings: Vec<Polygon> = Vec::new();
-    for e in areas {
-        let paths: Paths<Nano> = Paths::new(
-            e.rings()
-                .map(|r| {
-                    Path::new(
-                        r.points
-                            .iter()
-                            .map(|p| CPoint::from_scaled(p.x, p.y))
-                            .collect(),
-                    )
-                })
-                .collect(),
-        );
-        let swept = clipper2::minkowski_sum(pattern.clone(), paths, true);
-        for path in swept.iter() {
-            rings.push(Polygon::new(
-                path.iter()
-                    .map(|p| Point::new(p.x_scaled(), p.y_scaled()))
-                    .collect(),
-            ));
-        }
+    if dx == 0 && dy == 0 {
+        return union(areas, FillRule::NonZero);
     }
-    // The swept band of every edge, plus the areas themselves and their moved copy.
+    // Each run of edges turned the same way to the motion is monotone across it, so the
+    // band it sweeps is one simple polygon: the run, then the run moved, backwards. A
+    // few bands per ring instead of one quadrilateral per edge keep the union cheap.
+    let side = |a: Point, b: Point| -> i32 {
+        let c = (b.x - a.x) as i128 * dy as i128 - (b.y - a.y) as i128 * dx as i128;
+        c.signum() as i32
+    };
+    let mut bands: Vec<Polygon> = Vec::new();
+    let mut run: Vec<Point> = Vec::new();
+    let flush = |run: &mut Vec<Point>, bands: &mut Vec<Polygon>| {
+        if run.len() >= 2 {
+            let mut pts = run.clone();
+            pts.extend(run.iter().rev().map(|p| Point::new(p.x + dx, p.y + dy)));
+            let mut band = Polygon::new(pts);
+            if band.area() < 0.0 {
+                band.points.reverse();
+            }
+            bands.push(band);
+        }
+        run.clear();
+    };
+    for ring in areas.iter().flat_map(|e| e.rings()) {
+        let pts = &ring.points;
+        let n = pts.len();
+        if n < 2 {
+            continue;
+        }
+        // Start the walk where the turn changes, so no run wraps round the start.
+        let start = (0..n)
+            .find(|&i| {
+                let prev = side(pts[(i + n - 1) % n], pts[i]);
+                prev != side(pts[i], pts[(i + 1) % n])
+            })
+            .unwrap_or(0);
+        let mut current = 0;
+        for k in 0..n {
+            let a = pts[(start + k) % n];
+            let b = pts[(start + k + 1) % n];
+            let s = side(a, b);
+            if s != current || s == 0 {
+                flush(&mut run, &mut bands);
+                current = s;
+            }
+            if s != 0 {
+                if run.is_empty() {
+                    run.push(a);
+                }
+                run.push(b);
+            }
+        }
+        flush(&mut run, &mut bands);
+    }
     let moved: Vec<Polygon> = areas
         .iter()
         .flat_map(|e| e.rings())
@@ -253,18 +281,10 @@ pub fn sweep(areas: &[ExPolygon], dx: i64, dy: i64) -> Vec<ExPolygon> {
             )
         })
         .collect();
-    let mut all: Vec<ExPolygon> = union(&rings, FillRule::NonZero);
+    let mut all: Vec<ExPolygon> = union(&bands, FillRule::NonZero);
     all.extend(areas.iter().cloned());
     all.extend(union(&moved, FillRule::EvenOdd));
     union(&all, FillRule::NonZero)
-}
-
-/// Clipper2's scaler for lamina's integer units: nanometres are the engine's integers.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Hash)]
-struct Nano;
-
-impl clipper2::PointScaler for Nano {
-    const MULTIPLIER: f64 = crate::geom::SCALE;
 }
 
 /// Polygons with holes to flat rings.
@@ -515,6 +535,94 @@ mod tests {
 
     fn square(x: f64, y: f64, s: f64) -> Polygon {
         Polygon::rectangle(scaled(x), scaled(y), scaled(x + s), scaled(y + s))
+    }
+
+    /// The sweep the slow way: a quadrilateral per edge, the areas and their copy.
+    fn sweep_by_quads(areas: &[ExPolygon], dx: i64, dy: i64) -> Vec<ExPolygon> {
+        let mut all: Vec<ExPolygon> = areas.to_vec();
+        for r in areas.iter().flat_map(|e| e.rings()) {
+            let n = r.points.len();
+            for i in 0..n {
+                let a = r.points[i];
+                let b = r.points[(i + 1) % n];
+                let mut q = Polygon::new(vec![
+                    a,
+                    b,
+                    Point::new(b.x + dx, b.y + dy),
+                    Point::new(a.x + dx, a.y + dy),
+                ]);
+                if q.area() < 0.0 {
+                    q.points.reverse();
+                }
+                all.push(ExPolygon::new(q));
+            }
+        }
+        let moved: Vec<ExPolygon> = areas
+            .iter()
+            .map(|e| {
+                let shift = |r: &Polygon| {
+                    Polygon::new(
+                        r.points
+                            .iter()
+                            .map(|p| Point::new(p.x + dx, p.y + dy))
+                            .collect(),
+                    )
+                };
+                ExPolygon {
+                    contour: shift(&e.contour),
+                    holes: e.holes.iter().map(shift).collect(),
+                }
+            })
+            .collect();
+        all.extend(moved);
+        union(&all, FillRule::NonZero)
+    }
+
+    #[test]
+    fn sweep_matches_the_union_of_edge_quadrilaterals() {
+        // A star with a square hole and a separate wiggly ring, swept several ways.
+        let star = Polygon::new(
+            (0..14)
+                .map(|i| {
+                    let a = i as f64 * std::f64::consts::PI / 7.0;
+                    let r = if i % 2 == 0 { 10.0 } else { 4.0 };
+                    Point::new(scaled(r * a.cos()), scaled(r * a.sin()))
+                })
+                .collect(),
+        );
+        let mut hole = square(-1.5, -1.5, 3.0);
+        hole.points.reverse();
+        let wiggle = Polygon::new(
+            (0..40)
+                .map(|i| {
+                    let x = 20.0 + i as f64 * 0.5;
+                    let y = if i % 2 == 0 { 0.0 } else { 1.5 };
+                    Point::new(scaled(x), scaled(y))
+                })
+                .chain([
+                    Point::new(scaled(39.5), scaled(-3.0)),
+                    Point::new(scaled(20.0), scaled(-3.0)),
+                ])
+                .collect(),
+        );
+        let areas = vec![
+            ExPolygon {
+                contour: star,
+                holes: vec![hole],
+            },
+            ExPolygon::new(wiggle),
+        ];
+        for (dx, dy) in [(7.0, 0.0), (0.0, -16.0), (3.0, 2.5), (-0.4, 0.1)] {
+            let (dx, dy) = (scaled(dx), scaled(dy));
+            let area = |v: &[ExPolygon]| v.iter().map(ExPolygon::area).sum::<f64>();
+            let fast = sweep(&areas, dx, dy);
+            let slow = sweep_by_quads(&areas, dx, dy);
+            let (a, b) = (area(&fast), area(&slow));
+            assert!((a - b).abs() <= 1e-6 * b, "{dx},{dy}: {a} vs {b}");
+            // The same region, not only the same area.
+            let apart = area(&difference(&fast, &slow)) + area(&difference(&slow, &fast));
+            assert!(apart <= 1e-6 * b, "{dx},{dy}: {apart}");
+        }
     }
 
     #[test]
