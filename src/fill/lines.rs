@@ -54,7 +54,7 @@ pub fn line_fill(
             .map(|g| Polyline::new(vec![to_world(g.x0, g.line), to_world(g.x1, g.line)]))
             .collect();
     }
-    zigzag(&segs, &rings, spacing)
+    zigzag(&segs, &rings, spacing, offset)
         .into_iter()
         .map(|chain| {
             let pts = chain.iter().map(|&(x, line)| to_world(x, line)).collect();
@@ -104,63 +104,76 @@ fn scan(rings: &[Vec<Point>], spacing: f64, offset: f64) -> Vec<Seg> {
     segs
 }
 
-/// Whether the open segment p-q crosses any ring edge (touching at ends excluded).
-fn crosses(rings: &[Vec<Point>], p: Point, q: Point) -> bool {
+/// An edge of the rings, in the rotated frame.
+type Edge = (Point, Point);
+
+/// Whether the open segment p-q crosses any of `edges` (touching at ends excluded).
+fn crosses(edges: &[Edge], p: Point, q: Point) -> bool {
     let (minx, maxx) = (p.x.min(q.x), p.x.max(q.x));
     let (miny, maxy) = (p.y.min(q.y), p.y.max(q.y));
-    for ring in rings {
-        let n = ring.len();
-        for i in 0..n {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            if a.x.max(b.x) < minx
-                || a.x.min(b.x) > maxx
-                || a.y.max(b.y) < miny
-                || a.y.min(b.y) > maxy
-            {
-                continue;
-            }
-            let d1 = (b - a).cross_sign(p - a);
-            let d2 = (b - a).cross_sign(q - a);
-            let d3 = (q - p).cross_sign(a - p);
-            let d4 = (q - p).cross_sign(b - p);
-            if d1 * d2 < 0 && d3 * d4 < 0 {
-                return true;
-            }
+    edges.iter().any(|&(a, b)| {
+        if a.x.max(b.x) < minx || a.x.min(b.x) > maxx || a.y.max(b.y) < miny || a.y.min(b.y) > maxy
+        {
+            return false;
         }
-    }
-    false
+        let d1 = (b - a).cross_sign(p - a);
+        let d2 = (b - a).cross_sign(q - a);
+        let d3 = (q - p).cross_sign(a - p);
+        let d4 = (q - p).cross_sign(b - p);
+        d1 * d2 < 0 && d3 * d4 < 0
+    })
 }
 
-/// Whether `p` is inside the rings (even-odd: holes are rings too).
-fn inside(rings: &[Vec<Point>], p: Point) -> bool {
+/// Whether `p` is inside the area (even-odd over `edges`, which must hold every edge
+/// spanning `p`'s height).
+fn inside(edges: &[Edge], p: Point) -> bool {
     let mut odd = false;
-    for ring in rings {
-        let n = ring.len();
-        for i in 0..n {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            if (a.y > p.y) != (b.y > p.y) {
-                let x = a.x as f64 + (p.y - a.y) as f64 / (b.y - a.y) as f64 * (b.x - a.x) as f64;
-                if x > p.x as f64 {
-                    odd = !odd;
-                }
+    for &(a, b) in edges {
+        if (a.y > p.y) != (b.y > p.y) {
+            let x = a.x as f64 + (p.y - a.y) as f64 / (b.y - a.y) as f64 * (b.x - a.x) as f64;
+            if x > p.x as f64 {
+                odd = !odd;
             }
         }
     }
     odd
 }
 
-/// Whether `p` lies on an edge of the rings (within a few units).
-fn on_outline(rings: &[Vec<Point>], p: Point) -> bool {
+/// Whether `p` lies on one of `edges` (within a few units).
+fn on_outline(edges: &[Edge], p: Point) -> bool {
     const EPS2: f64 = 16.0;
-    rings.iter().any(|ring| {
+    edges
+        .iter()
+        .any(|&(a, b)| p.distance_to_segment_squared(a, b) <= EPS2)
+}
+
+/// The ring edges reaching into each strip between scanline `line` and `line + 1`, so
+/// a joint between the two is tested against those edges only.
+fn strips(
+    rings: &[Vec<Point>],
+    spacing: f64,
+    offset: f64,
+) -> std::collections::HashMap<i64, Vec<Edge>> {
+    let mut out: std::collections::HashMap<i64, Vec<Edge>> = Default::default();
+    for ring in rings {
         let n = ring.len();
-        (0..n).any(|i| p.distance_to_segment_squared(ring[i], ring[(i + 1) % n]) <= EPS2)
-    })
+        for i in 0..n {
+            let (a, b) = (ring[i], ring[(i + 1) % n]);
+            let (lo, hi) = (a.y.min(b.y) as f64, a.y.max(b.y) as f64);
+            let first = ((lo - offset) / spacing).floor() as i64 - 1;
+            let last = ((hi - offset) / spacing).floor() as i64 + 1;
+            for line in first..=last {
+                out.entry(line).or_default().push((a, b));
+            }
+        }
+    }
+    out
 }
 
 /// Join segments of neighbouring scanlines into zig-zag chains (rotated frame points
 /// as (x, line)).
-fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64) -> Vec<Vec<(Coord, i64)>> {
+fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64, offset: f64) -> Vec<Vec<(Coord, i64)>> {
+    let strips = strips(rings, spacing, offset);
     // Segments by line for neighbour lookup.
     let mut by_line: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
     for (i, g) in segs.iter().enumerate() {
@@ -169,7 +182,7 @@ fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64) -> Vec<Vec<(Coord, i
     let mut used = vec![false; segs.len()];
     let mut chains = Vec::new();
     let max_jump = 2.5 * spacing;
-    let y_of = |line: i64| line as f64 * spacing;
+    let y_of = |line: i64| line as f64 * spacing + offset;
     for start in 0..segs.len() {
         if used[start] {
             continue;
@@ -210,7 +223,8 @@ fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64) -> Vec<Vec<(Coord, i
             // The joint must not cut across a hole or a notch: it may not cross the
             // outline and its middle must be inside.
             let mid = p.lerp(q, 0.5);
-            if crosses(rings, p, q) || !(inside(rings, mid) || on_outline(rings, mid)) {
+            let edges = strips.get(&g.line).map_or(&[][..], Vec::as_slice);
+            if crosses(edges, p, q) || !(inside(edges, mid) || on_outline(edges, mid)) {
                 break;
             }
             let h = segs[j];

@@ -3,11 +3,21 @@
 //! layers at the top (and bottom, where support rests on the model), and the parts that
 //! stand inside the model (a lumen, a sac, a cavity) marked.
 
-use crate::geom::{self, ExPolygon, JoinType, scaled};
+use crate::geom::{self, BBox, ExPolygon, JoinType, Point, Polygon, scaled};
 use crate::slice::Layer;
 
 /// Support outlines are simplified to this tolerance (mm).
 const SIMPLIFY: f64 = 0.02;
+
+/// Holes smaller than this (mm²) are closed in the columns carried down.
+const WANT_HOLE_MIN: f64 = 2.0;
+
+/// The model's outline is simplified to this tolerance (mm) to find what it encloses.
+const INTERIOR_SIMPLIFY: f64 = 0.4;
+
+/// Columns of support carried down are simplified to this tolerance (mm), below the
+/// margin contact areas get round their overhangs.
+const WANT_SIMPLIFY: f64 = 0.12;
 
 /// Contact areas are grown by this much (mm) so the overhang's edge is held too.
 const CONTACT_MARGIN: f64 = 0.2;
@@ -58,6 +68,33 @@ fn gap_layers(gap: f64, h: f64) -> usize {
     }
 }
 
+/// How far the model's outline may move when simplified for support, mm: well inside
+/// every gap support keeps, and it makes the booleans on large sections cheap.
+const COARSE: f64 = 0.03;
+
+/// Areas with every ring simplified to `tol` (integer units).
+fn simplified(v: Vec<ExPolygon>, tol: f64) -> Vec<ExPolygon> {
+    v.into_iter()
+        .map(|mut e| {
+            e.contour = e.contour.simplified(tol);
+            for hole in &mut e.holes {
+                *hole = hole.simplified(tol);
+            }
+            e
+        })
+        .collect()
+}
+
+/// Every layer's islands simplified for support work (see [`COARSE`]).
+pub fn coarse_islands(layers: &[Layer]) -> Vec<Vec<ExPolygon>> {
+    use rayon::prelude::*;
+    let tol = scaled(COARSE) as f64;
+    layers
+        .par_iter()
+        .map(|l| simplified(l.islands.clone(), tol))
+        .collect()
+}
+
 /// Compute every layer's support from the overhangs (`overhangs[i]` is layer `i`'s part
 /// not held by layer `i - 1`) and the model's layers.
 pub fn support_areas(
@@ -75,15 +112,16 @@ pub fn support_areas(
     let k_bottom = gap_layers(p.bottom_z_gap, h);
     let xy = scaled(p.xy_gap) as f64;
     let tol = scaled(SIMPLIFY) as f64;
+    let model = coarse_islands(layers);
 
     // Everything of the model at or below each layer, for build-plate-only support.
     let shadow: Vec<Vec<ExPolygon>> = if p.buildplate_only {
         let mut acc: Vec<ExPolygon> = Vec::new();
-        layers
+        model
             .iter()
             .map(|l| {
                 let mut all = acc.clone();
-                all.extend(l.islands.iter().cloned());
+                all.extend(l.iter().cloned());
                 acc = geom::union(&all, geom::FillRule::NonZero);
                 acc.clone()
             })
@@ -99,24 +137,22 @@ pub fn support_areas(
     // carrying is sequential (one boolean per layer); the rest runs across layers.
     use rayon::prelude::*;
     let iface_xy = scaled(p.interface_xy_gap.min(p.xy_gap)) as f64;
-    let clean = |v: Vec<ExPolygon>| -> Vec<ExPolygon> {
-        v.into_iter()
-            .map(|mut e| {
-                e.contour = e.contour.simplified(tol);
-                for hole in &mut e.holes {
-                    *hole = hole.simplified(tol);
-                }
-                e
-            })
+    let clean_to = |v: Vec<ExPolygon>, tol: f64| -> Vec<ExPolygon> {
+        simplified(v, tol)
+            .into_iter()
             .filter(|e| e.area_mm2() > 0.01)
             .collect()
     };
+    let clean = |v: Vec<ExPolygon>| clean_to(v, tol);
+    // The columns only bound the support (the gaps are cut from them exactly on each
+    // layer), so they are kept coarse: the union of many thin overhang bands is ragged.
+    let want_tol = scaled(WANT_SIMPLIFY) as f64;
     // The model at a layer and the `k_bottom` layers below it stops a column there.
     let blockers = |j: usize| -> Vec<ExPolygon> {
         let mut b: Vec<ExPolygon> = Vec::new();
         for m in 0..=k_bottom {
-            if let Some(l) = j.checked_sub(m).and_then(|jj| layers.get(jj)) {
-                b.extend(l.islands.iter().cloned());
+            if let Some(l) = j.checked_sub(m).and_then(|jj| model.get(jj)) {
+                b.extend(l.iter().cloned());
             }
         }
         if p.buildplate_only {
@@ -124,23 +160,53 @@ pub fn support_areas(
         }
         b
     };
+    let contacts: Vec<Vec<ExPolygon>> = (0..n)
+        .into_par_iter()
+        .map(|j| match overhangs.get(j + 1 + k_top) {
+            Some(o) if !o.is_empty() => {
+                geom::offset(o, scaled(CONTACT_MARGIN) as f64, JoinType::Miter)
+            }
+            _ => Vec::new(),
+        })
+        .collect();
     let mut wanted: Vec<Vec<ExPolygon>> = vec![Vec::new(); n];
     let mut want: Vec<ExPolygon> = Vec::new();
     for j in (0..n).rev() {
-        if let Some(o) = overhangs.get(j + 1 + k_top).filter(|o| !o.is_empty()) {
-            // Non-zero fill: the difference unions the contact into the columns.
-            want.extend(geom::offset(
-                o,
-                scaled(CONTACT_MARGIN) as f64,
-                JoinType::Miter,
-            ));
-        }
+        // Non-zero fill: the difference unions the contact into the columns.
+        want.extend(contacts[j].iter().cloned());
         if want.is_empty() {
             continue;
         }
-        want = clean(geom::difference(&want, &blockers(j)));
+        // The model itself stops a column (the Z gap below and the XY gap are cut
+        // from what each layer prints).
+        let stop: Vec<ExPolygon> = if p.buildplate_only {
+            model[j].iter().chain(&shadow[j]).cloned().collect()
+        } else {
+            model[j].clone()
+        };
+        want = clean_to(geom::difference(&want, &stop), want_tol);
+        // Small holes in a column (slivers between overhang bands, specks of the
+        // model) would be carried down to the bed; support is still cut clear of the
+        // model on every layer, so closing them costs nothing.
+        for e in &mut want {
+            e.holes.retain(|h| h.area_mm2().abs() >= WANT_HOLE_MIN);
+        }
         wanted[j] = want.clone();
     }
+    // Each layer's model grown by the gap, once; a layer keeps clear of its own and
+    // the `k_bottom` layers' below.
+    let grown: Vec<Vec<ExPolygon>> = model
+        .par_iter()
+        .enumerate()
+        .map(|(j, m)| {
+            let needed = (j..(j + k_bottom + 1).min(n)).any(|i| !wanted[i].is_empty());
+            if needed {
+                geom::offset(m, iface_xy, JoinType::Miter)
+            } else {
+                Vec::new()
+            }
+        })
+        .collect();
     let printable: Vec<Vec<ExPolygon>> = wanted
         .into_par_iter()
         .enumerate()
@@ -148,29 +214,38 @@ pub fn support_areas(
             if w.is_empty() {
                 return w;
             }
-            let near = geom::offset(&blockers(j), iface_xy, JoinType::Miter);
+            let mut near: Vec<ExPolygon> = grown[j.saturating_sub(k_bottom)..=j].concat();
+            if p.buildplate_only {
+                near.extend(geom::offset(&shadow[j], iface_xy, JoinType::Miter));
+            }
             clean(geom::difference(&w, &near))
         })
         .collect();
 
+    // What each layer has with nothing printable right above it: the columns' tops.
+    let exposed: Vec<Vec<ExPolygon>> = (0..n)
+        .into_par_iter()
+        .map(|j| match printable.get(j + 1) {
+            _ if printable[j].is_empty() => Vec::new(),
+            Some(up) if !up.is_empty() => geom::difference(&printable[j], up),
+            _ => printable[j].clone(),
+        })
+        .collect();
     out.par_iter_mut().enumerate().for_each(|(j, layer)| {
         let here = &printable[j];
         if here.is_empty() {
             return;
         }
-        // The top of each column: what is not printable on every one of the layers
-        // just above takes the dense interface.
-        let above = &printable[(j + 1).min(n)..(j + 1 + p.interface_layers).min(n)];
-        let top = if p.interface_layers == 0 {
+        // The top of each column takes the dense interface: what is not printable on
+        // every one of the layers just above. A point leaves the columns first at
+        // some layer within reach, so that is what those layers expose.
+        let reach = &exposed[j..(j + p.interface_layers).min(n)];
+        let top = if p.interface_layers == 0 || reach.iter().all(Vec::is_empty) {
             Vec::new()
-        } else if above.len() < p.interface_layers || above.iter().any(Vec::is_empty) {
-            here.clone()
+        } else if reach.len() == 1 {
+            reach.concat()
         } else {
-            let mut covered = above[0].clone();
-            for a in &above[1..] {
-                covered = geom::intersection(&covered, a);
-            }
-            geom::difference(here, &covered)
+            geom::intersection(here, &reach.concat())
         };
         let mut base = if top.is_empty() {
             here.clone()
@@ -181,9 +256,9 @@ pub fn support_areas(
             base = geom::difference(&base, &geom::offset(&blockers(j), xy, JoinType::Miter));
         }
         // Contact: the top of the support right under the model (across the Z gap).
-        let over: Vec<ExPolygon> = layers[(j + 1).min(n)..(j + 2 + k_top).min(n)]
+        let over: Vec<ExPolygon> = model[(j + 1).min(n)..(j + 2 + k_top).min(n)]
             .iter()
-            .flat_map(|l| l.islands.iter().cloned())
+            .flat_map(|l| l.iter().cloned())
             .collect();
         if !top.is_empty() && !over.is_empty() {
             layer.contact_area = geom::intersection(&top, &over)
@@ -226,7 +301,7 @@ pub fn support_areas(
         }
     }
 
-    mark_interior(layers, &mut out, p.enclosure_radius);
+    mark_interior(&model, &mut out, p.enclosure_radius);
     out
 }
 
@@ -234,7 +309,7 @@ pub fn support_areas(
 /// it narrower than `2 * radius` mm are closed (a sac, a cavity, a vertical lumen), or
 /// held between two walls of the model less than `4 * radius` apart along X or Y (the
 /// lumen of a vessel lying on its side, open at its ends).
-pub fn mark_interior(layers: &[Layer], out: &mut [SupportLayer], radius: f64) {
+pub fn mark_interior(model: &[Vec<ExPolygon>], out: &mut [SupportLayer], radius: f64) {
     use rayon::prelude::*;
     let r = scaled(radius) as f64;
     let reach = scaled(4.0 * radius);
@@ -242,25 +317,44 @@ pub fn mark_interior(layers: &[Layer], out: &mut [SupportLayer], radius: f64) {
         if layer.base.is_empty() && layer.interface.is_empty() {
             return;
         }
-        let filled: Vec<ExPolygon> = layers[j]
-            .islands
-            .iter()
-            .map(|e| ExPolygon::new(e.contour.clone()))
-            .collect();
-        let grown = geom::offset(&filled, r, JoinType::Round);
-        let mut enclosed = geom::offset(&grown, -r, JoinType::Round);
-        let model = &layers[j].islands;
-        for (dx, dy) in [(reach, 0), (0, reach)] {
-            let one_side = geom::sweep(model, dx, dy);
-            let other_side = geom::sweep(model, -dx, -dy);
-            enclosed.extend(geom::intersection(&one_side, &other_side));
-        }
         let all: Vec<ExPolygon> = layer
             .base
             .iter()
             .chain(layer.interface.iter())
             .cloned()
             .collect();
+        // Only the model within reach of the support can enclose it: the rest is cut
+        // away first (closing and sweeping cost grows with the outline's length).
+        let Some(near) = all.iter().filter_map(ExPolygon::bbox).reduce(|a, b| BBox {
+            min: Point::new(a.min.x.min(b.min.x), a.min.y.min(b.min.y)),
+            max: Point::new(a.max.x.max(b.max.x), a.max.y.max(b.max.y)),
+        }) else {
+            return;
+        };
+        let window = Polygon::rectangle(
+            near.min.x - reach,
+            near.min.y - reach,
+            near.max.x + reach,
+            near.max.y + reach,
+        );
+        let window = [ExPolygon::new(window)];
+        let islands = &model[j];
+        // Enclosure is a coarse notion (centimetres): a coarse outline serves.
+        let coarse = scaled(INTERIOR_SIMPLIFY) as f64;
+        let model = simplified(geom::intersection(islands, &window), coarse);
+        // Holes filled before the cut, so a cavity the window cuts through stays one.
+        let filled: Vec<ExPolygon> = islands
+            .iter()
+            .map(|e| ExPolygon::new(e.contour.clone()))
+            .collect();
+        let filled = simplified(geom::intersection(&filled, &window), coarse);
+        let grown = geom::offset(&filled, r, JoinType::Miter);
+        let mut enclosed = geom::offset(&grown, -r, JoinType::Miter);
+        for (dx, dy) in [(reach, 0), (0, reach)] {
+            let one_side = geom::sweep(&model, dx, dy);
+            let other_side = geom::sweep(&model, -dx, -dy);
+            enclosed.extend(geom::intersection(&one_side, &other_side));
+        }
         layer.interior = geom::intersection(&all, &enclosed);
     });
 }

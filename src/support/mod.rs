@@ -10,6 +10,7 @@ pub mod areas;
 pub mod overhang;
 pub mod tree;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::fill::{FillParams, FillPattern, fill};
@@ -154,7 +155,7 @@ pub fn add_support(
             drop_interior(&mut support);
             report.interior_removed = true;
         }
-        for (j, (l, sl)) in layers.iter().zip(&support).enumerate() {
+        for (l, sl) in layers.iter().zip(&support) {
             let area: f64 = sl
                 .base
                 .iter()
@@ -163,8 +164,14 @@ pub fn add_support(
                 .sum();
             report.volume_mm3 += area * l.height;
             report.contact_area_mm2 += sl.contact_area;
-            if let Some(region) = regions.get_mut(j) {
-                let walls = style == SupportStyle::Tree;
+        }
+        let walls = style == SupportStyle::Tree;
+        let paths: Vec<Vec<(usize, ExtrusionPath)>> = layers
+            .par_iter()
+            .zip(&support)
+            .enumerate()
+            .map(|(j, (l, sl))| {
+                let mut out = Vec::new();
                 match soluble_inside {
                     Some(tool) if !sl.interior.is_empty() => {
                         // Support enclosed by the model in the soluble material (it
@@ -181,21 +188,16 @@ pub fn add_support(
                             interior: Vec::new(),
                             contact_area: 0.0,
                         };
-                        support_paths(&outside, j, l, s, width, walls, None, &mut region.support);
-                        support_paths(
-                            &inside,
-                            j,
-                            l,
-                            s,
-                            width,
-                            walls,
-                            Some(tool),
-                            &mut region.support,
-                        );
+                        support_paths(&outside, j, l, s, width, walls, None, &mut out);
+                        support_paths(&inside, j, l, s, width, walls, Some(tool), &mut out);
                     }
-                    _ => support_paths(sl, j, l, s, width, walls, None, &mut region.support),
+                    _ => support_paths(sl, j, l, s, width, walls, None, &mut out),
                 }
-            }
+                out
+            })
+            .collect();
+        for (region, p) in regions.iter_mut().zip(paths) {
+            region.support.extend(p);
         }
     }
     Some(report)

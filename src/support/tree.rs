@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use super::areas::{AreaParams, SupportLayer, mark_interior};
+use super::areas::{AreaParams, SupportLayer, coarse_islands, mark_interior};
 use crate::geom::{self, ExPolygon, Point, Polygon, scaled};
 use crate::profile::Settings;
 use crate::slice::Layer;
@@ -382,7 +382,7 @@ pub fn tree_support(
         out[j].interface = interface;
         out[j].contact_area = contact;
     }
-    mark_interior(layers, &mut out, area.enclosure_radius);
+    mark_interior(&coarse_islands(layers), &mut out, area.enclosure_radius);
     out
 }
 
