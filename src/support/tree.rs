@@ -7,10 +7,11 @@
 //! (a Euclidean distance transform of the layer's islands), so steering a branch away
 //! from the model is a look-up and a gradient, whatever the layer's complexity.
 
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 use super::areas::{AreaParams, SupportLayer, coarse_islands, mark_interior};
-use crate::geom::{self, ExPolygon, Point, Polygon, scaled};
+use crate::geom::{self, ExPolygon, JoinType, Point, Polygon, scaled};
 use crate::profile::Settings;
 use crate::slice::Layer;
 
@@ -375,14 +376,29 @@ pub fn tree_support(
             slot.0.push(c);
         }
     }
-    for (j, (base, interface, contact)) in by_layer.into_iter().enumerate() {
-        let interface = geom::union(&interface, geom::FillRule::NonZero);
-        let base = geom::union(&base, geom::FillRule::NonZero);
-        out[j].base = geom::difference(&base, &interface);
-        out[j].interface = interface;
-        out[j].contact_area = contact;
-    }
-    mark_interior(&coarse_islands(layers), &mut out, area.enclosure_radius);
+    // Branches were steered on a raster a pixel coarse, and against their own layer
+    // only: cut them clear of the model (and of the layers the bottom gap keeps free)
+    // exactly, as grid support is.
+    let model = coarse_islands(layers);
+    let gap = scaled(area.xy_gap) as f64;
+    out.par_iter_mut().zip(by_layer).enumerate().for_each(
+        |(j, (layer, (base, interface, contact)))| {
+            if base.is_empty() && interface.is_empty() {
+                return;
+            }
+            let near = geom::offset(
+                &model[j.saturating_sub(k_bottom)..=j].concat(),
+                gap,
+                JoinType::Miter,
+            );
+            let interface = geom::difference(&interface, &near);
+            let base = geom::difference(&base, &near);
+            layer.base = geom::difference(&base, &interface);
+            layer.interface = interface;
+            layer.contact_area = contact;
+        },
+    );
+    mark_interior(&model, &mut out, area.enclosure_radius);
     out
 }
 
