@@ -352,18 +352,23 @@ pub fn write(sliced: &Sliced, out: &mut dyn Write) -> io::Result<gcode::WriteSta
 }
 
 /// Pictures of the part for the G-code header (printer screens, OctoPrint): the
-/// G-code is written to memory once, read back as toolpaths and drawn at each size.
+/// G-code is generated once more, read as toolpaths while it is written (never kept
+/// as text) and drawn at each size.
 fn thumbnails(
     job: &GcodeJob,
     plans: &[LayerPlan],
     estimate: &Estimate,
     sizes: &[[u32; 2]],
 ) -> Vec<gcode::Thumbnail> {
-    let mut buf = Vec::new();
-    if gcode::write_gcode(&mut buf, job, plans, estimate).is_err() {
+    use crate::preview::toolpath::{ParseOptions, ToolpathWriter};
+    let mut w = ToolpathWriter::new(&ParseOptions {
+        outside_only: true,
+        ..ParseOptions::default()
+    });
+    if gcode::write_gcode(&mut w, job, plans, estimate).is_err() {
         return Vec::new();
     }
-    let Ok(tp) = crate::preview::toolpath::parse_bytes(&buf, &Default::default()) else {
+    let Ok(tp) = w.finish() else {
         return Vec::new();
     };
     sizes

@@ -275,6 +275,10 @@ impl Toolpath {
 pub struct ParseOptions {
     /// Keep travel moves (for pictures that show them).
     pub travels: bool,
+    /// Keep only the extrusions that can show from outside the part (external walls,
+    /// top and bridge surfaces, support, tower, skirt): a picture of the part for a
+    /// fraction of the memory.
+    pub outside_only: bool,
     /// Filament diameter, mm; `None` to take it from the file's comments
     /// (`filament_diameter = ...`), else [`DEFAULT_FILAMENT_DIAMETER`].
     pub filament_diameter: Option<f32>,
@@ -397,6 +401,68 @@ pub fn parse<R: BufRead>(mut reader: R, opts: &ParseOptions) -> Result<Toolpath,
         return Err(ParseError::NotGcode);
     }
     p.finish()
+}
+
+/// G-code read as it is written, with no copy of the text kept: pictures of G-code
+/// being generated (thumbnails) cost the toolpath only.
+///
+/// ```
+/// use std::io::Write;
+/// use lamina::preview::toolpath::{ParseOptions, ToolpathWriter};
+/// let mut w = ToolpathWriter::new(&ParseOptions::default());
+/// w.write_all(b"M83\nG1 Z0.2\nG1 X0 Y0\nG1 X2").unwrap();
+/// w.write_all(b"0 E1\n").unwrap();
+/// let tp = w.finish().unwrap();
+/// assert_eq!(tp.layers[0].segments[0].x1, 20.0);
+/// ```
+pub struct ToolpathWriter {
+    parser: Parser,
+    /// The start of a line whose end has not been written yet.
+    partial: Vec<u8>,
+}
+
+impl ToolpathWriter {
+    /// A writer that parses with `opts`.
+    pub fn new(opts: &ParseOptions) -> Self {
+        ToolpathWriter {
+            parser: Parser::new(opts),
+            partial: Vec::new(),
+        }
+    }
+
+    /// The toolpath of everything written.
+    pub fn finish(mut self) -> Result<Toolpath, ParseError> {
+        if !self.partial.is_empty() {
+            self.parser.line(&self.partial);
+        }
+        if self.parser.code_lines == 0 {
+            return Err(ParseError::NotGcode);
+        }
+        self.parser.finish()
+    }
+}
+
+impl std::io::Write for ToolpathWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut rest = buf;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            let (line, tail) = rest.split_at(i + 1);
+            if self.partial.is_empty() {
+                self.parser.line(line);
+            } else {
+                self.partial.extend_from_slice(line);
+                self.parser.line(&self.partial);
+                self.partial.clear();
+            }
+            rest = tail;
+        }
+        self.partial.extend_from_slice(rest);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// A layer announced by a comment, opened at its first extrusion.
@@ -864,6 +930,14 @@ impl Parser {
     }
 
     fn extrude(&mut self, from: [f64; 3], to: [f64; 3], xy: f64, de: f64) {
+        let hidden = matches!(
+            self.role,
+            Some(Role::Perimeter | Role::GapFill | Role::SolidInfill | Role::InternalInfill)
+        );
+        if self.opts.outside_only && hidden {
+            self.joined = false;
+            return;
+        }
         let li = self.layer_for(to[2]);
         let (width, derived) = match self.width {
             Some(w) => (w, false),
@@ -1266,6 +1340,25 @@ mod tests {
         assert_eq!(tp.layers[0].z, 0.2);
         assert_eq!(tp.layers[0].segments.len(), 2);
         assert_eq!(tp.layers[0].segments[0].role, None);
+    }
+
+    #[test]
+    fn outside_only_keeps_what_shows() {
+        let g = "M83\n;LAYER_CHANGE\n;Z:0.2\nG1 Z0.2\nG1 X0 Y0\n;TYPE:Perimeter\nG1 X10 E1\n\
+                 ;TYPE:External perimeter\nG1 Y10 E1\n;TYPE:Internal infill\nG1 X0 E1\n\
+                 ;TYPE:Top solid infill\nG1 Y0 E1\n";
+        let opts = ParseOptions {
+            outside_only: true,
+            ..ParseOptions::default()
+        };
+        let tp = parse_bytes(g.as_bytes(), &opts).unwrap();
+        let roles: Vec<_> = tp.layers[0].segments.iter().map(|s| s.role).collect();
+        assert_eq!(
+            roles,
+            [Some(Role::ExternalPerimeter), Some(Role::TopSolidInfill)]
+        );
+        assert!(tp.layers[0].segments.iter().all(|s| !s.joined));
+        assert_eq!(parse_str(g).layers[0].segments.len(), 4);
     }
 
     #[test]
