@@ -169,58 +169,60 @@ pub fn support_areas(
             _ => Vec::new(),
         })
         .collect();
-    let mut wanted: Vec<Vec<ExPolygon>> = vec![Vec::new(); n];
-    let mut want: Vec<ExPolygon> = Vec::new();
-    for j in (0..n).rev() {
-        // Non-zero fill: the difference unions the contact into the columns.
-        want.extend(contacts[j].iter().cloned());
-        if want.is_empty() {
-            continue;
-        }
-        // The model itself stops a column (the Z gap below and the XY gap are cut
-        // from what each layer prints).
-        let stop: Vec<ExPolygon> = if p.buildplate_only {
-            model[j].iter().chain(&shadow[j]).cloned().collect()
-        } else {
-            model[j].clone()
-        };
-        want = clean_to(geom::difference(&want, &stop), want_tol);
-        // Small holes in a column (slivers between overhang bands, specks of the
-        // model) would be carried down to the bed; support is still cut clear of the
-        // model on every layer, so closing them costs nothing.
-        for e in &mut want {
-            e.holes.retain(|h| h.area_mm2().abs() >= WANT_HOLE_MIN);
-        }
-        wanted[j] = want.clone();
-    }
-    // Each layer's model grown by the gap, once; a layer keeps clear of its own and
-    // the `k_bottom` layers' below.
-    let grown: Vec<Vec<ExPolygon>> = model
-        .par_iter()
-        .enumerate()
-        .map(|(j, m)| {
-            let needed = (j..(j + k_bottom + 1).min(n)).any(|i| !wanted[i].is_empty());
-            if needed {
-                geom::offset(m, iface_xy, JoinType::Miter)
+    // The columns are carried down on one thread while the other grows the model by
+    // the gap and cuts each column clear of it as soon as the column reaches a layer.
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<ExPolygon>)>();
+    let (model_r, shadow_r, contacts_r, clean_to_r) = (&model, &shadow, &contacts, &clean_to);
+    let carry = move || {
+        let mut want: Vec<ExPolygon> = Vec::new();
+        for j in (0..n).rev() {
+            // Non-zero fill: the difference unions the contact into the columns.
+            want.extend(contacts_r[j].iter().cloned());
+            if want.is_empty() {
+                continue;
+            }
+            // The model itself stops a column (the Z gap below and the XY gap are cut
+            // from what each layer prints).
+            let stop: Vec<ExPolygon> = if p.buildplate_only {
+                model_r[j].iter().chain(&shadow_r[j]).cloned().collect()
             } else {
-                Vec::new()
+                model_r[j].clone()
+            };
+            want = clean_to_r(geom::difference(&want, &stop), want_tol);
+            // Small holes in a column (slivers between overhang bands, specks of the
+            // model) would be carried down to the bed; support is still cut clear of
+            // the model on every layer, so closing them costs nothing.
+            for e in &mut want {
+                e.holes.retain(|h| h.area_mm2().abs() >= WANT_HOLE_MIN);
             }
-        })
-        .collect();
-    let printable: Vec<Vec<ExPolygon>> = wanted
-        .into_par_iter()
-        .enumerate()
-        .map(|(j, w)| {
-            if w.is_empty() {
-                return w;
+            if !want.is_empty() && tx.send((j, want.clone())).is_err() {
+                break;
             }
-            let mut near: Vec<ExPolygon> = grown[j.saturating_sub(k_bottom)..=j].concat();
-            if p.buildplate_only {
-                near.extend(geom::offset(&shadow[j], iface_xy, JoinType::Miter));
-            }
-            clean(geom::difference(&w, &near))
-        })
-        .collect();
+        }
+    };
+    let cut = || -> Vec<(usize, Vec<ExPolygon>)> {
+        // Each layer's model grown by the gap, once; a layer keeps clear of its own
+        // and the `k_bottom` layers' below.
+        let grown: Vec<Vec<ExPolygon>> = model
+            .par_iter()
+            .map(|m| geom::offset(m, iface_xy, JoinType::Miter))
+            .collect();
+        rx.into_iter()
+            .par_bridge()
+            .map(|(j, w)| {
+                let mut near: Vec<ExPolygon> = grown[j.saturating_sub(k_bottom)..=j].concat();
+                if p.buildplate_only {
+                    near.extend(geom::offset(&shadow[j], iface_xy, JoinType::Miter));
+                }
+                (j, clean(geom::difference(&w, &near)))
+            })
+            .collect()
+    };
+    let ((), cut_layers) = rayon::join(carry, cut);
+    let mut printable: Vec<Vec<ExPolygon>> = vec![Vec::new(); n];
+    for (j, areas) in cut_layers {
+        printable[j] = areas;
+    }
 
     // What each layer has with nothing printable right above it: the columns' tops.
     let exposed: Vec<Vec<ExPolygon>> = (0..n)
