@@ -30,6 +30,9 @@ pub struct AreaParams {
     /// Horizontal distance kept by the interface layers, mm (at most `xy_gap`; smaller
     /// for soluble interfaces, which may touch the model).
     pub interface_xy_gap: f64,
+    /// Half the support line width, mm: the areas are where line centres may go, this
+    /// much further from the model than the gaps, so they are filled without an inset.
+    pub line_inset: f64,
     /// Vertical gap between the support's top and the model above, mm (0: soluble).
     pub top_z_gap: f64,
     /// Vertical gap between the model below and the support resting on it, mm.
@@ -110,7 +113,7 @@ pub fn support_areas(
     let h = layers.get(1).map_or(layers[0].height, |l| l.height);
     let k_top = gap_layers(p.top_z_gap, h);
     let k_bottom = gap_layers(p.bottom_z_gap, h);
-    let xy = scaled(p.xy_gap) as f64;
+    let xy = scaled(p.xy_gap + p.line_inset) as f64;
     let tol = scaled(SIMPLIFY) as f64;
     let model = coarse_islands(layers);
 
@@ -136,7 +139,7 @@ pub fn support_areas(
     // close to it at first starts a few layers lower instead of being lost. Only the
     // carrying is sequential (one boolean per layer); the rest runs across layers.
     use rayon::prelude::*;
-    let iface_xy = scaled(p.interface_xy_gap.min(p.xy_gap)) as f64;
+    let iface_xy = scaled(p.interface_xy_gap.min(p.xy_gap) + p.line_inset) as f64;
     let clean_to = |v: Vec<ExPolygon>, tol: f64| -> Vec<ExPolygon> {
         simplified(v, tol)
             .into_iter()
@@ -384,6 +387,7 @@ mod tests {
         AreaParams {
             xy_gap: 0.6,
             interface_xy_gap: 0.6,
+            line_inset: 0.0,
             top_z_gap: 0.2,
             bottom_z_gap: 0.2,
             interface_layers: 3,

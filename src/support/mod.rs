@@ -74,6 +74,7 @@ pub fn area_params(s: &Settings) -> AreaParams {
     let soluble_interface = p.soluble_support != SolubleMode::Off;
     let soluble_gap = p.soluble_xy_gap.max(0.0).min(p.support_xy_gap);
     AreaParams {
+        line_inset: s.line_width(WidthRole::Support, p.support_tool, false) / 2.0,
         xy_gap: if p.soluble_support == SolubleMode::All {
             soluble_gap
         } else {
@@ -252,8 +253,14 @@ fn support_paths(
         if areas.is_empty() {
             return;
         }
-        let inner = geom::offset(areas, -inset, JoinType::Miter);
-        // Tiny areas (thin columns) too narrow for the inset get a line through them.
+        // Grid areas already hold line centres only; tree branches are inset so
+        // their walls keep their clearance. Tiny areas (thin columns) too narrow for
+        // the inset get a line through them.
+        let inner = if walls {
+            geom::offset(areas, -inset, JoinType::Miter)
+        } else {
+            Vec::new()
+        };
         let target = if inner.is_empty() {
             areas.to_vec()
         } else {
