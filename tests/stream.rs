@@ -592,3 +592,56 @@ fn print_slices_then_streams_the_same_commands() {
         .collect();
     assert_same_commands(&got, &want);
 }
+
+/// CPU time of this process's finished children, seconds.
+fn children_cpu() -> f64 {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        u
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// Lines per second to a printer that executes instantly, and lamina's CPU use while a
+/// printer takes its time: measured and printed, not asserted (machines here are
+/// shared). `cargo test --release --test stream -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn throughput_and_cpu_use() {
+    for (name, layers, exec) in [
+        ("instant printer", 200, Duration::ZERO),
+        (
+            "printer taking 5 ms a command",
+            10,
+            Duration::from_millis(5),
+        ),
+    ] {
+        let j = job(layers, 500);
+        let printer = Printer::new(Config {
+            exec_time: exec,
+            slow_time: Duration::from_millis(50),
+            chatter: Some(Duration::from_secs(1)),
+            ..Config::default()
+        });
+        let before = children_cpu();
+        let start = std::time::Instant::now();
+        let (printer, output, _) = stream(printer, &j.path, &[]);
+        let wall = start.elapsed().as_secs_f64();
+        let cpu = children_cpu() - before;
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_same_commands(&file_commands(&printer.executed), &j.commands);
+        let n = j.commands.len() as f64;
+        println!(
+            "{name}: {n} commands in {wall:.2} s = {:.0} lines/s; lamina used {cpu:.2} s of CPU = {:.1}% of one core",
+            n / wall,
+            100.0 * cpu / wall
+        );
+    }
+}
