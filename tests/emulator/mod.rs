@@ -359,6 +359,9 @@ impl Printer {
                 command,
                 number: Some(own_number),
             });
+        } else if line.contains('*') {
+            // A checksum without a line number: the line's N was lost on the way.
+            return self.reject(master, "No Line Number with checksum");
         } else {
             queue.push_back(Queued {
                 command: line.trim().to_string(),
