@@ -7,7 +7,7 @@ use crate::geom::{self, BBox, ExPolygon, JoinType, Point, Polygon, scaled};
 use crate::slice::Layer;
 
 /// Support outlines are simplified to this tolerance (mm).
-const SIMPLIFY: f64 = 0.02;
+const SIMPLIFY: f64 = 0.05;
 
 /// Holes smaller than this (mm²) are closed in the columns carried down.
 const WANT_HOLE_MIN: f64 = 2.0;
