@@ -247,7 +247,18 @@ pub fn slice_objects(
     progress(Stage::Planning, 0, 1);
     let params = PlanParams::from_settings(settings);
     drop(sliced_layers);
-    let (plans, tower) = plan::plan_job(&regions, &params)?;
+    let (mut plans, tower) = plan::plan_job(&regions, &params)?;
+    // Top layers left with nothing to print (a tip thinner than a line, dropped as a
+    // sliver) are not written: the print ends with its last extrusion.
+    while plans.len() > 1
+        && plans.last().is_some_and(|p| {
+            !p.steps
+                .iter()
+                .any(|s| matches!(s, plan::Step::Extrude { .. }))
+        })
+    {
+        plans.pop();
+    }
     let prime_tower = tower.map(|t| TowerReport {
         x: t.min[0],
         y: t.min[1],

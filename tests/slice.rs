@@ -266,3 +266,73 @@ fn shared_meshes_coverage_and_spill() {
         check_fidelity(&mesh, &layers, file);
     }
 }
+
+#[test]
+fn a_tip_thinner_than_a_line_leaves_no_empty_layer() {
+    // A 10 mm square pyramid 10.1 mm tall: the last, partial layer cuts only its tip.
+    let mesh = Mesh {
+        vertices: vec![
+            [0.0, 0.0, 0.0],
+            [10.0, 0.0, 0.0],
+            [10.0, 10.0, 0.0],
+            [0.0, 10.0, 0.0],
+            [5.0, 5.0, 10.1],
+        ],
+        faces: vec![
+            [0, 2, 1],
+            [0, 3, 2],
+            [0, 1, 4],
+            [1, 2, 4],
+            [2, 3, 4],
+            [3, 0, 4],
+        ],
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let layers = parse_gcode(&slice(&stl(dir.path(), "pyramid", &mesh), &[]));
+    assert!(layers.len() >= 49, "{} layers", layers.len());
+    for l in &layers {
+        assert!(
+            model_beads(l).next().is_some(),
+            "layer at z {} has no extrusion",
+            l.z
+        );
+    }
+}
+
+/// The large shared meshes (skulls and brains up to 1.08M triangles, broken ones
+/// included) through the same checker: minutes, so run on demand with
+/// `cargo test --release --test slice -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn large_shared_meshes_coverage_and_spill() {
+    let Some(dir) = common::shared_meshes() else {
+        return;
+    };
+    for file in [
+        "skull_mri_seg14_1mm_voxel.stl",
+        "brain_mri_seg10_0p8mm.stl",
+        "skull_mri_seg03_1p5mm.stl",
+        "brain_mri_seg02_1p5mm.stl",
+        "skull_scan_yahoo_01.stl",
+    ] {
+        let path = dir.join(file);
+        let mesh = io::load(&path).unwrap().remove(0).mesh;
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out.gcode");
+        let o = lamina()
+            .arg("slice")
+            .arg(&path)
+            .arg("-o")
+            .arg(&out)
+            .arg("-q")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let layers = parse_gcode(&std::fs::read_to_string(&out).unwrap());
+        check_fidelity(&mesh, &layers, file);
+    }
+}
