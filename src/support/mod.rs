@@ -29,7 +29,8 @@ pub struct SupportReport {
     pub style: String,
     /// Area of support touching the model from below, mm².
     pub contact_area_mm2: f64,
-    /// Volume of support, mm³ (areas × layer heights).
+    /// Volume of support, mm³ (areas × layer heights; grid areas are where line
+    /// centres go, half a line inside the printed edge).
     pub volume_mm3: f64,
     /// Volume of support standing inside the model (lumens, sacs), mm³; removed when
     /// `support_inside` is `none`.
