@@ -227,6 +227,10 @@ pub fn support_areas(
         printable[j] = areas;
     }
 
+    // What stands inside the model, found on whole layers (the split below only
+    // moves areas between interface and base).
+    let interior = enclosed_parts(&model, &printable, p.enclosure_radius);
+
     // What each layer has with nothing printable right above it: the columns' tops.
     let exposed: Vec<Vec<ExPolygon>> = (0..n)
         .into_par_iter()
@@ -306,7 +310,9 @@ pub fn support_areas(
         }
     }
 
-    mark_interior(&model, &mut out, p.enclosure_radius);
+    for (layer, inside) in out.iter_mut().zip(interior) {
+        layer.interior = inside;
+    }
     out
 }
 
@@ -316,52 +322,63 @@ pub fn support_areas(
 /// lumen of a vessel lying on its side, open at its ends).
 pub fn mark_interior(model: &[Vec<ExPolygon>], out: &mut [SupportLayer], radius: f64) {
     use rayon::prelude::*;
+    let areas: Vec<Vec<ExPolygon>> = out
+        .par_iter()
+        .map(|l| l.base.iter().chain(&l.interface).cloned().collect())
+        .collect();
+    for (layer, inside) in out.iter_mut().zip(enclosed_parts(model, &areas, radius)) {
+        layer.interior = inside;
+    }
+}
+
+/// The parts of each layer's `areas` that the model encloses (see [`mark_interior`]).
+fn enclosed_parts(
+    model: &[Vec<ExPolygon>],
+    areas: &[Vec<ExPolygon>],
+    radius: f64,
+) -> Vec<Vec<ExPolygon>> {
+    use rayon::prelude::*;
     let r = scaled(radius) as f64;
     let reach = scaled(4.0 * radius);
-    out.par_iter_mut().enumerate().for_each(|(j, layer)| {
-        if layer.base.is_empty() && layer.interface.is_empty() {
-            return;
-        }
-        let all: Vec<ExPolygon> = layer
-            .base
-            .iter()
-            .chain(layer.interface.iter())
-            .cloned()
-            .collect();
-        // Only the model within reach of the support can enclose it: the rest is cut
-        // away first (closing and sweeping cost grows with the outline's length).
-        let Some(near) = all.iter().filter_map(ExPolygon::bbox).reduce(|a, b| BBox {
-            min: Point::new(a.min.x.min(b.min.x), a.min.y.min(b.min.y)),
-            max: Point::new(a.max.x.max(b.max.x), a.max.y.max(b.max.y)),
-        }) else {
-            return;
-        };
-        let window = Polygon::rectangle(
-            near.min.x - reach,
-            near.min.y - reach,
-            near.max.x + reach,
-            near.max.y + reach,
-        );
-        let window = [ExPolygon::new(window)];
-        let islands = &model[j];
-        // Enclosure is a coarse notion (centimetres): a coarse outline serves.
-        let coarse = scaled(INTERIOR_SIMPLIFY) as f64;
-        let model = simplified(geom::intersection(islands, &window), coarse);
-        // Holes filled before the cut, so a cavity the window cuts through stays one.
-        let filled: Vec<ExPolygon> = islands
-            .iter()
-            .map(|e| ExPolygon::new(e.contour.clone()))
-            .collect();
-        let filled = simplified(geom::intersection(&filled, &window), coarse);
-        let grown = geom::offset(&filled, r, JoinType::Miter);
-        let mut enclosed = geom::offset(&grown, -r, JoinType::Miter);
-        for (dx, dy) in [(reach, 0), (0, reach)] {
-            let one_side = geom::sweep(&model, dx, dy);
-            let other_side = geom::sweep(&model, -dx, -dy);
-            enclosed.extend(geom::intersection(&one_side, &other_side));
-        }
-        layer.interior = geom::intersection(&all, &enclosed);
-    });
+    areas
+        .par_iter()
+        .enumerate()
+        .map(|(j, all)| {
+            // Only the model within reach of the support can enclose it: the rest is
+            // cut away first (closing and sweeping cost grows with the outline's length).
+            let Some(near) = all.iter().filter_map(ExPolygon::bbox).reduce(|a, b| BBox {
+                min: Point::new(a.min.x.min(b.min.x), a.min.y.min(b.min.y)),
+                max: Point::new(a.max.x.max(b.max.x), a.max.y.max(b.max.y)),
+            }) else {
+                return Vec::new();
+            };
+            let window = Polygon::rectangle(
+                near.min.x - reach,
+                near.min.y - reach,
+                near.max.x + reach,
+                near.max.y + reach,
+            );
+            let window = [ExPolygon::new(window)];
+            let islands = &model[j];
+            // Enclosure is a coarse notion (centimetres): a coarse outline serves.
+            let coarse = scaled(INTERIOR_SIMPLIFY) as f64;
+            let model = simplified(geom::intersection(islands, &window), coarse);
+            // Holes filled before the cut, so a cavity the window cuts through stays one.
+            let filled: Vec<ExPolygon> = islands
+                .iter()
+                .map(|e| ExPolygon::new(e.contour.clone()))
+                .collect();
+            let filled = simplified(geom::intersection(&filled, &window), coarse);
+            let grown = geom::offset(&filled, r, JoinType::Miter);
+            let mut enclosed = geom::offset(&grown, -r, JoinType::Miter);
+            for (dx, dy) in [(reach, 0), (0, reach)] {
+                let one_side = geom::sweep(&model, dx, dy);
+                let other_side = geom::sweep(&model, -dx, -dy);
+                enclosed.extend(geom::intersection(&one_side, &other_side));
+            }
+            geom::intersection(all, &enclosed)
+        })
+        .collect()
 }
 
 /// Remove the interior parts from every layer (support inside lumens not wanted).
