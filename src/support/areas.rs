@@ -9,6 +9,10 @@ use crate::slice::Layer;
 /// Support outlines are simplified to this tolerance (mm).
 const SIMPLIFY: f64 = 0.05;
 
+/// Pieces of a layer's support smaller than this (mm²) are not printed: less than a
+/// line's width square, they hold nothing.
+const PIECE_MIN: f64 = 0.15;
+
 /// Holes smaller than this (mm²) are closed in the columns carried down.
 const WANT_HOLE_MIN: f64 = 2.0;
 
@@ -146,7 +150,13 @@ pub fn support_areas(
             .filter(|e| e.area_mm2() > 0.01)
             .collect()
     };
-    let clean = |v: Vec<ExPolygon>| clean_to(v, tol);
+    // What each layer prints: pieces smaller than a short stub of line are dropped.
+    let clean = |v: Vec<ExPolygon>| -> Vec<ExPolygon> {
+        simplified(v, tol)
+            .into_iter()
+            .filter(|e| e.area_mm2() > PIECE_MIN)
+            .collect()
+    };
     // The columns only bound the support (the gaps are cut from them exactly on each
     // layer), so they are kept coarse: the union of many thin overhang bands is ragged.
     let want_tol = scaled(WANT_SIMPLIFY) as f64;
