@@ -11,6 +11,7 @@ use std::process::Command;
 
 use common::fidelity::{Bead, GLayer, parse_gcode};
 use common::overhang::{held_fraction, overhang_points, tool_share};
+use common::turned;
 use lamina::mesh::{Mesh, io, place, shapes};
 
 fn stl(dir: &Path, name: &str, mesh: &Mesh) -> PathBuf {
@@ -312,17 +313,6 @@ fn two_materials_each_printed_by_its_tool() {
         r.standby_seen || r.changes.len() < 3,
         "idle tool never at standby"
     );
-}
-
-/// A mesh turned about Y by `deg` degrees.
-fn turned(m: &Mesh, deg: f64) -> Mesh {
-    let mut m = m.clone();
-    let t = place::Transform {
-        scale: [1.0; 3],
-        rotate_deg: [0.0, deg, 0.0],
-    };
-    place::apply(&mut m, &t.matrix());
-    m
 }
 
 /// The mesh moved to where the G-code printed it: on the bed, centred on the box of

@@ -234,17 +234,23 @@ fn broken_meshes_slice_without_missing_layers() {
 
 #[test]
 fn shared_meshes_coverage_and_spill() {
-    let Some(dir) = common::shared_meshes() else {
-        return;
-    };
-    // The smaller real meshes here; the large ones are measured by benches/compare.sh.
-    for file in [
+    // The smaller real meshes here; the large ones in the test below, on demand.
+    shared_meshes_through_the_checker(&[
         "aneurysm_bifurcation_01.stl",
         "artery_ica_aneurisk_c0015.stl",
         "aorta_flipped_normals_01.stl",
         "aorta_segment_01.stl",
         "heart_ct_defects_01.stl",
-    ] {
+    ]);
+}
+
+/// Slice shared meshes unrepaired and check every layer's fidelity (skipped clearly
+/// when the folder is absent).
+fn shared_meshes_through_the_checker(files: &[&str]) {
+    let Some(dir) = common::shared_meshes() else {
+        return;
+    };
+    for &file in files {
         let path = dir.join(file);
         let mesh = io::load(&path).unwrap().remove(0).mesh;
         let tmp = tempfile::tempdir().unwrap();
@@ -305,34 +311,11 @@ fn a_tip_thinner_than_a_line_leaves_no_empty_layer() {
 #[test]
 #[ignore]
 fn large_shared_meshes_coverage_and_spill() {
-    let Some(dir) = common::shared_meshes() else {
-        return;
-    };
-    for file in [
+    shared_meshes_through_the_checker(&[
         "skull_mri_seg14_1mm_voxel.stl",
         "brain_mri_seg10_0p8mm.stl",
         "skull_mri_seg03_1p5mm.stl",
         "brain_mri_seg02_1p5mm.stl",
         "skull_scan_yahoo_01.stl",
-    ] {
-        let path = dir.join(file);
-        let mesh = io::load(&path).unwrap().remove(0).mesh;
-        let tmp = tempfile::tempdir().unwrap();
-        let out = tmp.path().join("out.gcode");
-        let o = lamina()
-            .arg("slice")
-            .arg(&path)
-            .arg("-o")
-            .arg(&out)
-            .arg("-q")
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "{file}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        let layers = parse_gcode(&std::fs::read_to_string(&out).unwrap());
-        check_fidelity(&mesh, &layers, file);
-    }
+    ]);
 }

@@ -225,18 +225,9 @@ fn tree_uses_less_material_and_touches_less() {
     let dir = tempfile::tempdir().unwrap();
     // A branching vessel: a trunk with two branches leaving it nearly sideways (15°
     // above the horizontal), their undersides overhanging.
-    let rot = |m: &Mesh, deg: f64| {
-        let mut m = m.clone();
-        let t = lamina::mesh::place::Transform {
-            scale: [1.0; 3],
-            rotate_deg: [0.0, deg, 0.0],
-        };
-        lamina::mesh::place::apply(&mut m, &t.matrix());
-        m
-    };
     let branch = shapes::tube([0.0; 3], 2.2, 3.0, 22.0, 48);
-    let mut left = rot(&branch, -75.0);
-    let mut right = rot(&branch, 75.0);
+    let mut left = common::turned(&branch, -75.0);
+    let mut right = common::turned(&branch, 75.0);
     lamina::mesh::place::translate(&mut left, [0.0, 0.0, 14.0]);
     lamina::mesh::place::translate(&mut right, [0.0, 0.0, 14.0]);
     let vessel = shapes::merge(&[shapes::tube([0.0; 3], 2.2, 3.0, 17.0, 48), left, right]);

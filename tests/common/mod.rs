@@ -6,6 +6,19 @@ pub mod overhang;
 
 use std::path::PathBuf;
 
+use lamina::mesh::{Mesh, place};
+
+/// A mesh turned about Y by `deg` degrees.
+pub fn turned(m: &Mesh, deg: f64) -> Mesh {
+    let mut m = m.clone();
+    let t = place::Transform {
+        scale: [1.0; 3],
+        rotate_deg: [0.0, deg, 0.0],
+    };
+    place::apply(&mut m, &t.matrix());
+    m
+}
+
 /// The shared anatomical meshes, when the folder is there (it sits beside the project).
 pub fn shared_meshes() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/meshes"));

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use lamina::mesh::Mesh;
+use nalgebra::Vector3;
 
 use super::fidelity::{Bead, GLayer};
 
@@ -13,20 +14,15 @@ use super::fidelity::{Bead, GLayer};
 pub fn overhang_points(m: &Mesh, threshold: f64, density: f64) -> Vec<[f64; 3]> {
     let mut out = Vec::new();
     for f in &m.faces {
-        let [a, b, c] = f.map(|i| m.vertices[i as usize].map(f64::from));
-        let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-        let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-        let n = [
-            u[1] * v[2] - u[2] * v[1],
-            u[2] * v[0] - u[0] * v[2],
-            u[0] * v[1] - u[1] * v[0],
-        ];
-        let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
-        if len == 0.0 || n[2] >= 0.0 {
+        let [a, b, c] = f.map(|i| Vector3::from(m.vertices[i as usize].map(f64::from)));
+        let (u, v) = (b - a, c - a);
+        let n = u.cross(&v);
+        let len = n.norm();
+        if len == 0.0 || n.z >= 0.0 {
             continue;
         }
         // Slope of the surface from the horizontal.
-        let slope = (n[2].abs() / len).acos().to_degrees();
+        let slope = (n.z.abs() / len).acos().to_degrees();
         if slope >= threshold {
             continue;
         }
@@ -43,11 +39,7 @@ pub fn overhang_points(m: &Mesh, threshold: f64, density: f64) -> Vec<[f64; 3]> 
             } else {
                 (s, t)
             };
-            let p = [
-                a[0] + s * u[0] + t * v[0],
-                a[1] + s * u[1] + t * v[1],
-                a[2] + s * u[2] + t * v[2],
-            ];
+            let p: [f64; 3] = (a + s * u + t * v).into();
             if p[2] > 0.6 && !inside(m, [p[0], p[1], p[2] - 0.1]) {
                 out.push(p);
             }
