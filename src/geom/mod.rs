@@ -14,14 +14,16 @@
 //! assert_eq!(unscaled(scaled(0.4)), 0.4);
 //! ```
 
+mod cells;
 mod clip;
 mod point;
 mod polygon;
 mod simplify;
 
+pub use cells::CellMap;
 pub use clip::{
-    FillRule, JoinType, Rings, clip_polylines, diff_polylines, difference, intersection, offset,
-    offset_polygons, offset_polylines, sweep, union, union_polygons,
+    FillRule, JoinType, MITER_LIMIT, Rings, clip_polylines, diff_polylines, difference,
+    intersection, offset, offset_polygons, offset_polylines, sweep, union, union_polygons,
 };
 pub use point::{Coord, Point};
 pub use polygon::{BBox, ExPolygon, Polygon, Polyline};

@@ -3,7 +3,7 @@
 //! layers at the top (and bottom, where support rests on the model), and the parts that
 //! stand inside the model (a lumen, a sac, a cavity) marked.
 
-use crate::geom::{self, BBox, ExPolygon, JoinType, Point, Polygon, scaled};
+use crate::geom::{self, BBox, CellMap, Coord, ExPolygon, JoinType, Polygon, scaled};
 use crate::slice::Layer;
 
 /// Support outlines are simplified to this tolerance (mm).
@@ -22,6 +22,10 @@ const INTERIOR_SIMPLIFY: f64 = 0.4;
 /// Columns of support carried down are simplified to this tolerance (mm), below the
 /// margin contact areas get round their overhangs.
 const WANT_SIMPLIFY: f64 = 0.12;
+
+/// Cell size (mm) of the maps that pass support columns clear of the model without
+/// booleans.
+const MAP_CELL: f64 = 0.5;
 
 /// Contact areas are grown by this much (mm) so the overhang's edge is held too.
 const CONTACT_MARGIN: f64 = 0.2;
@@ -185,29 +189,65 @@ pub fn support_areas(
     // The columns are carried down on one thread while the other grows the model by
     // the gap and cuts each column clear of it as soon as the column reaches a layer.
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Vec<ExPolygon>)>();
-    let (model_r, shadow_r, contacts_r, clean_to_r) = (&model, &shadow, &contacts, &clean_to);
+    // Where each layer's model stands, to pass the columns clear of it without booleans.
+    let stop_maps: Vec<CellMap> = (0..n)
+        .into_par_iter()
+        .map(|j| {
+            let cell = scaled(MAP_CELL);
+            if p.buildplate_only {
+                CellMap::new(model[j].iter().chain(&shadow[j]), cell)
+            } else {
+                CellMap::new(&model[j], cell)
+            }
+        })
+        .collect();
+    let (model_r, shadow_r, contacts_r, clean_to_r, stop_maps_r) =
+        (&model, &shadow, &contacts, &clean_to, &stop_maps);
     let carry = move || {
         let mut want: Vec<ExPolygon> = Vec::new();
         for j in (0..n).rev() {
-            // Non-zero fill: the difference unions the contact into the columns.
-            want.extend(contacts_r[j].iter().cloned());
-            if want.is_empty() {
+            let contact = &contacts_r[j];
+            if want.is_empty() && contact.is_empty() {
                 continue;
             }
-            // The model itself stops a column (the Z gap below and the XY gap are cut
-            // from what each layer prints).
-            let stop: Vec<ExPolygon> = if p.buildplate_only {
-                model_r[j].iter().chain(&shadow_r[j]).cloned().collect()
-            } else {
-                model_r[j].clone()
-            };
-            want = clean_to_r(geom::difference(&want, &stop), want_tol);
-            // Small holes in a column (slivers between overhang bands, specks of the
-            // model) would be carried down to the bed; support is still cut clear of
-            // the model on every layer, so closing them costs nothing.
-            for e in &mut want {
-                e.holes.retain(|h| h.area_mm2().abs() >= WANT_HOLE_MIN);
+            // Columns clear of this layer's model and of the new contacts go on as they
+            // are; those inside the model end; only the rest take a boolean.
+            let boxes: Vec<BBox> = contact.iter().filter_map(ExPolygon::bbox).collect();
+            let mut busy: Vec<ExPolygon> = Vec::new();
+            let mut kept: Vec<ExPolygon> = Vec::with_capacity(want.len());
+            for e in want {
+                let Some(b) = e.bbox() else { continue };
+                if boxes.iter().any(|c| c.overlaps(&b)) {
+                    busy.push(e);
+                    continue;
+                }
+                match stop_maps_r[j].side(&b, 0) {
+                    Some(false) => kept.push(e),
+                    Some(true) => {}
+                    None => busy.push(e),
+                }
             }
+            if !busy.is_empty() || !contact.is_empty() {
+                // Non-zero fill: the difference unions the contact into the columns.
+                busy.extend(contact.iter().cloned());
+                // The model itself stops a column (the Z gap below and the XY gap are
+                // cut from what each layer prints).
+                let stop: Vec<ExPolygon> = if p.buildplate_only {
+                    model_r[j].iter().chain(&shadow_r[j]).cloned().collect()
+                } else {
+                    model_r[j].clone()
+                };
+                let (stop, _) = by_boxes(&stop, &busy);
+                let mut done = clean_to_r(geom::difference(&busy, &stop), want_tol);
+                // Small holes in a column (slivers between overhang bands, specks of
+                // the model) would be carried down to the bed; support is still cut
+                // clear of the model on every layer, so closing them costs nothing.
+                for e in &mut done {
+                    e.holes.retain(|h| h.area_mm2().abs() >= WANT_HOLE_MIN);
+                }
+                kept.extend(done);
+            }
+            want = kept;
             if !want.is_empty() && tx.send((j, want.clone())).is_err() {
                 break;
             }
@@ -220,14 +260,40 @@ pub fn support_areas(
             .par_iter()
             .map(|m| geom::offset(m, iface_xy, JoinType::Miter))
             .collect();
+        // A column this far from the model's outline is clear of it grown by the gap
+        // (miter joins reach out to the miter limit).
+        let margin = (iface_xy * geom::MITER_LIMIT).ceil() as Coord;
         rx.into_iter()
             .par_bridge()
             .map(|(j, w)| {
-                let mut near: Vec<ExPolygon> = grown[j.saturating_sub(k_bottom)..=j].concat();
-                if p.buildplate_only {
-                    near.extend(geom::offset(&shadow[j], iface_xy, JoinType::Miter));
+                let below = j.saturating_sub(k_bottom);
+                let mut kept: Vec<ExPolygon> = Vec::with_capacity(w.len());
+                let mut busy: Vec<ExPolygon> = Vec::new();
+                'columns: for e in w {
+                    let Some(b) = e.bbox() else { continue };
+                    let mut clear = true;
+                    for map in &stop_maps[below..=j] {
+                        match map.side(&b, margin) {
+                            Some(true) => continue 'columns,
+                            Some(false) => {}
+                            None => clear = false,
+                        }
+                    }
+                    if !clear {
+                        busy.push(e);
+                    } else if e.area_mm2() > PIECE_MIN {
+                        kept.push(e);
+                    }
                 }
-                (j, clean(geom::difference(&w, &near)))
+                if !busy.is_empty() {
+                    let mut near: Vec<ExPolygon> = grown[below..=j].concat();
+                    if p.buildplate_only {
+                        near.extend(geom::offset(&shadow[j], iface_xy, JoinType::Miter));
+                    }
+                    let (near, _) = by_boxes(&near, &busy);
+                    kept.extend(clean(geom::difference(&busy, &near)));
+                }
+                (j, kept)
             })
             .collect()
     };
@@ -246,7 +312,7 @@ pub fn support_areas(
         .into_par_iter()
         .map(|j| match printable.get(j + 1) {
             _ if printable[j].is_empty() => Vec::new(),
-            Some(up) if !up.is_empty() => geom::difference(&printable[j], up),
+            Some(up) if !up.is_empty() => uncovered(&printable[j], up),
             _ => printable[j].clone(),
         })
         .collect();
@@ -264,12 +330,17 @@ pub fn support_areas(
         } else if reach.len() == 1 {
             reach.concat()
         } else {
-            geom::intersection(here, &reach.concat())
+            let reach = reach.concat();
+            let (touched, _) = by_boxes(here, &reach);
+            geom::intersection(&touched, &reach)
         };
         let mut base = if top.is_empty() {
             here.clone()
         } else {
-            geom::difference(here, &top)
+            // Only the columns the top reaches lose it.
+            let (touched, mut rest) = by_boxes(here, &top);
+            rest.extend(geom::difference(&touched, &top));
+            rest
         };
         if xy > iface_xy && !base.is_empty() {
             base = geom::difference(&base, &geom::offset(&blockers(j), xy, JoinType::Miter));
@@ -326,6 +397,51 @@ pub fn support_areas(
     out
 }
 
+/// Split `v` into the islands whose box overlaps the box of some island of `other`,
+/// and the rest.
+fn by_boxes(v: &[ExPolygon], other: &[ExPolygon]) -> (Vec<ExPolygon>, Vec<ExPolygon>) {
+    let boxes: Vec<BBox> = other.iter().filter_map(ExPolygon::bbox).collect();
+    v.iter().cloned().partition(|e| {
+        e.bbox()
+            .is_some_and(|b| boxes.iter().any(|o| o.overlaps(&b)))
+    })
+}
+
+/// `here` minus `up` (both a layer's disjoint islands): islands found unchanged in `up`
+/// (columns carried down untouched) drop out before the boolean, and islands near
+/// nothing of `up` are kept whole.
+fn uncovered(here: &[ExPolygon], up: &[ExPolygon]) -> Vec<ExPolygon> {
+    use std::collections::HashMap;
+    let key = |e: &ExPolygon| (e.contour.points.first().copied(), e.contour.points.len());
+    let mut index: HashMap<_, Vec<usize>> = HashMap::with_capacity(up.len());
+    for (i, e) in up.iter().enumerate() {
+        index.entry(key(e)).or_default().push(i);
+    }
+    let mut matched = vec![false; up.len()];
+    let mut changed: Vec<ExPolygon> = Vec::new();
+    for e in here {
+        let same = index
+            .get(&key(e))
+            .and_then(|c| c.iter().copied().find(|&i| !matched[i] && up[i] == *e));
+        match same {
+            Some(i) => matched[i] = true,
+            None => changed.push(e.clone()),
+        }
+    }
+    let rest: Vec<ExPolygon> = up
+        .iter()
+        .zip(&matched)
+        .filter(|(_, m)| !**m)
+        .map(|(e, _)| e.clone())
+        .collect();
+    let (touched, mut out) = by_boxes(&changed, &rest);
+    if !touched.is_empty() {
+        let (clip, _) = by_boxes(&rest, &touched);
+        out.extend(geom::difference(&touched, &clip));
+    }
+    out
+}
+
 /// Mark the support standing inside the model: inside a layer's outline once gaps in
 /// it narrower than `2 * radius` mm are closed (a sac, a cavity, a vertical lumen), or
 /// held between two walls of the model less than `4 * radius` apart along X or Y (the
@@ -350,45 +466,85 @@ fn enclosed_parts(
     use rayon::prelude::*;
     let r = scaled(radius) as f64;
     let reach = scaled(4.0 * radius);
+    // Enclosure is a coarse notion (centimetres): a coarse outline serves.
+    let coarse = scaled(INTERIOR_SIMPLIFY) as f64;
+    // Only the model within reach of the support can enclose it: the rest is cut away
+    // first (closing and sweeping cost grows with the outline's length).
+    let window = |v: &[ExPolygon]| -> Option<[ExPolygon; 1]> {
+        let near = v.iter().filter_map(ExPolygon::bbox).reduce(|mut a, b| {
+            a.merge(&b);
+            a
+        })?;
+        let w = near.inflated(reach);
+        Some([ExPolygon::new(Polygon::rectangle(
+            w.min.x, w.min.y, w.max.x, w.max.y,
+        ))])
+    };
     areas
         .par_iter()
         .enumerate()
         .map(|(j, all)| {
-            // Only the model within reach of the support can enclose it: the rest is
-            // cut away first (closing and sweeping cost grows with the outline's length).
-            let Some(near) = all.iter().filter_map(ExPolygon::bbox).reduce(|a, b| BBox {
-                min: Point::new(a.min.x.min(b.min.x), a.min.y.min(b.min.y)),
-                max: Point::new(a.max.x.max(b.max.x), a.max.y.max(b.max.y)),
-            }) else {
+            let Some(win) = window(all) else {
                 return Vec::new();
             };
-            let window = Polygon::rectangle(
-                near.min.x - reach,
-                near.min.y - reach,
-                near.max.x + reach,
-                near.max.y + reach,
-            );
-            let window = [ExPolygon::new(window)];
             let islands = &model[j];
-            // Enclosure is a coarse notion (centimetres): a coarse outline serves.
-            let coarse = scaled(INTERIOR_SIMPLIFY) as f64;
-            let model = simplified(geom::intersection(islands, &window), coarse);
-            // Holes filled before the cut, so a cavity the window cuts through stays one.
+            // Inside an outline once narrow gaps are closed. Holes are filled before
+            // the cut, so a cavity the window cuts through stays one.
             let filled: Vec<ExPolygon> = islands
                 .iter()
                 .map(|e| ExPolygon::new(e.contour.clone()))
                 .collect();
-            let filled = simplified(geom::intersection(&filled, &window), coarse);
+            let filled = simplified(geom::intersection(&filled, &win), coarse);
             let grown = geom::offset(&filled, r, JoinType::Miter);
-            let mut enclosed = geom::offset(&grown, -r, JoinType::Miter);
+            let closed = geom::offset(&grown, -r, JoinType::Miter);
+            let (mut inside, mut rest, outside) = split_within(all, &[&closed]);
+            rest.extend(outside);
+            // The rest: between two walls along X or Y.
+            let Some(win) = window(&rest) else {
+                return inside;
+            };
+            let model = simplified(geom::intersection(islands, &win), coarse);
+            let mut sweeps: Vec<Vec<ExPolygon>> = Vec::new();
             for (dx, dy) in [(reach, 0), (0, reach)] {
                 let one_side = geom::sweep(&model, dx, dy);
                 let other_side = geom::sweep(&model, -dx, -dy);
-                enclosed.extend(geom::intersection(&one_side, &other_side));
+                sweeps.push(geom::intersection(&one_side, &other_side));
             }
-            geom::intersection(all, &enclosed)
+            let (more, busy, _) = split_within(&rest, &[&closed, &sweeps[0], &sweeps[1]]);
+            inside.extend(more);
+            if !busy.is_empty() {
+                let all: Vec<ExPolygon> = closed.into_iter().chain(sweeps.concat()).collect();
+                let (all, _) = by_boxes(&all, &busy);
+                inside.extend(geom::intersection(&busy, &all));
+            }
+            inside
         })
         .collect()
+}
+
+/// Split `v` (islands) against the union of `sets`: the islands wholly inside one of
+/// them, those that may touch one, and those wholly outside all.
+fn split_within(
+    v: &[ExPolygon],
+    sets: &[&Vec<ExPolygon>],
+) -> (Vec<ExPolygon>, Vec<ExPolygon>, Vec<ExPolygon>) {
+    let maps: Vec<CellMap> = sets
+        .iter()
+        .map(|s| CellMap::new(s.iter(), scaled(MAP_CELL)))
+        .collect();
+    let (mut inside, mut busy, mut outside) = (Vec::new(), Vec::new(), Vec::new());
+    for e in v {
+        let Some(b) = e.bbox() else { continue };
+        let sides: Vec<Option<bool>> = maps.iter().map(|m| m.side(&b, 0)).collect();
+        if sides.contains(&Some(true)) {
+            inside.push(e.clone());
+        } else if sides.contains(&None) {
+            busy.push(e.clone());
+        } else {
+            outside.push(e.clone());
+        }
+    }
+    (inside, busy, outside)
 }
 
 /// Remove the interior parts from every layer (support inside lumens not wanted).
