@@ -85,13 +85,18 @@ const COARSE: f64 = 0.03;
 
 /// Areas with every ring simplified to `tol` (integer units).
 fn simplified(v: Vec<ExPolygon>, tol: f64) -> Vec<ExPolygon> {
+    // Each ring starts at its lowest point first, so a ring that comes back from a
+    // boolean unchanged simplifies the same way and compares equal (see `uncovered`).
+    let canonical = |mut r: Polygon| -> Polygon {
+        if let Some(i) = (0..r.points.len()).min_by_key(|&i| (r.points[i].x, r.points[i].y)) {
+            r.points.rotate_left(i);
+        }
+        r.simplified(tol)
+    };
     v.into_iter()
-        .map(|mut e| {
-            e.contour = e.contour.simplified(tol);
-            for hole in &mut e.holes {
-                *hole = hole.simplified(tol);
-            }
-            e
+        .map(|e| ExPolygon {
+            contour: canonical(e.contour),
+            holes: e.holes.into_iter().map(canonical).collect(),
         })
         .collect()
 }
