@@ -1,6 +1,10 @@
 //! G-code writing and time estimation on a job of about a million moves: writing into
 //! memory (MB/s of G-code), estimating from the plans, and estimating the written text.
 
+/// The allocator the `lamina` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -1,6 +1,10 @@
 //! Planning speed: many small islands (walls and infill), and one island with tens of
 //! thousands of infill lines, planned end to end (order, seams, combing, cooling).
 
+/// The allocator the `lamina` binary runs with.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
