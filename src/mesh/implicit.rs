@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use nalgebra::Vector3;
+
 use super::Mesh;
 
 /// Fraction of an edge a surface vertex keeps from the edge's ends.
@@ -150,29 +152,18 @@ where
 
 /// Orientation of corners `b`, `c`, `d` seen from `a`: det(b - a, c - a, d - a).
 fn det(p: &[[f64; 3]; 4], a: usize, b: usize, c: usize, d: usize) -> f64 {
-    let u = [0, 1, 2].map(|k| p[b][k] - p[a][k]);
-    let v = [0, 1, 2].map(|k| p[c][k] - p[a][k]);
-    let w = [0, 1, 2].map(|k| p[d][k] - p[a][k]);
-    u[0] * (v[1] * w[2] - v[2] * w[1])
-        + u[1] * (v[2] * w[0] - v[0] * w[2])
-        + u[2] * (v[0] * w[1] - v[1] * w[0])
+    let o = Vector3::from(p[a]);
+    let [u, v, w] = [b, c, d].map(|i| Vector3::from(p[i]) - o);
+    u.dot(&v.cross(&w))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The signed volume `check` reports.
     fn volume(m: &Mesh) -> f64 {
-        m.faces
-            .iter()
-            .map(|f| {
-                let [a, b, c] = f.map(|i| m.vertices[i as usize].map(f64::from));
-                (a[0] * (b[1] * c[2] - b[2] * c[1])
-                    + a[1] * (b[2] * c[0] - b[0] * c[2])
-                    + a[2] * (b[0] * c[1] - b[1] * c[0]))
-                    / 6.0
-            })
-            .sum()
+        crate::mesh::check::check(m).volume_mm3
     }
 
     #[test]

@@ -396,19 +396,9 @@ mod tests {
         }
     }
 
+    /// The signed volume `check` reports.
     fn signed_volume(m: &Mesh) -> f64 {
-        m.faces
-            .iter()
-            .map(|f| {
-                let [a, b, c] = f.map(|i| m.vertices[i as usize].map(f64::from));
-                let cross = [
-                    b[1] * c[2] - b[2] * c[1],
-                    b[2] * c[0] - b[0] * c[2],
-                    b[0] * c[1] - b[1] * c[0],
-                ];
-                (a[0] * cross[0] + a[1] * cross[1] + a[2] * cross[2]) / 6.0
-            })
-            .sum()
+        crate::mesh::check::check(m).volume_mm3
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use nalgebra::Vector3;
 use serde::Serialize;
 
 use super::Mesh;
@@ -355,12 +356,14 @@ fn fill_holes(m: &mut Mesh, options: &RepairOptions, report: &mut RepairReport) 
 fn cap(m: &mut Mesh, lp: &[u32]) -> usize {
     let pos = |v: u32| m.vertices[v as usize].map(f64::from);
     // The loop's normal (Newell's method): the loop runs counter-clockwise around it.
-    let mut normal = [0.0f64; 3];
+    let mut normal = Vector3::<f64>::zeros();
     for i in 0..lp.len() {
         let (a, b) = (pos(lp[i]), pos(lp[(i + 1) % lp.len()]));
-        normal[0] += (a[1] - b[1]) * (a[2] + b[2]);
-        normal[1] += (a[2] - b[2]) * (a[0] + b[0]);
-        normal[2] += (a[0] - b[0]) * (a[1] + b[1]);
+        normal += Vector3::new(
+            (a[1] - b[1]) * (a[2] + b[2]),
+            (a[2] - b[2]) * (a[0] + b[0]),
+            (a[0] - b[0]) * (a[1] + b[1]),
+        );
     }
     let mut ring: Vec<u32> = lp.to_vec();
     let mut added = 0;
@@ -371,17 +374,11 @@ fn cap(m: &mut Mesh, lp: &[u32]) -> usize {
             pos(ring[i]),
             pos(ring[(i + 1) % n]),
         );
-        let u = [p[0] - c[0], p[1] - c[1], p[2] - c[2]];
-        let w = [q[0] - c[0], q[1] - c[1], q[2] - c[2]];
+        let c = Vector3::from(c);
+        let (u, w) = (Vector3::from(p) - c, Vector3::from(q) - c);
         // w × u: positive along the normal where the loop turns towards its inside.
-        let cross = [
-            w[1] * u[2] - w[2] * u[1],
-            w[2] * u[0] - w[0] * u[2],
-            w[0] * u[1] - w[1] * u[0],
-        ];
-        let sin = cross[0] * normal[0] + cross[1] * normal[1] + cross[2] * normal[2];
-        let cos = (u[0] * w[0] + u[1] * w[1] + u[2] * w[2])
-            * (normal[0].powi(2) + normal[1].powi(2) + normal[2].powi(2)).sqrt();
+        let sin = w.cross(&u).dot(&normal);
+        let cos = u.dot(&w) * normal.norm();
         // The interior angle at c, 0..2π: the cap lies on the side the rim turns to.
         let a = sin.atan2(cos);
         if a < 0.0 {
@@ -428,15 +425,8 @@ mod tests {
 
     fn cap_normals_agree(m: &Mesh, first_cap: usize, axis: [f64; 3]) -> bool {
         (first_cap..m.faces.len()).all(|f| {
-            let [a, b, c] = corners(m, f);
-            let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-            let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-            let n = [
-                u[1] * v[2] - u[2] * v[1],
-                u[2] * v[0] - u[0] * v[2],
-                u[0] * v[1] - u[1] * v[0],
-            ];
-            n[0] * axis[0] + n[1] * axis[1] + n[2] * axis[2] >= -1e-12
+            let [a, b, c] = corners(m, f).map(Vector3::from);
+            (b - a).cross(&(c - a)).dot(&Vector3::from(axis)) >= -1e-12
         })
     }
 

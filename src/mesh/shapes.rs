@@ -168,17 +168,9 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// The signed volume `check` reports.
     fn volume(m: &Mesh) -> f64 {
-        m.faces
-            .iter()
-            .map(|f| {
-                let [a, b, c] = f.map(|i| m.vertices[i as usize].map(f64::from));
-                (a[0] * (b[1] * c[2] - b[2] * c[1])
-                    + a[1] * (b[2] * c[0] - b[0] * c[2])
-                    + a[2] * (b[0] * c[1] - b[1] * c[0]))
-                    / 6.0
-            })
-            .sum()
+        crate::mesh::check::check(m).volume_mm3
     }
 
     fn assert_closed(m: &Mesh) {

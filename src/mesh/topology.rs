@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use nalgebra::Vector3;
 use rayon::prelude::*;
 
 use super::{BoundingBox, Mesh};
@@ -130,23 +131,14 @@ pub fn shells(mesh: &Mesh, edges: &EdgeMap) -> (Vec<u32>, usize) {
 /// Signed volume contributed by one triangle (to the origin), mm³.
 #[inline]
 pub fn tet_volume(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
-    (a[0] * (b[1] * c[2] - b[2] * c[1])
-        + a[1] * (b[2] * c[0] - b[0] * c[2])
-        + a[2] * (b[0] * c[1] - b[1] * c[0]))
-        / 6.0
+    Vector3::from(a).dot(&Vector3::from(b).cross(&Vector3::from(c))) / 6.0
 }
 
 /// Area of a triangle, mm².
 #[inline]
 pub fn tri_area(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
-    let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-    let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-    let n = [
-        u[1] * v[2] - u[2] * v[1],
-        u[2] * v[0] - u[0] * v[2],
-        u[0] * v[1] - u[1] * v[0],
-    ];
-    0.5 * (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt()
+    let a = Vector3::from(a);
+    0.5 * (Vector3::from(b) - a).cross(&(Vector3::from(c) - a)).norm()
 }
 
 /// The corner positions of face `f` in f64.

@@ -22,6 +22,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::{Path, PathBuf};
 
+use nalgebra::Vector3;
+
 use super::{Mesh, Object};
 
 /// Progress callback: (bytes done, bytes total).
@@ -291,15 +293,9 @@ pub fn write_stl(path: &Path, mesh: &Mesh) -> Result<(), SaveError> {
 
 /// Unit normal of a triangle (zero for a degenerate one).
 fn normal(a: [f32; 3], b: [f32; 3], c: [f32; 3]) -> [f32; 3] {
-    let u = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
-    let v = [c[0] - a[0], c[1] - a[1], c[2] - a[2]];
-    let n = [
-        u[1] * v[2] - u[2] * v[1],
-        u[2] * v[0] - u[0] * v[2],
-        u[0] * v[1] - u[1] * v[0],
-    ];
-    let l = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
-    if l > 0.0 { n.map(|x| x / l) } else { [0.0; 3] }
+    let a = Vector3::from(a);
+    let n = (Vector3::from(b) - a).cross(&(Vector3::from(c) - a));
+    n.try_normalize(0.0).map_or([0.0; 3], Into::into)
 }
 
 #[cfg(test)]
