@@ -56,6 +56,18 @@ pub struct AreaParams {
     pub enclosure_radius: f64,
 }
 
+/// What the outlines of a support layer bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AreaEdge {
+    /// Where line centres may go (grid support): filled as they are, the printed
+    /// edge half a line further out.
+    #[default]
+    LineCentres,
+    /// The printed extent (tree branches): a wall round the inside, the fill inset by
+    /// half a line.
+    Printed,
+}
+
 /// The support of one layer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SupportLayer {
@@ -68,6 +80,8 @@ pub struct SupportLayer {
     /// Area of this layer's support top touching the model above, mm² (only on the
     /// support's topmost layers).
     pub contact_area: f64,
+    /// What `base` and `interface` bound.
+    pub edge: AreaEdge,
 }
 
 /// Number of whole layers a gap of `gap` mm takes at layer height `h`.

@@ -20,7 +20,7 @@ use crate::path::{ExtrusionPath, Role, bead_spacing};
 use crate::profile::{Settings, SolubleMode, SupportInside, SupportStyle, WidthRole};
 use crate::slice::Layer;
 
-pub use areas::{AreaParams, SupportLayer, drop_interior, support_areas};
+pub use areas::{AreaEdge, AreaParams, SupportLayer, drop_interior, support_areas};
 
 /// What the support costs and where it touches the model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -30,7 +30,7 @@ pub struct SupportReport {
     /// Area of support touching the model from below, mm².
     pub contact_area_mm2: f64,
     /// Volume of support, mm³ (areas × layer heights; grid areas are where line
-    /// centres go, half a line inside the printed edge).
+    /// centres go, half a line inside the printed edge: see [`AreaEdge`]).
     pub volume_mm3: f64,
     /// Volume of support standing inside the model (lumens, sacs), mm³; removed when
     /// `support_inside` is `none`.
@@ -167,7 +167,6 @@ pub fn add_support(
             report.volume_mm3 += area * l.height;
             report.contact_area_mm2 += sl.contact_area;
         }
-        let walls = style == SupportStyle::Tree;
         let paths: Vec<Vec<(usize, ExtrusionPath)>> = layers
             .par_iter()
             .zip(&support)
@@ -183,17 +182,19 @@ pub fn add_support(
                             interface: geom::intersection(&sl.interface, &sl.interior),
                             interior: sl.interior.clone(),
                             contact_area: 0.0,
+                            edge: sl.edge,
                         };
                         let outside = SupportLayer {
                             base: geom::difference(&sl.base, &sl.interior),
                             interface: geom::difference(&sl.interface, &sl.interior),
                             interior: Vec::new(),
                             contact_area: 0.0,
+                            edge: sl.edge,
                         };
-                        support_paths(&outside, j, l, s, width, walls, None, &mut out);
-                        support_paths(&inside, j, l, s, width, walls, Some(tool), &mut out);
+                        support_paths(&outside, j, l, s, width, None, &mut out);
+                        support_paths(&inside, j, l, s, width, Some(tool), &mut out);
                     }
-                    _ => support_paths(sl, j, l, s, width, walls, None, &mut out),
+                    _ => support_paths(sl, j, l, s, width, None, &mut out),
                 }
                 out
             })
@@ -207,15 +208,14 @@ pub fn add_support(
 
 /// Paths of one support layer: the body as sparse lines in one direction (easy to
 /// break away in strips), the interface as dense lines turning every layer. `tool`
-/// overrides the profile's support tools.
-#[allow(clippy::too_many_arguments)]
+/// overrides the profile's support tools. Areas bounding the printed extent
+/// ([`AreaEdge::Printed`]) get a wall and an inset fill.
 fn support_paths(
     sl: &SupportLayer,
     index: usize,
     layer: &Layer,
     s: &Settings,
     width: f64,
-    walls: bool,
     tool: Option<usize>,
     out: &mut Vec<(usize, ExtrusionPath)>,
 ) {
@@ -228,6 +228,7 @@ fn support_paths(
         _ => p.support_tool,
     });
     let interface_tool = tool.unwrap_or(p.support_interface_tool);
+    let walls = sl.edge == AreaEdge::Printed;
     if walls {
         // Tree branches: a wall round each branch holds the sparse inside together, and
         // a ring under each tip spreads its hold.

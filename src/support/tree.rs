@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 use std::collections::HashMap;
 
-use super::areas::{AreaParams, SupportLayer, coarse_islands, mark_interior};
+use super::areas::{AreaEdge, AreaParams, SupportLayer, coarse_islands, mark_interior};
 use crate::geom::{self, ExPolygon, JoinType, Point, Polygon, scaled};
 use crate::profile::Settings;
 use crate::slice::Layer;
@@ -245,7 +245,11 @@ pub fn tree_support(
     tree: &TreeParams,
 ) -> Vec<SupportLayer> {
     let n = layers.len();
-    let mut out = vec![SupportLayer::default(); n];
+    let branch = SupportLayer {
+        edge: AreaEdge::Printed,
+        ..SupportLayer::default()
+    };
+    let mut out = vec![branch; n];
     if n == 0 {
         return out;
     }
