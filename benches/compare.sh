@@ -25,10 +25,12 @@ measure() { # name, command...
     if /usr/bin/time -f "%e %M" -o "$out/time" "$@" >"$out/log" 2>&1; then
         read -r wall kb <"$out/time"
         printf '%-14s %8.1f s %8.0f MB\n' "$name" "$wall" "$((kb / 1024))"
+        results+=("$wall $kb")
     else
         printf '%-14s failed (see below)\n' "$name"; tail -5 "$out/log"
     fi
 }
+results=()
 echo "mesh: $mesh, support: $support"
 measure lamina ./target/release/lamina slice "$mesh" -o "$out/lamina.gcode" -q \
     --support "$support" --set layer_height=0.2 --set perimeters=2 --set fill_density=15
@@ -37,4 +39,10 @@ if command -v prusa-slicer >/dev/null 2>&1; then
         --layer-height 0.2 --perimeters 2 --fill-density 15% --center 110,110 "${prusa_support[@]}"
 else
     echo "PrusaSlicer     not installed (apt-get install prusa-slicer to compare)"
+fi
+if [ "${#results[@]}" -eq 2 ]; then
+    read -r lw lkb <<<"${results[0]}"
+    read -r pw pkb <<<"${results[1]}"
+    awk -v lw="$lw" -v pw="$pw" -v lkb="$lkb" -v pkb="$pkb" \
+        'BEGIN { printf "lamina is %.1fx as fast, in %.0f %% of the memory\n", pw / lw, 100 * lkb / pkb }'
 fi
