@@ -140,16 +140,65 @@ impl Field {
 }
 
 /// Squared Euclidean distance transform in place (Felzenszwalb and Huttenlocher):
-/// rows, then columns, each a lower envelope of parabolas.
+/// rows, then columns (as the rows of the transposed grid), each a lower envelope of
+/// parabolas, lines in parallel.
 fn edt(grid: &mut [f32], w: usize, h: usize) {
-    let mut f = vec![0f32; w.max(h)];
-    let mut d = vec![0f32; w.max(h)];
-    let mut v = vec![0usize; w.max(h)];
-    let mut z = vec![0f32; w.max(h) + 1];
-    let mut pass = |line: &mut dyn FnMut(usize, Option<f32>) -> f32, n: usize| {
-        for (i, fi) in f.iter_mut().enumerate().take(n) {
-            *fi = line(i, None);
+    use rayon::prelude::*;
+    if w == 0 || h == 0 {
+        return;
+    }
+    let lines = |g: &mut [f32], n: usize| {
+        g.par_chunks_mut(n)
+            .for_each_init(|| Envelope::new(n), |e, line| e.run(line));
+    };
+    lines(grid, w);
+    let mut t = transposed(grid, w, h);
+    lines(&mut t, h);
+    grid.copy_from_slice(&transposed(&t, h, w));
+}
+
+/// `src` (`h` rows of `w`) as `w` rows of `h`.
+fn transposed(src: &[f32], w: usize, h: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    // Blocks of columns, so each pass over the source reads whole cache lines.
+    const BLOCK: usize = 16;
+    let mut out = vec![0f32; w * h];
+    out.par_chunks_mut(h * BLOCK)
+        .enumerate()
+        .for_each(|(b, chunk)| {
+            let c0 = b * BLOCK;
+            let cols = chunk.len() / h;
+            for r in 0..h {
+                let row = &src[r * w + c0..r * w + c0 + cols];
+                for (k, &x) in row.iter().enumerate() {
+                    chunk[k * h + r] = x;
+                }
+            }
+        });
+    out
+}
+
+/// Scratch space for one line of the distance transform.
+struct Envelope {
+    f: Vec<f32>,
+    v: Vec<usize>,
+    z: Vec<f32>,
+}
+
+impl Envelope {
+    fn new(n: usize) -> Self {
+        Envelope {
+            f: vec![0.0; n],
+            v: vec![0; n],
+            z: vec![0.0; n + 1],
         }
+    }
+
+    /// Squared distances along `line` (values: squared distances so far).
+    fn run(&mut self, line: &mut [f32]) {
+        let n = line.len();
+        let (f, v, z) = (&mut self.f, &mut self.v, &mut self.z);
+        f[..n].copy_from_slice(line);
         let mut k = 0;
         v[0] = 0;
         z[0] = f32::NEG_INFINITY;
@@ -178,40 +227,13 @@ fn edt(grid: &mut [f32], w: usize, h: usize) {
             }
         }
         k = 0;
-        for (q, dq) in d.iter_mut().enumerate().take(n) {
+        for (q, dq) in line.iter_mut().enumerate() {
             while z[k + 1] < q as f32 {
                 k += 1;
             }
             let p = v[k];
             *dq = (q as f32 - p as f32).powi(2) + f[p];
         }
-        for (q, dq) in d.iter().enumerate().take(n) {
-            line(q, Some(*dq));
-        }
-    };
-    for r in 0..h {
-        let row = &mut grid[r * w..(r + 1) * w];
-        pass(
-            &mut |i, set| {
-                if let Some(v) = set {
-                    row[i] = v;
-                }
-                row[i]
-            },
-            w,
-        );
-    }
-    for c in 0..w {
-        pass(
-            &mut |i, set| {
-                let idx = i * w + c;
-                if let Some(v) = set {
-                    grid[idx] = v;
-                }
-                grid[idx]
-            },
-            h,
-        );
     }
 }
 
