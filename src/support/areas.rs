@@ -99,8 +99,9 @@ const COARSE: f64 = 0.03;
 
 /// Areas with every ring simplified to `tol` (integer units).
 fn simplified(v: Vec<ExPolygon>, tol: f64) -> Vec<ExPolygon> {
-    // Each ring starts at its lowest point first, so a ring that comes back from a
-    // boolean unchanged simplifies the same way and compares equal (see `uncovered`).
+    // Each ring starts at its leftmost (then lowest) point, so a ring that comes back
+    // from a boolean unchanged simplifies the same way and compares equal (see
+    // `uncovered`).
     let canonical = |mut r: Polygon| -> Polygon {
         if let Some(i) = (0..r.points.len()).min_by_key(|&i| (r.points[i].x, r.points[i].y)) {
             r.points.rotate_left(i);
@@ -608,6 +609,58 @@ mod tests {
 
     fn area(v: &[ExPolygon]) -> f64 {
         v.iter().map(ExPolygon::area_mm2).sum()
+    }
+
+    fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> Polygon {
+        Polygon::rectangle(scaled(x0), scaled(y0), scaled(x1), scaled(y1))
+    }
+
+    fn ring(outer: Polygon, mut hole: Polygon) -> ExPolygon {
+        hole.reverse();
+        ExPolygon {
+            contour: outer,
+            holes: vec![hole],
+        }
+    }
+
+    #[test]
+    fn shortcuts_agree_with_the_booleans() {
+        // A layer's islands: one unchanged above, a ring whose hole grows above, an
+        // island in that hole, one far from everything and one half covered.
+        let here = vec![
+            ExPolygon::new(square(0.0, 0.0, 10.0, 10.0)),
+            ring(square(20.0, 0.0, 40.0, 20.0), square(25.0, 5.0, 35.0, 15.0)),
+            ExPolygon::new(square(28.0, 8.0, 32.0, 12.0)),
+            ExPolygon::new(square(50.0, 0.0, 55.0, 5.0)),
+            ExPolygon::new(square(60.0, 0.0, 70.0, 10.0)),
+        ];
+        let up = vec![
+            ExPolygon::new(square(0.0, 0.0, 10.0, 10.0)),
+            ring(square(20.0, 0.0, 40.0, 20.0), square(26.0, 5.0, 35.0, 15.0)),
+            ExPolygon::new(square(29.0, 9.0, 31.0, 11.0)),
+            ExPolygon::new(square(65.0, 0.0, 75.0, 10.0)),
+        ];
+        let exact = area(&geom::difference(&here, &up));
+        let fast = uncovered(&here, &up);
+        assert!(
+            (area(&fast) - exact).abs() < 1e-6,
+            "{} {exact}",
+            area(&fast)
+        );
+        // 5x10 (half covered) + 25 (far) + 16 - 4 (in the hole): the unchanged one and
+        // the ring's kept part are not exposed.
+        assert!((exact - (50.0 + 25.0 + 12.0)).abs() < 1e-6, "{exact}");
+        // Inside a union of overlapping sets: wholly inside, touching, wholly outside.
+        let sets = [
+            vec![ExPolygon::new(square(-5.0, -5.0, 45.0, 25.0))],
+            vec![ExPolygon::new(square(58.0, -1.0, 65.0, 11.0))],
+        ];
+        let (inside, busy, outside) = split_within(&here, &[&sets[0], &sets[1]]);
+        assert_eq!((inside.len(), busy.len(), outside.len()), (3, 1, 1));
+        let all: Vec<ExPolygon> = sets.concat();
+        let fast = area(&inside) + area(&geom::intersection(&busy, &all));
+        let exact = area(&geom::intersection(&here, &all));
+        assert!((fast - exact).abs() < 1e-6, "{fast} {exact}");
     }
 
     #[test]
