@@ -317,71 +317,85 @@ pub fn tree_support(
     let mut next_id = 0u32;
     // Fields for the layers being processed, computed one layer ahead in parallel.
     let field_of = |j: usize| Field::new(&layers[j].islands, x0, y0, w, h);
-    let mut next_field = Some(field_of(n - 1));
+    let contact_at = |j: usize| overhangs.get(j + 1 + k_top).is_some_and(|o| !o.is_empty());
+    // Branches that end: each tip's marks below this layer are dropped at the end.
+    let mut ended: HashMap<u32, usize> = HashMap::new();
+    let mut next_field: Option<Field> = None;
     for j in (0..n).rev() {
-        let (field, prefetched) = rayon::join(
-            || next_field.take(),
-            || if j > 0 { Some(field_of(j - 1)) } else { None },
-        );
-        let field = field.unwrap_or_else(|| field_of(j));
-        next_field = prefetched;
-
-        // 1. Existing branches descend one layer: grow, merge with or lean towards
-        // their neighbours, keep clear of the model.
-        for node in &mut nodes {
-            node.depth += 1;
-            node.radius = (tip_r + grow * node.depth as f64).min(max_r);
-        }
-        merge_nodes(&mut nodes, step);
-        let mut kept = Vec::with_capacity(nodes.len());
-        for mut node in nodes.drain(..) {
-            if steer(&field, &mut node.pos, node.radius + clearance, step) {
-                kept.push(node);
-            } else if area.buildplate_only {
-                // Cannot reach the bed: the whole branch goes.
-                trail.retain(|m| !node.ids.contains(&m.id));
-            } else {
-                // It lands on the model: leave the bottom gap above the landing.
-                let cut = j + 1 + k_bottom;
-                trail.retain(|m| !(node.ids.contains(&m.id) && m.layer < cut));
+        // Layers with no branch and no new tip need no field.
+        let busy = !nodes.is_empty() || contact_at(j);
+        let ahead = j > 0 && (busy || contact_at(j - 1));
+        let field = next_field.take();
+        // This layer's branches grow while the next layer's field is computed.
+        let grow_layer = || {
+            if !busy {
+                return;
             }
-        }
-        nodes = kept;
+            let field = field.unwrap_or_else(|| field_of(j));
+            // 1. Existing branches descend one layer: grow, merge with or lean
+            // towards their neighbours, keep clear of the model.
+            for node in &mut nodes {
+                node.depth += 1;
+                node.radius = (tip_r + grow * node.depth as f64).min(max_r);
+            }
+            merge_nodes(&mut nodes, step);
+            let mut kept = Vec::with_capacity(nodes.len());
+            for mut node in nodes.drain(..) {
+                if steer(&field, &mut node.pos, node.radius + clearance, step) {
+                    kept.push(node);
+                    continue;
+                }
+                // Cannot reach the bed: the whole branch goes. Or it lands on the
+                // model: the bottom gap is left above the landing.
+                let cut = if area.buildplate_only {
+                    usize::MAX
+                } else {
+                    j + 1 + k_bottom
+                };
+                for id in node.ids {
+                    ended.insert(id, cut);
+                }
+            }
+            nodes = kept;
 
-        // 2. New tips under this layer's contact areas.
-        if let Some(contact) = overhangs.get(j + 1 + k_top) {
-            for p in tip_positions(contact, tree.tip_spacing) {
-                let too_close = nodes
-                    .iter()
-                    .any(|n| near(n.pos, p, TIP_EXCLUSION * tree.tip_spacing));
-                if too_close {
-                    continue;
+            // 2. New tips under this layer's contact areas.
+            if let Some(contact) = overhangs.get(j + 1 + k_top) {
+                for p in tip_positions(contact, tree.tip_spacing) {
+                    let too_close = nodes
+                        .iter()
+                        .any(|n| near(n.pos, p, TIP_EXCLUSION * tree.tip_spacing));
+                    if too_close {
+                        continue;
+                    }
+                    let mut pos = p;
+                    if !steer(&field, &mut pos, tip_r + clearance, step) {
+                        // Right against the model: the wall below holds it.
+                        continue;
+                    }
+                    nodes.push(Node {
+                        pos,
+                        radius: tip_r,
+                        depth: 0,
+                        ids: vec![next_id],
+                    });
+                    next_id += 1;
                 }
-                let mut pos = p;
-                if !steer(&field, &mut pos, tip_r + clearance, step) {
-                    // Right against the model: the wall below holds it.
-                    continue;
-                }
-                nodes.push(Node {
-                    pos,
-                    radius: tip_r,
-                    depth: 0,
-                    ids: vec![next_id],
+            }
+            for node in &nodes {
+                trail.push(Mark {
+                    id: node.ids[0],
+                    layer: j,
+                    pos: node.pos,
+                    radius: node.radius,
+                    interface: node.depth < area.interface_layers,
+                    tip: node.depth == 0,
                 });
-                next_id += 1;
             }
-        }
-        for node in &nodes {
-            trail.push(Mark {
-                id: node.ids[0],
-                layer: j,
-                pos: node.pos,
-                radius: node.radius,
-                interface: node.depth < area.interface_layers,
-                tip: node.depth == 0,
-            });
-        }
+        };
+        let ((), prefetched) = rayon::join(grow_layer, || ahead.then(|| field_of(j - 1)));
+        next_field = prefetched;
     }
+    trail.retain(|m| ended.get(&m.id).is_none_or(|&cut| m.layer >= cut));
 
     // Draw the circles of every layer.
     let mut by_layer: Vec<(Vec<Polygon>, Vec<Polygon>, f64)> =
