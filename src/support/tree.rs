@@ -143,7 +143,6 @@ impl Field {
 /// rows, then columns (as the rows of the transposed grid), each a lower envelope of
 /// parabolas, lines in parallel.
 fn edt(grid: &mut [f32], w: usize, h: usize) {
-    use rayon::prelude::*;
     if w == 0 || h == 0 {
         return;
     }
@@ -159,7 +158,6 @@ fn edt(grid: &mut [f32], w: usize, h: usize) {
 
 /// `src` (`h` rows of `w`) as `w` rows of `h`.
 fn transposed(src: &[f32], w: usize, h: usize) -> Vec<f32> {
-    use rayon::prelude::*;
     // Blocks of columns, so each pass over the source reads whole cache lines.
     const BLOCK: usize = 16;
     let mut out = vec![0f32; w * h];
