@@ -589,6 +589,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn transform_matches_brute_force_on_an_oblong_grid() {
+        // 37 x 23 (more columns than one transposition block, a partial last block)
+        // with a few model pixels: every squared distance equals the nearest one's.
+        let (w, h) = (37, 23);
+        let model = [(0, 0), (36, 22), (20, 5), (3, 17), (21, 5)];
+        let mut grid = vec![1e12f32; w * h];
+        for &(c, r) in &model {
+            grid[r * w + c] = 0.0;
+        }
+        edt(&mut grid, w, h);
+        for r in 0..h {
+            for c in 0..w {
+                let best = model
+                    .iter()
+                    .map(|&(mc, mr)| {
+                        let (dc, dr) = (c as f32 - mc as f32, r as f32 - mr as f32);
+                        dc * dc + dr * dr
+                    })
+                    .fold(f32::INFINITY, f32::min);
+                assert_eq!(grid[r * w + c], best, "pixel {c}, {r}");
+            }
+        }
+    }
+
+    #[test]
     fn distance_field_is_euclidean() {
         let sq = ExPolygon::new(Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0)));
         let f = Field::new(&[sq], -10.0, -10.0, 120, 120);
