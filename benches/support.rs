@@ -3,6 +3,8 @@
 //! needs a column of its own down to the bed or the model).
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use proptest::prelude::RngExt;
+use proptest::test_runner::{RngAlgorithm, TestRng};
 use std::hint::black_box;
 
 use lamina::mesh::Mesh;
@@ -22,13 +24,8 @@ fn model() -> Mesh {
         cylinder([0.0, 0.0, 0.0], 5.0, 14.0, 48),
         uv_sphere([0.0, 0.0, 30.0], 20.0, 48, 96),
     ];
-    let mut seed: u64 = 0x5eed;
-    let mut next = || {
-        seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (seed >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let mut next = || rng.random::<f64>();
     for _ in 0..300 {
         let (x, y, z) = (
             next() * 60.0 - 30.0,

@@ -689,6 +689,8 @@ impl EdgeGrid {
 mod tests {
     use super::*;
     use crate::geom::Polygon;
+    use proptest::prelude::RngExt;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
 
     fn ring_with_hole() -> ExPolygon {
         let mut hole = Polygon::rectangle(scaled(8.0), scaled(2.0), scaled(12.0), scaled(18.0));
@@ -844,13 +846,8 @@ mod tests {
             holes,
         };
         let r = CombRegion::new(&island, 0.45).unwrap();
-        let mut s: u64 = 99;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (s >> 33) as f64 / (1u64 << 31) as f64
-        };
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+        let mut rnd = || rng.random::<f64>();
         let mut routed = 0;
         for _ in 0..300 {
             let a = Point::from_mm(rnd() * 50.0, rnd() * 50.0);

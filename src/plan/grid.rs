@@ -218,6 +218,8 @@ impl PointGrid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::RngExt;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
 
     fn brute(points: &[Point], alive: &[bool], p: Point) -> f64 {
         points
@@ -230,14 +232,9 @@ mod tests {
 
     #[test]
     fn nearest_matches_brute_force_while_removing() {
-        // A scattered, deterministic point set (a linear congruential sequence).
-        let mut s: u64 = 12345;
-        let mut rnd = || {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 33) % 50_000_000) as i64
-        };
+        // A scattered, deterministic point set.
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+        let mut rnd = || rng.random_range(0..50_000_000i64);
         let pts: Vec<Point> = (0..2000).map(|_| Point::new(rnd(), rnd() / 7)).collect();
         let entries: Vec<(Point, usize)> = pts.iter().enumerate().map(|(i, p)| (*p, i)).collect();
         let mut g = PointGrid::new(&entries);

@@ -346,6 +346,8 @@ mod tests {
     use super::*;
     use crate::geom::{Polygon, scaled};
     use crate::path::Role;
+    use proptest::prelude::RngExt;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
 
     fn ends(a: Point, b: Point) -> PathEnds {
         PathEnds {
@@ -362,10 +364,9 @@ mod tests {
         // alternating directions, so every link is a 1 mm step.
         let n = 1000usize;
         let mut idx: Vec<usize> = (0..n).collect();
-        let mut s: u64 = 7;
+        let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
         for i in (1..n).rev() {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
-            idx.swap(i, (s >> 33) as usize % (i + 1));
+            idx.swap(i, rng.random_range(0..=i));
         }
         let line = |k: usize| {
             let y = scaled(k as f64);
