@@ -116,6 +116,15 @@ fn simplified(v: Vec<ExPolygon>, tol: f64) -> Vec<ExPolygon> {
         .collect()
 }
 
+/// Areas simplified to `tol` (integer units), without the pieces of `min_area` mm² or
+/// less.
+fn cleaned(v: Vec<ExPolygon>, tol: f64, min_area: f64) -> Vec<ExPolygon> {
+    simplified(v, tol)
+        .into_iter()
+        .filter(|e| e.area_mm2() > min_area)
+        .collect()
+}
+
 /// Every layer's islands simplified for support work (see [`COARSE`]).
 pub fn coarse_islands(layers: &[Layer]) -> Vec<Vec<ExPolygon>> {
     use rayon::prelude::*;
@@ -168,19 +177,6 @@ pub fn support_areas(
     // carrying is sequential (one boolean per layer); the rest runs across layers.
     use rayon::prelude::*;
     let iface_xy = scaled(p.interface_xy_gap.min(p.xy_gap) + p.line_inset) as f64;
-    let clean_to = |v: Vec<ExPolygon>, tol: f64| -> Vec<ExPolygon> {
-        simplified(v, tol)
-            .into_iter()
-            .filter(|e| e.area_mm2() > 0.01)
-            .collect()
-    };
-    // What each layer prints: pieces smaller than a short stub of line are dropped.
-    let clean = |v: Vec<ExPolygon>| -> Vec<ExPolygon> {
-        simplified(v, tol)
-            .into_iter()
-            .filter(|e| e.area_mm2() > PIECE_MIN)
-            .collect()
-    };
     // The columns only bound the support (the gaps are cut from them exactly on each
     // layer), so they are kept coarse: the union of many thin overhang bands is ragged.
     let want_tol = scaled(WANT_SIMPLIFY) as f64;
@@ -221,8 +217,7 @@ pub fn support_areas(
             }
         })
         .collect();
-    let (model_r, shadow_r, contacts_r, clean_to_r, stop_maps_r) =
-        (&model, &shadow, &contacts, &clean_to, &stop_maps);
+    let (model_r, shadow_r, contacts_r, stop_maps_r) = (&model, &shadow, &contacts, &stop_maps);
     let carry = move || {
         let mut want: Vec<ExPolygon> = Vec::new();
         for j in (0..n).rev() {
@@ -258,7 +253,7 @@ pub fn support_areas(
                     model_r[j].clone()
                 };
                 let (stop, _) = by_boxes(&stop, &busy);
-                let mut done = clean_to_r(geom::difference(&busy, &stop), want_tol);
+                let mut done = cleaned(geom::difference(&busy, &stop), want_tol, 0.01);
                 // Small holes in a column (slivers between overhang bands, specks of
                 // the model) would be carried down to the bed; support is still cut
                 // clear of the model on every layer, so closing them costs nothing.
@@ -311,7 +306,9 @@ pub fn support_areas(
                         near.extend(geom::offset(&shadow[j], iface_xy, JoinType::Miter));
                     }
                     let (near, _) = by_boxes(&near, &busy);
-                    kept.extend(clean(geom::difference(&busy, &near)));
+                    // What a layer prints: pieces smaller than a short stub of line
+                    // are dropped.
+                    kept.extend(cleaned(geom::difference(&busy, &near), tol, PIECE_MIN));
                 }
                 (j, kept)
             })
