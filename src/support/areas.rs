@@ -514,7 +514,8 @@ fn enclosed_parts(
             let filled = simplified(geom::intersection(&filled, &win), coarse);
             let grown = geom::offset(&filled, r, JoinType::Miter);
             let closed = geom::offset(&grown, -r, JoinType::Miter);
-            let (mut inside, mut rest, outside) = split_within(all, &[&closed]);
+            let closed_map = map_of(&closed);
+            let (mut inside, mut rest, outside) = split_within(all, &[&closed_map]);
             rest.extend(outside);
             // The rest: between two walls along X or Y.
             let Some(win) = window(&rest) else {
@@ -527,7 +528,8 @@ fn enclosed_parts(
                 let other_side = geom::sweep(&model, -dx, -dy);
                 sweeps.push(geom::intersection(&one_side, &other_side));
             }
-            let (more, busy, _) = split_within(&rest, &[&closed, &sweeps[0], &sweeps[1]]);
+            let maps = [&closed_map, &map_of(&sweeps[0]), &map_of(&sweeps[1])];
+            let (more, busy, _) = split_within(&rest, &maps);
             inside.extend(more);
             if !busy.is_empty() {
                 let all: Vec<ExPolygon> = closed.into_iter().chain(sweeps.concat()).collect();
@@ -539,23 +541,33 @@ fn enclosed_parts(
         .collect()
 }
 
-/// Split `v` (islands) against the union of `sets`: the islands wholly inside one of
-/// them, those that may touch one, and those wholly outside all.
+/// The map [`split_within`] tests islands against.
+fn map_of(areas: &[ExPolygon]) -> CellMap {
+    CellMap::new(areas, scaled(MAP_CELL))
+}
+
+/// Split `v` (islands) against the union of the areas `maps` were made of: the
+/// islands wholly inside one of them, those that may touch one, and those wholly
+/// outside all.
 fn split_within(
     v: &[ExPolygon],
-    sets: &[&Vec<ExPolygon>],
+    maps: &[&CellMap],
 ) -> (Vec<ExPolygon>, Vec<ExPolygon>, Vec<ExPolygon>) {
-    let maps: Vec<CellMap> = sets
-        .iter()
-        .map(|s| CellMap::new(s.iter(), scaled(MAP_CELL)))
-        .collect();
     let (mut inside, mut busy, mut outside) = (Vec::new(), Vec::new(), Vec::new());
-    for e in v {
+    'islands: for e in v {
         let Some(b) = e.bbox() else { continue };
-        let sides: Vec<Option<bool>> = maps.iter().map(|m| m.side(&b, 0)).collect();
-        if sides.contains(&Some(true)) {
-            inside.push(e.clone());
-        } else if sides.contains(&None) {
+        let mut near = false;
+        for m in maps {
+            match m.side(&b, 0) {
+                Some(true) => {
+                    inside.push(e.clone());
+                    continue 'islands;
+                }
+                None => near = true,
+                Some(false) => {}
+            }
+        }
+        if near {
             busy.push(e.clone());
         } else {
             outside.push(e.clone());
@@ -652,7 +664,7 @@ mod tests {
             vec![ExPolygon::new(square(-5.0, -5.0, 45.0, 25.0))],
             vec![ExPolygon::new(square(58.0, -1.0, 65.0, 11.0))],
         ];
-        let (inside, busy, outside) = split_within(&here, &[&sets[0], &sets[1]]);
+        let (inside, busy, outside) = split_within(&here, &[&map_of(&sets[0]), &map_of(&sets[1])]);
         assert_eq!((inside.len(), busy.len(), outside.len()), (3, 1, 1));
         let all: Vec<ExPolygon> = sets.concat();
         let fast = area(&inside) + area(&geom::intersection(&busy, &all));
