@@ -4,7 +4,7 @@
 
 use std::f64::consts::TAU;
 
-use crate::geom::{self, ExPolygon, Point, Polyline};
+use crate::geom::{self, BBox, ExPolygon, Point, Polyline};
 
 /// Samples per period along each curve.
 const SAMPLES_PER_PERIOD: usize = 40;
@@ -12,10 +12,7 @@ const SAMPLES_PER_PERIOD: usize = 40;
 /// Gyroid curves at height `z` (integer units, as is `scale`: the length of one period
 /// of the surface, 2π in its own units) over `area`, clipped to it.
 pub fn gyroid_fill(area: &[ExPolygon], scale: f64, z: f64) -> Vec<Polyline> {
-    let Some(bb) = area.iter().filter_map(ExPolygon::bbox).reduce(|mut a, b| {
-        a.merge(&b);
-        a
-    }) else {
+    let Some(bb) = BBox::of_areas(area) else {
         return Vec::new();
     };
     let k = TAU / scale; // units -> radians

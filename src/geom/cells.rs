@@ -31,16 +31,7 @@ impl CellMap {
     /// `cell` integer units.
     pub fn new<'a>(areas: impl IntoIterator<Item = &'a ExPolygon> + Clone, cell: Coord) -> Self {
         let cell = cell.max(2);
-        let mut bounds: Option<BBox> = None;
-        for e in areas.clone() {
-            if let Some(b) = e.bbox() {
-                match &mut bounds {
-                    Some(a) => a.merge(&b),
-                    None => bounds = Some(b),
-                }
-            }
-        }
-        let Some(bounds) = bounds else {
+        let Some(bounds) = BBox::of_areas(areas.clone()) else {
             return CellMap {
                 origin: Point::new(0, 0),
                 cell,

@@ -260,6 +260,17 @@ impl BBox {
         Some(b)
     }
 
+    /// The box around the contours of `areas`, or `None` when there are none.
+    pub fn of_areas<'a>(areas: impl IntoIterator<Item = &'a ExPolygon>) -> Option<BBox> {
+        areas
+            .into_iter()
+            .filter_map(ExPolygon::bbox)
+            .reduce(|mut a, b| {
+                a.merge(&b);
+                a
+            })
+    }
+
     /// Grow to contain `p`.
     #[inline]
     pub fn include(&mut self, p: Point) {

@@ -488,10 +488,7 @@ fn enclosed_parts(
     // Only the model within reach of the support can enclose it: the rest is cut away
     // first (closing and sweeping cost grows with the outline's length).
     let window = |v: &[ExPolygon]| -> Option<[ExPolygon; 1]> {
-        let near = v.iter().filter_map(ExPolygon::bbox).reduce(|mut a, b| {
-            a.merge(&b);
-            a
-        })?;
+        let near = BBox::of_areas(v)?;
         let w = near.inflated(reach);
         Some([ExPolygon::new(Polygon::rectangle(
             w.min.x, w.min.y, w.max.x, w.max.y,

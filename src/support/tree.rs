@@ -275,18 +275,7 @@ pub fn tree_support(
     }
     // The raster covers every island with room for branches around them.
     let margin = tree.branch_diameter + area.xy_gap + 5.0;
-    let mut bb: Option<geom::BBox> = None;
-    for l in layers {
-        for e in &l.islands {
-            if let Some(b) = e.bbox() {
-                match bb.as_mut() {
-                    Some(x) => x.merge(&b),
-                    None => bb = Some(b),
-                }
-            }
-        }
-    }
-    let Some(bb) = bb else {
+    let Some(bb) = geom::BBox::of_areas(layers.iter().flat_map(|l| &l.islands)) else {
         return out;
     };
     let x0 = bb.min.x as f64 / geom::SCALE - margin;
