@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fidelity::{Bead, GLayer, parse_gcode};
-use common::overhang::{held_fraction, overhang_points, tool_share};
+use common::fidelity::{Bead, GLayer, LINE_WIDTH, parse_gcode};
+use common::overhang::{facing_air, held_fraction, overhang_points, tool_share};
 use common::turned;
 use lamina::mesh::{Mesh, io, place, shapes};
 
@@ -344,18 +344,37 @@ fn as_printed(m: &Mesh, layers: &[GLayer]) -> Mesh {
     out
 }
 
-/// The support threshold of the default print profile, degrees.
-const ANGLE: f64 = 55.0;
+/// The angle support is judged at (the independent checker's default and issue 14's),
+/// degrees from the horizontal.
+const ANGLE: f64 = 45.0;
+
+/// Overhang points sampled per model.
+const POINTS: usize = 4000;
+
+/// The share of overhang points held, and the share of the contact under them printed
+/// in the soluble tool, that soluble support must reach (issue 14).
+const HELD: f64 = 0.97;
+const SOLUBLE_CONTACT: f64 = 0.97;
+
+/// Overhang points this low rest on the first layers (the brim and the part's own
+/// first layer, in the model's material, with no room for a soluble layer between
+/// part and bed): left out of the soluble share, mm.
+const ON_THE_BED: f64 = 0.6;
 
 /// How a soluble print holds its overhangs: the number of overhang points, the share
-/// with extrusion within 1 mm beneath (down to two layers below, the Z gap being zero),
-/// and the share of the extrusion directly beneath them (the layer right below) printed
-/// by the soluble tool T1.
-fn overhangs_held(m: &Mesh, layers: &[GLayer]) -> (usize, f64, Option<f64>) {
-    let m = as_printed(m, layers);
-    let points = overhang_points(&m, ANGLE, 0.3);
-    let held = held_fraction(&points, layers, 1.0, 0.4 + 1e-6);
-    let share = tool_share(&points, layers, 0.2 + 1e-6, 1);
+/// held from within two layers plus the top contact gap below (`window`), and the share
+/// of the contact directly beneath those above [`ON_THE_BED`] (the highest holding
+/// layer, within a line width) printed by the soluble tool T1.
+fn overhangs_held(m: &Mesh, layers: &[GLayer], window: f64) -> (usize, f64, Option<f64>) {
+    let m = common::placed_at(m, common::DUAL_BED_CENTER);
+    let points = facing_air(&m, overhang_points(&m, ANGLE, POINTS));
+    let held = held_fraction(&points, layers, window);
+    let lifted: Vec<_> = points
+        .iter()
+        .filter(|o| o.p[2] > ON_THE_BED)
+        .copied()
+        .collect();
+    let share = tool_share(&lifted, layers, window, LINE_WIDTH, 1);
     (points.len(), held, share)
 }
 
@@ -378,24 +397,41 @@ fn soluble_tool_prints_under_every_overhang() {
             let out = dir.path().join(format!("{name}.gcode"));
             let mut args = PLA_PVA.to_vec();
             args.extend_from_slice(mode);
-            let json = slice(&[&model], &args, &out);
+            slice(&[&model], &args, &out);
             let layers = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
-            let (n, held, share) = overhangs_held(&mesh, &layers);
-            let pva = json["soluble_filament_mm"]
-                .as_f64()
-                .expect("soluble figure");
+            // Soluble support meets the model with no Z gap; the model-material
+            // columns of `--support-inside soluble` keep the 0.2 mm gap.
+            let window = if mode[0] == "--soluble" { 0.4 } else { 0.6 };
+            let (n, held, share) = overhangs_held(&mesh, &layers, window);
+            // PVA spent on support, from the beads.
+            let pva: f64 = layers
+                .iter()
+                .flat_map(|l| &l.beads)
+                .filter(|b| b.is_support() && b.tool == 1)
+                .fold(0.0, |sum, b| sum + b.e);
             println!(
                 "{name} {mode:?}: {n} overhang points, held {held:.3}, \
                  soluble share {share:?}, PVA {pva:.0} mm"
             );
             assert!(n > 100, "{name}: too few overhang points ({n})");
-            assert!(held >= 0.95, "{name} {mode:?}: held {held:.3}");
+            assert!(held >= HELD, "{name} {mode:?}: held {held:.3}");
             if mode[0] == "--soluble" {
                 let share = share.expect("extrusion under the overhangs");
-                assert!(share >= 0.95, "{name} {mode:?}: soluble share {share:.3}");
+                assert!(
+                    share >= SOLUBLE_CONTACT,
+                    "{name} {mode:?}: soluble share {share:.3}"
+                );
             }
             spent.push(pva);
         }
+        // The negative control: without support the same points are not held.
+        let out = dir.path().join(format!("{name}-bare.gcode"));
+        let mut args = PLA_PVA.to_vec();
+        args.extend_from_slice(&["--support", "none"]);
+        slice(&[&model], &args, &out);
+        let bare = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
+        let (_, held, _) = overhangs_held(&mesh, &bare, 0.4);
+        assert!(held < HELD, "{name}: {held:.3} held without support");
         assert!(
             spent[1] < spent[0],
             "{name}: interface only spends less PVA: {spent:?}"
@@ -408,6 +444,54 @@ fn soluble_tool_prints_under_every_overhang() {
             assert!(spent[2] > 0.0 && spent[2] < spent[0], "{spent:?}");
         }
     }
+}
+
+/// Soluble support on the shared vessels nobody tuned for: held at the bar, the
+/// contact under the overhangs in the soluble tool (issue 14), nothing floating; the
+/// same vessel without support fails the held bar.
+fn vessel_soluble(name: &str) {
+    let Some(shared) = common::shared_meshes() else {
+        return;
+    };
+    let path = shared.join(name);
+    let mesh = io::load(&path).expect("load").remove(0).mesh;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let judge = |extra: &[&str]| {
+        let out = dir.path().join("v.gcode");
+        let mut args = PLA_PVA.to_vec();
+        args.extend_from_slice(extra);
+        slice(&[&path], &args, &out);
+        let layers = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
+        let m = common::placed_at(&mesh, common::DUAL_BED_CENTER);
+        let points = overhang_points(&m, ANGLE, POINTS);
+        let held = held_fraction(&points, &layers, 0.4);
+        let share = tool_share(&points, &layers, 0.4, LINE_WIDTH, 1);
+        (held, share, common::support::floating(&layers))
+    };
+    let (bare, ..) = judge(&["--support", "none"]);
+    let (held, share, floating) = judge(&["--soluble"]);
+    println!(
+        "{name} soluble: held {held:.3} ({bare:.3} bare), soluble contact {share:?}, floating {:.4}",
+        floating.fraction()
+    );
+    assert!(bare < HELD, "{name}: {bare:.3} held without support");
+    assert!(held >= HELD, "{name}: held {held:.3}");
+    let share = share.expect("contact under the overhangs");
+    assert!(
+        share >= SOLUBLE_CONTACT,
+        "{name}: soluble contact {share:.3}"
+    );
+    assert!(floating.fraction() <= 0.005, "{floating:?}");
+}
+
+#[test]
+fn artery_is_held_by_soluble_support() {
+    vessel_soluble("artery_ica_aneurisk_c0015.stl");
+}
+
+#[test]
+fn aneurysm_is_held_by_soluble_support() {
+    vessel_soluble("aneurysm_bifurcation_01.stl");
 }
 
 #[test]

@@ -1,14 +1,18 @@
 //! Support judged from the G-code: points sampled on the model's downward-facing
-//! surfaces flatter than the threshold must have extrusion right beneath them; no
-//! support may lie inside the model or closer to it than the XY gap.
+//! surfaces must be held by extrusion on their air side (tests/common/overhang.rs), no
+//! support may stand on air, lie inside the model or come closer to it than the XY
+//! gap, and what support costs (filament, contact area) is measured from its beads.
+//! Every held test has its negative control: the same model with `--support none`
+//! fails the bar.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fidelity::{GLayer, is_closed, parse_gcode, section};
-use common::overhang::{held_fraction, overhang_points};
+use common::fidelity::GLayer;
+use common::overhang::{OverhangPoint, facing_air, held_fraction, overhang_points};
+use common::support::{SupportFigures, clearance, figures, floating};
 use lamina::mesh::{Mesh, io, shapes};
 
 fn lamina() -> Command {
@@ -35,119 +39,187 @@ fn slice(model: &Path, args: &[&str]) -> (Vec<GLayer>, serde_json::Value) {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    (parse_gcode(&std::fs::read_to_string(out).unwrap()), json)
+    (
+        common::fidelity::parse_gcode(&std::fs::read_to_string(out).unwrap()),
+        json,
+    )
 }
 
 fn placed(mesh: &Mesh) -> Mesh {
-    let mut m = mesh.clone();
-    let bb = m.bounding_box().unwrap();
-    let c = bb.center();
-    lamina::mesh::place::translate(&mut m, [110.0 - c[0], 110.0 - c[1], -bb.min[2]]);
-    m
+    common::placed_at(mesh, common::BED_CENTER)
 }
 
 fn support_beads(l: &GLayer) -> impl Iterator<Item = &common::fidelity::Bead> {
-    l.beads.iter().filter(|b| b.role.starts_with("Support"))
+    l.beads.iter().filter(|b| b.is_support())
 }
 
-/// No support extrusion inside the model's section, nor closer to it than the gap.
-fn assert_support_clear(m: &Mesh, layers: &[GLayer], min_gap: f64) {
-    for l in layers {
-        let boundary = section(&m.vertices, &m.faces, l.z - l.height / 2.0);
-        // Inside and outside only mean something where the section closes (meshes
-        // with holes leave it open); the distance is checked everywhere.
-        let closed = is_closed(&boundary);
-        for b in support_beads(l) {
-            for p in [b.a, b.b, [(b.a[0] + b.b[0]) / 2.0, (b.a[1] + b.b[1]) / 2.0]] {
-                let d = boundary
-                    .iter()
-                    .map(|s| {
-                        let (dx, dy) = (s[1][0] - s[0][0], s[1][1] - s[0][1]);
-                        let l2 = dx * dx + dy * dy;
-                        let t = if l2 > 0.0 {
-                            (((p[0] - s[0][0]) * dx + (p[1] - s[0][1]) * dy) / l2).clamp(0.0, 1.0)
-                        } else {
-                            0.0
-                        };
-                        (s[0][0] + t * dx - p[0]).hypot(s[0][1] + t * dy - p[1])
-                    })
-                    .fold(f64::INFINITY, f64::min);
-                let crossings = boundary
-                    .iter()
-                    .filter(|s| {
-                        (s[0][1] > p[1]) != (s[1][1] > p[1])
-                            && s[0][0]
-                                + (p[1] - s[0][1]) / (s[1][1] - s[0][1]) * (s[1][0] - s[0][0])
-                                > p[0]
-                    })
-                    .count();
-                assert!(
-                    !closed || crossings % 2 == 0,
-                    "support inside the model at z {} ({p:?})",
-                    l.z
-                );
-                assert!(
-                    d >= min_gap,
-                    "support {d:.3} mm from the model at z {} ({p:?})",
-                    l.z
-                );
-            }
-        }
-    }
+/// The bar every support strategy must clear (issue 14): the share of overhang
+/// points held.
+const HELD: f64 = 0.97;
+
+/// At most this share of the support length may stand on air (issue 14).
+const FLOATING: f64 = 0.005;
+
+/// The angle support is judged at (the independent checker's default and issue 14's),
+/// degrees from the horizontal: surfaces flatter than this must be held.
+const ANGLE: f64 = 45.0;
+
+/// The support threshold of the default print profile, degrees from the horizontal.
+const PROFILE_ANGLE: f64 = 55.0;
+
+/// Overhang points sampled per model.
+const POINTS: usize = 4000;
+
+/// The XY gap between support and model of the default profile, mm.
+const XY_GAP: f64 = 0.6;
+
+/// Two layers plus the top contact gap of the default profile: how far below an
+/// overhang point holding extrusion may lie, mm.
+const WINDOW: f64 = 2.0 * 0.2 + 0.2;
+
+/// No support extrusion inside the model's section, and none nearer to it than
+/// `min_gap` (every 0.1 mm along each support bead).
+fn assert_support_clear(m: &Mesh, layers: &[GLayer], min_gap: f64, label: &str) {
+    let c = clearance(&m.vertices, &m.faces, layers, min_gap + 1.0, |_| true);
+    assert!(
+        c.inside.is_empty(),
+        "{label}: {} support samples inside the model, first at z {} {:?}",
+        c.inside.len(),
+        c.inside[0].0,
+        c.inside[0].1
+    );
+    let (d, z, p) = c.nearest;
+    assert!(
+        d >= min_gap,
+        "{label}: support {d:.3} mm from the model at z {z} ({p:?})"
+    );
 }
 
-const ANGLE: f64 = 55.0;
+/// The held fraction of `points` in the print `layers`, and the same model sliced with
+/// `--support none` (`bare`): the bar must hold for the first and fail for the second.
+fn assert_held_and_bare_fails(
+    points: &[OverhangPoint],
+    layers: &[GLayer],
+    bare: &[GLayer],
+    label: &str,
+) -> f64 {
+    let held = held_fraction(points, layers, WINDOW);
+    let none = held_fraction(points, bare, WINDOW);
+    println!(
+        "{label}: {} overhang points, {held:.3} held ({none:.3} with no support)",
+        points.len()
+    );
+    assert!(
+        none < HELD,
+        "{label}: the bar cannot fail: {none:.3} held without support"
+    );
+    assert!(held >= HELD, "{label}: {held:.3} held");
+    held
+}
 
-#[test]
-fn t_shape_bar_is_held_and_the_stem_is_bare() {
-    let dir = tempfile::tempdir().unwrap();
-    let t = shapes::merge(&[
+/// Floating support at most [`FLOATING`] of the support length.
+fn assert_not_floating(layers: &[GLayer], label: &str) {
+    let f = floating(layers);
+    println!(
+        "{label}: {:.1} mm of support, {:.1} mm floating ({:.4}), worst at z {:.2}: {:.1} mm",
+        f.support,
+        f.floating,
+        f.fraction(),
+        f.worst.0,
+        f.worst.1
+    );
+    assert!(
+        f.fraction() <= FLOATING,
+        "{label}: {:.4} of the support floats (worst at z {:.2}: {:.1} mm)",
+        f.fraction(),
+        f.worst.0,
+        f.worst.1
+    );
+}
+
+/// A T: a 4 mm stem under a 20 mm bar 15 mm above the bed.
+fn t_shape() -> Mesh {
+    shapes::merge(&[
         shapes::cuboid([8.0, 0.0, 0.0], [12.0, 10.0, 15.0]),
         shapes::cuboid([0.0, 0.0, 15.0], [20.0, 10.0, 18.0]),
-    ]);
+    ])
+}
+
+/// The T's bar held by `style`, nothing floating, clear of the model, and no support
+/// beside the stem.
+fn t_shape_is_held(style: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let t = t_shape();
     let model = stl(dir.path(), "t", &t);
     let m = placed(&t);
-    let points = overhang_points(&m, ANGLE, 0.5);
+    let points = facing_air(&m, overhang_points(&m, ANGLE, POINTS));
     assert!(!points.is_empty());
-    for style in ["grid", "tree"] {
-        let (layers, json) = slice(&model, &["--support", style]);
-        let held = held_fraction(&points, &layers, 1.0, 0.2 + 2.0 * 0.2 + 1e-6);
-        println!("T-shape {style}: {held:.3} held, {}", json["support"]);
-        assert!(held >= 0.95, "{style}: {held}");
-        assert_support_clear(&m, &layers, 0.6 - 0.1);
-        // No support on the stem's sides: nothing below the bar outside its shadow.
-        for l in &layers {
-            for b in support_beads(l) {
-                assert!(
-                    b.a[0] > 99.0 && b.a[0] < 121.0,
-                    "{style}: support outside the bar's shadow"
-                );
-            }
-        }
-    }
     let (none, json) = slice(&model, &["--support", "none"]);
     assert!(none.iter().all(|l| support_beads(l).next().is_none()));
     assert!(json["support"].is_null());
+    let (layers, _) = slice(&model, &["--support", style]);
+    let label = format!("T-shape {style}");
+    assert_support_clear(&m, &layers, XY_GAP - 0.1, &label);
+    assert_not_floating(&layers, &label);
+    // No support on the stem's sides: nothing below the bar outside its shadow.
+    for l in &layers {
+        for b in support_beads(l) {
+            assert!(
+                b.a[0] > 99.0 && b.a[0] < 121.0,
+                "{style}: support outside the bar's shadow"
+            );
+        }
+    }
+    assert_held_and_bare_fails(&points, &layers, &none, &label);
 }
 
 #[test]
-fn sphere_on_the_bed_is_held_below_the_threshold() {
+fn t_shape_bar_is_held_by_grid() {
+    t_shape_is_held("grid");
+}
+
+#[test]
+#[ignore = "waits for issue 14: tree holds 0.957 of the T's bar"]
+fn t_shape_bar_is_held_by_tree() {
+    t_shape_is_held("tree");
+}
+
+/// A sphere resting on the bed, its lower half held by `style` up to `angle`, nothing
+/// on the upper half, nothing floating, clear of the model.
+fn sphere_is_held(style: &str, angle: f64) {
     let dir = tempfile::tempdir().unwrap();
     let sphere = shapes::uv_sphere([0.0, 0.0, 10.0], 10.0, 60, 120);
     let model = stl(dir.path(), "sphere", &sphere);
     let m = placed(&sphere);
-    let points = overhang_points(&m, ANGLE, 0.3);
-    for style in ["grid", "tree"] {
-        let (layers, _) = slice(&model, &["--support", style]);
-        let held = held_fraction(&points, &layers, 1.0, 0.2 + 2.0 * 0.2 + 1e-6);
-        println!("sphere {style}: {held:.3} held");
-        assert!(held >= 0.95, "{style}: {held}");
-        assert_support_clear(&m, &layers, 0.5);
-        // Nothing supports the upper hemisphere.
-        for l in layers.iter().filter(|l| l.z > 10.5) {
-            assert!(support_beads(l).next().is_none(), "support at z {}", l.z);
-        }
+    let points = overhang_points(&m, angle, POINTS);
+    let (none, _) = slice(&model, &["--support", "none"]);
+    let (layers, _) = slice(&model, &["--support", style]);
+    let label = format!("sphere {style} at {angle}°");
+    assert_support_clear(&m, &layers, 0.5, &label);
+    assert_not_floating(&layers, &label);
+    // Nothing supports the upper hemisphere.
+    for l in layers.iter().filter(|l| l.z > 10.5) {
+        assert!(support_beads(l).next().is_none(), "support at z {}", l.z);
     }
+    assert_held_and_bare_fails(&points, &layers, &none, &label);
+}
+
+#[test]
+fn sphere_is_held_by_grid() {
+    sphere_is_held("grid", ANGLE);
+}
+
+#[test]
+#[ignore = "waits for issue 14: tree holds 0.424 of the sphere's overhang points"]
+fn sphere_is_held_by_tree() {
+    sphere_is_held("tree", ANGLE);
+}
+
+/// Up to the profile's own threshold: slopes of 50-55° (z 3.5-4.3 mm) get no support.
+#[test]
+#[ignore = "waits for issue 14: grid holds 0.961 of the sphere at the profile's 55°"]
+fn sphere_is_held_by_grid_up_to_the_profile_threshold() {
+    sphere_is_held("grid", PROFILE_ANGLE);
 }
 
 #[test]
@@ -183,7 +255,7 @@ fn horizontal_tube_lumen_support_can_be_left_out() {
     // A tube lying along X: rotate a standing tube by 90° about Y.
     let tube = shapes::tube([0.0; 3], 3.0, 4.0, 30.0, 64);
     let model = stl(dir.path(), "tube", &tube);
-    let (allow, a) = slice(&model, &["--support", "grid", "--rotate", "0,90,0"]);
+    let (allow, _) = slice(&model, &["--support", "grid", "--rotate", "0,90,0"]);
     let (none, b) = slice(
         &model,
         &[
@@ -209,7 +281,6 @@ fn horizontal_tube_lumen_support_can_be_left_out() {
         inside(&allow) > 0,
         "the lumen's ceiling needs support when allowed"
     );
-    assert!(a["support"]["interior_volume_mm3"].as_f64().unwrap() > 10.0);
     assert_eq!(
         inside(&none),
         0,
@@ -220,37 +291,69 @@ fn horizontal_tube_lumen_support_can_be_left_out() {
     assert!(none.iter().any(|l| support_beads(l).next().is_some()));
 }
 
-#[test]
-fn tree_uses_less_material_and_touches_less() {
-    let dir = tempfile::tempdir().unwrap();
-    // A branching vessel: a trunk with two branches leaving it nearly sideways (15°
-    // above the horizontal), their undersides overhanging.
+/// A branching vessel: a trunk with two branches leaving it nearly sideways (15°
+/// above the horizontal), their undersides overhanging.
+fn branching_vessel() -> Mesh {
     let branch = shapes::tube([0.0; 3], 2.2, 3.0, 22.0, 48);
     let mut left = common::turned(&branch, -75.0);
     let mut right = common::turned(&branch, 75.0);
     lamina::mesh::place::translate(&mut left, [0.0, 0.0, 14.0]);
     lamina::mesh::place::translate(&mut right, [0.0, 0.0, 14.0]);
-    let vessel = shapes::merge(&[shapes::tube([0.0; 3], 2.2, 3.0, 17.0, 48), left, right]);
+    shapes::merge(&[shapes::tube([0.0; 3], 2.2, 3.0, 17.0, 48), left, right])
+}
+
+/// The branching vessel held by `style`, nothing floating, clear of the model.
+fn branching_vessel_is_held(style: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let vessel = branching_vessel();
     let model = stl(dir.path(), "branching", &vessel);
     let m = placed(&vessel);
-    let points = overhang_points(&m, ANGLE, 0.3);
-    let (grid, g) = slice(&model, &["--support", "grid"]);
-    let (tree, t) = slice(&model, &["--support", "tree"]);
-    let held_g = held_fraction(&points, &grid, 1.0, 0.6 + 1e-6);
-    let held_t = held_fraction(&points, &tree, 1.0, 0.6 + 1e-6);
-    let fg = g["support"]["filament_mm"].as_f64().unwrap();
-    let ft = t["support"]["filament_mm"].as_f64().unwrap();
-    let cg = g["support"]["contact_area_mm2"].as_f64().unwrap();
-    let ct = t["support"]["contact_area_mm2"].as_f64().unwrap();
-    println!(
-        "branching vessel: {} overhang points; grid {held_g:.3} held, {fg:.0} mm, contact {cg:.1} mm²; tree {held_t:.3} held, {ft:.0} mm, contact {ct:.1} mm²",
-        points.len()
+    let points = facing_air(&m, overhang_points(&m, ANGLE, POINTS));
+    let (none, _) = slice(&model, &["--support", "none"]);
+    let (layers, _) = slice(&model, &["--support", style]);
+    let label = format!("branching vessel {style}");
+    assert_support_clear(&m, &layers, 0.5, &label);
+    assert_not_floating(&layers, &label);
+    assert_held_and_bare_fails(&points, &layers, &none, &label);
+}
+
+#[test]
+fn branching_vessel_is_held_by_grid() {
+    branching_vessel_is_held("grid");
+}
+
+#[test]
+#[ignore = "waits for issue 14: tree holds 0.803 of the branching vessel"]
+fn branching_vessel_is_held_by_tree() {
+    branching_vessel_is_held("tree");
+}
+
+/// Tree support costs less than grid and touches the model less, both measured from
+/// the support beads of the G-code.
+#[test]
+fn tree_uses_less_material_and_touches_less() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = stl(dir.path(), "branching", &branching_vessel());
+    let (grid, _) = slice(&model, &["--support", "grid"]);
+    let (tree, _) = slice(&model, &["--support", "tree"]);
+    let (none, _) = slice(&model, &["--support", "none"]);
+    let g = figures(&grid, 0.2);
+    let t = figures(&tree, 0.2);
+    let show = |f: &SupportFigures| {
+        format!(
+            "{:.0} mm of beads, {:.0} mm of filament ({:.0} mm³), contact {:.1} mm²",
+            f.length, f.filament, f.volume, f.contact_area
+        )
+    };
+    println!("branching vessel: grid {}; tree {}", show(&g), show(&t));
+    assert!(
+        t.filament > 0.0 && t.filament <= 0.6 * g.filament,
+        "{t:?} {g:?}"
     );
-    assert!(held_g >= 0.95 && held_t >= 0.95, "{held_g} {held_t}");
-    assert!(ft > 0.0 && ft <= 0.6 * fg, "tree {ft} vs grid {fg}");
-    assert!(ct > 0.0 && ct < cg);
-    assert_support_clear(&m, &grid, 0.5);
-    assert_support_clear(&m, &tree, 0.5);
+    assert!(t.contact_area > 0.0 && t.contact_area < g.contact_area);
+    // The measure sees no support where there is none.
+    let n = figures(&none, 0.2);
+    assert_eq!((n.length, n.contact_area), (0.0, 0.0));
 }
 
 #[test]
@@ -281,40 +384,165 @@ fn buildplate_only_keeps_support_off_the_model() {
     assert!(layers.iter().any(|l| support_beads(l).next().is_some()));
 }
 
-/// The shared anatomical meshes nobody tuned for (the small ones, so the suite stays
-/// quick): grid and tree hold at least 95% of the overhang points and keep clear of
-/// the model; tree spends less.
+/// Floating support is seen: a support bead printed over nothing on a layer whose
+/// only other extrusion lies far away is all floating; the same bead over a bead of
+/// the layer below is not.
 #[test]
-fn real_vessels_are_held_by_grid_and_tree() {
-    let Some(shared) = common::shared_meshes() else {
-        return;
+fn floating_support_is_measured() {
+    use common::fidelity::Bead;
+    let bead = |a: [f64; 2], b: [f64; 2], role| Bead {
+        a,
+        b,
+        width: 0.45,
+        role,
+        tool: 0,
+        e: 0.4,
     };
-    for name in [
-        "artery_ica_aneurisk_c0015.stl",
-        "aneurysm_bifurcation_01.stl",
-        "aorta_segment_01.stl",
-    ] {
-        let path = shared.join(name);
-        let mesh = io::load(&path).unwrap().remove(0).mesh;
-        let m = placed(&mesh);
-        let points = overhang_points(&m, ANGLE, 0.3);
-        let dir = tempfile::tempdir().unwrap();
-        let model = dir.path().join(name);
-        std::fs::copy(&path, &model).unwrap();
-        let mut spent = Vec::new();
-        for style in ["grid", "tree"] {
-            let (layers, json) = slice(&model, &["--support", style]);
-            let held = held_fraction(&points, &layers, 1.0, 0.6 + 1e-6);
-            let f = json["support"]["filament_mm"].as_f64().unwrap();
-            let c = json["support"]["contact_area_mm2"].as_f64().unwrap();
-            println!(
-                "{name} {style}: {} overhang points, {held:.3} held, {f:.0} mm, contact {c:.1} mm²",
-                points.len()
-            );
-            assert!(held >= 0.95, "{name} {style}: {held:.3} held");
-            assert_support_clear(&m, &layers, 0.5);
-            spent.push(f);
-        }
-        assert!(spent[1] < spent[0], "{name}: tree {spent:?}");
+    let layer = |z: f64, beads| GLayer {
+        z,
+        height: 0.2,
+        beads,
+    };
+    let base = layer(
+        0.2,
+        vec![bead([0.0, 0.0], [10.0, 0.0], "External perimeter")],
+    );
+    let air = layer(0.4, vec![bead([0.0, 5.0], [10.0, 5.0], "Support material")]);
+    let f = floating(&[base.clone(), air]);
+    assert!((f.fraction() - 1.0).abs() < 1e-9, "{f:?}");
+    let bridged = layer(0.4, vec![bead([0.0, 1.0], [10.0, 1.0], "Support material")]);
+    assert_eq!(floating(&[base, bridged]).floating, 0.0);
+}
+
+/// A vessel mesh nobody tuned for, placed as lamina places it, with its overhang
+/// points at the angle the vessels are judged at, and its print without support.
+struct Vessel {
+    model: PathBuf,
+    placed: Mesh,
+    points: Vec<OverhangPoint>,
+    bare: Vec<GLayer>,
+    _dir: tempfile::TempDir,
+}
+
+fn vessel(name: &str) -> Option<Vessel> {
+    let shared = common::shared_meshes()?;
+    let path = shared.join(name);
+    let mesh = io::load(&path).unwrap().remove(0).mesh;
+    let placed = placed(&mesh);
+    let points = overhang_points(&placed, ANGLE, POINTS);
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join(name);
+    std::fs::copy(&path, &model).unwrap();
+    let (bare, _) = slice(&model, &["--support", "none"]);
+    Some(Vessel {
+        model,
+        placed,
+        points,
+        bare,
+        _dir: dir,
+    })
+}
+
+/// What is checked of a shared vessel's support.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Check {
+    /// Held at the bar, the bare print failing it.
+    Held,
+    /// At most [`FLOATING`] of the support on air.
+    Stands,
+    /// No support inside the model or nearer than 0.5 mm to it.
+    Clear,
+}
+
+/// A shared vessel sliced with one support style, judged by `checks`.
+fn vessel_support(name: &str, style: &str, checks: &[Check]) {
+    let Some(v) = vessel(name) else { return };
+    let (layers, _) = slice(&v.model, &["--support", style]);
+    let label = format!("{name} {style}");
+    let f = figures(&layers, 0.2);
+    println!(
+        "{label}: {:.0} mm of support filament, contact {:.1} mm²",
+        f.filament, f.contact_area
+    );
+    if checks.contains(&Check::Clear) {
+        assert_support_clear(&v.placed, &layers, 0.5, &label);
+    }
+    if checks.contains(&Check::Stands) {
+        assert_not_floating(&layers, &label);
+    }
+    if checks.contains(&Check::Held) {
+        assert_held_and_bare_fails(&v.points, &layers, &v.bare, &label);
+    }
+}
+
+/// Every check.
+const ALL: &[Check] = &[Check::Held, Check::Stands, Check::Clear];
+
+const ARTERY: &str = "artery_ica_aneurisk_c0015.stl";
+const ANEURYSM: &str = "aneurysm_bifurcation_01.stl";
+const AORTA: &str = "aorta_segment_01.stl";
+
+#[test]
+fn artery_is_held_by_grid() {
+    vessel_support(ARTERY, "grid", ALL);
+}
+
+#[test]
+fn artery_tree_stands_clear_of_the_model() {
+    vessel_support(ARTERY, "tree", &[Check::Stands, Check::Clear]);
+}
+
+#[test]
+#[ignore = "waits for issue 14: tree holds 0.684 of the artery's overhang points"]
+fn artery_is_held_by_tree() {
+    vessel_support(ARTERY, "tree", &[Check::Held]);
+}
+
+#[test]
+fn aneurysm_is_held_by_grid() {
+    vessel_support(ANEURYSM, "grid", ALL);
+}
+
+#[test]
+fn aneurysm_is_held_by_tree() {
+    vessel_support(ANEURYSM, "tree", &[Check::Held, Check::Clear]);
+}
+
+#[test]
+#[ignore = "waits for issue 14: 0.69% of the aneurysm's tree support floats (3.0 mm at z 2.2)"]
+fn aneurysm_tree_stands() {
+    vessel_support(ANEURYSM, "tree", &[Check::Stands]);
+}
+
+#[test]
+fn aorta_is_held_by_grid() {
+    vessel_support(AORTA, "grid", ALL);
+}
+
+#[test]
+fn aorta_tree_stands_clear_of_the_model() {
+    vessel_support(AORTA, "tree", &[Check::Stands, Check::Clear]);
+}
+
+#[test]
+#[ignore = "waits for issue 14: tree holds 0.587 of the aorta's overhang points"]
+fn aorta_is_held_by_tree() {
+    vessel_support(AORTA, "tree", &[Check::Held]);
+}
+
+/// On the shared vessels tree support spends less filament than grid, measured from
+/// the beads.
+#[test]
+fn tree_spends_less_than_grid_on_real_vessels() {
+    for name in [ARTERY, ANEURYSM, AORTA] {
+        let Some(v) = vessel(name) else { return };
+        let (grid, _) = slice(&v.model, &["--support", "grid"]);
+        let (tree, _) = slice(&v.model, &["--support", "tree"]);
+        let (g, t) = (figures(&grid, 0.2), figures(&tree, 0.2));
+        println!(
+            "{name}: grid {:.0} mm filament, contact {:.1} mm²; tree {:.0} mm, contact {:.1} mm²",
+            g.filament, g.contact_area, t.filament, t.contact_area
+        );
+        assert!(t.filament < g.filament, "{name}: tree {t:?} grid {g:?}");
     }
 }

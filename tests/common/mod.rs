@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod checker;
 pub mod fidelity;
 pub mod overhang;
+pub mod support;
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use lamina::mesh::{Mesh, place};
@@ -19,16 +22,55 @@ pub fn turned(m: &Mesh, deg: f64) -> Mesh {
     m
 }
 
-/// The shared anatomical meshes, when the folder is there (it sits beside the project).
+/// Whether a test that lacks what it needs must fail rather than skip: CI sets
+/// `LAMINA_REQUIRE_DATA=1` so nothing is skipped there unseen.
+pub fn data_required() -> bool {
+    std::env::var("LAMINA_REQUIRE_DATA").is_ok_and(|v| v == "1")
+}
+
+/// Skip the running test because `why`: a failure under `LAMINA_REQUIRE_DATA=1`,
+/// otherwise a line on the terminal. The line is written to the process's standard
+/// error directly, past the harness's capture, so a passing run shows it too.
+pub fn skip(why: &str) {
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    assert!(
+        !data_required(),
+        "{test}: {why}; LAMINA_REQUIRE_DATA=1 forbids skipping it"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {why} (LAMINA_REQUIRE_DATA=1 makes this a failure)"
+    );
+}
+
+/// The shared anatomical meshes, when the folder is there (it sits beside the project);
+/// otherwise the test is skipped ([`skip`]).
 pub fn shared_meshes() -> Option<PathBuf> {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/meshes"));
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: ../shared/meshes not found");
+        skip("../shared/meshes not found");
         None
     }
 }
+
+/// The mesh as the printer sees it: placed like lamina places a single model (its
+/// bounding box centred on `center`, the bed's centre, and dropped onto Z = 0).
+pub fn placed_at(mesh: &Mesh, center: [f64; 2]) -> Mesh {
+    let mut m = mesh.clone();
+    let bb = m.bounding_box().expect("a mesh with triangles");
+    let c = bb.center();
+    place::translate(&mut m, [center[0] - c[0], center[1] - c[1], -bb.min[2]]);
+    m
+}
+
+/// Centre of the 220 mm bed of the default printer profile, mm.
+pub const BED_CENTER: [f64; 2] = [110.0, 110.0];
+
+/// Centre of the `dual-marlin` printer's 230 x 150 mm bed, mm.
+pub const DUAL_BED_CENTER: [f64; 2] = [115.0, 75.0];
 
 /// One row of [`TRIMESH`].
 pub type TrimeshRow = (
