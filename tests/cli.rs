@@ -185,7 +185,7 @@ fn trimesh_agrees_watertight(path: &Path) {
                 "trimesh disagrees"
             );
         }
-        _ => eprintln!("skipping the trimesh cross-check: python3 with trimesh not found"),
+        _ => common::skip("the trimesh cross-check needs python3 with trimesh"),
     }
 }
 

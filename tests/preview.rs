@@ -3,6 +3,8 @@
 //!
 //! Set `LAMINA_PREVIEW_KEEP=DIR` to keep the pictures made here for a look.
 
+mod common;
+
 use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -509,7 +511,7 @@ fn html_embeds_every_layer_and_fetches_nothing() {
 fn screenshot(page: &Path, name: &str) {
     let chromium = Path::new("/usr/bin/chromium");
     if !chromium.exists() {
-        eprintln!("skipped: chromium not installed");
+        common::skip("/usr/bin/chromium not installed (Debian package chromium)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
