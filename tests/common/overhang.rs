@@ -40,12 +40,24 @@ pub const BED_IGNORE: f64 = 0.2;
 /// left out.
 pub fn overhang_points(m: &Mesh, threshold: f64, count: usize) -> Vec<OverhangPoint> {
     let cos = threshold.to_radians().cos();
+    let corners = |f: &[u32; 3]| f.map(|i| Vector3::from(m.vertices[i as usize].map(f64::from)));
+    // A mesh whose faces all point inward (negative signed volume) is read the right
+    // way out, as a slicer prints it.
+    let volume: f64 = m
+        .faces
+        .iter()
+        .map(|f| {
+            let [a, b, c] = corners(f);
+            a.dot(&b.cross(&c))
+        })
+        .sum();
+    let outward = if volume < 0.0 { -1.0 } else { 1.0 };
     let mut faces = Vec::new();
     let mut cumulative = Vec::new();
     let mut total = 0.0;
     for f in &m.faces {
-        let [a, b, c] = f.map(|i| Vector3::from(m.vertices[i as usize].map(f64::from)));
-        let n = (b - a).cross(&(c - a));
+        let [a, b, c] = corners(f);
+        let n = (b - a).cross(&(c - a)) * outward;
         let len = n.norm();
         let area = len / 2.0;
         // Faces of area 1e-6 mm² or less carry no direction worth trusting.
