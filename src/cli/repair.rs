@@ -2,24 +2,28 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Args;
-use lamina::mesh::repair::{RepairOptions, repair};
-use lamina::mesh::{Mesh, io};
+use lamina::mesh::io::{self, SaveFormat};
+use lamina::mesh::repair::{RepairOptions, RepairReport, repair};
+use lamina::output::PendingFile;
 
-use super::Global;
 use super::models::load_models;
+use super::{Global, out_json, usage};
 
 /// Options of `lamina repair`.
 #[derive(Args, Debug)]
-#[command(
-    after_help = "Examples:\n  lamina repair heart.stl -o heart-fixed.stl\n  lamina repair aneurysm.stl -o closed.stl --json\n  lamina repair vessel.stl -o v.stl --max-hole 64   # keep the clipped vessel ends open"
-)]
+#[command(after_help = "Examples:\n  \
+    lamina repair heart.stl -o heart-fixed.stl\n  \
+    lamina repair aneurysm.stl -o closed.3mf --json\n  \
+    lamina repair vessel.stl -o v.obj --max-hole 64   # keep the clipped vessel ends open\n\n\
+    The output format follows -o's extension: .stl (binary), .obj or .3mf. A repair never\n\
+    adds a defect: every count `lamina inspect` reports is the same or lower afterwards.")]
 pub struct RepairArgs {
     /// The mesh to repair (STL, OBJ, 3MF; several objects are repaired and written together).
     #[arg(value_name = "MODEL")]
     model: PathBuf,
-    /// Output STL file.
+    /// Output file: .stl, .obj or .3mf.
     #[arg(short, long, value_name = "OUT.stl")]
     output: PathBuf,
     /// Leave holes with more boundary edges than this open (0: fill every hole).
@@ -35,68 +39,87 @@ pub struct RepairArgs {
 
 /// Run `lamina repair`.
 pub fn run(args: RepairArgs, global: Global) -> Result<()> {
-    if args.output.as_os_str() == "-" {
-        bail!("repair writes a binary STL file: give -o FILE.stl");
-    }
+    let Some(format) = SaveFormat::from_path(&args.output) else {
+        return Err(usage!(
+            "repair writes .stl, .obj or .3mf files: give -o a name with one of these extensions (got '{}')",
+            args.output.display()
+        ));
+    };
+    let pending = PendingFile::create(&args.output)?;
     let objects = load_models(std::slice::from_ref(&args.model), &global)?;
     let options = RepairOptions {
         max_hole_edges: args.max_hole,
         fill_holes: !args.no_fill,
     };
-    let mut all = Mesh::default();
+    let mut fixed = Vec::with_capacity(objects.len());
     let mut reports = Vec::new();
     for obj in &objects {
-        let (fixed, report) = repair(&obj.mesh, &options);
-        let base = all.vertices.len() as u32;
-        all.vertices.extend_from_slice(&fixed.vertices);
-        all.faces
-            .extend(fixed.faces.iter().map(|f| f.map(|v| v + base)));
+        let (mesh, report) = repair(&obj.mesh, &options);
         if !args.json && !global.quiet {
             eprintln!("{}:", obj.name);
-            eprintln!(
-                "  removed {} degenerate and {} duplicate faces",
-                report.degenerate_removed, report.duplicates_removed
-            );
-            eprintln!(
-                "  flipped {} faces to agree with their neighbours, turned {} inside-out shells",
-                report.faces_flipped, report.shells_reoriented
-            );
-            eprintln!(
-                "  filled {} holes with {} triangles",
-                report.holes_filled, report.triangles_added
-            );
-            for h in &report.holes_left_open {
-                eprintln!("  left open: {h}");
+            for line in describe(&report) {
+                eprintln!("  {line}");
             }
-            if report.non_manifold_edges > 0 {
-                eprintln!(
-                    "  {} non-manifold edges remain (not fixed; lamina slices them anyway)",
-                    report.non_manifold_edges
-                );
-            }
-            eprintln!(
-                "  {}",
-                if report.watertight_after {
-                    "now watertight"
-                } else {
-                    "still not watertight"
-                }
-            );
         }
         reports.push(serde_json::json!({ "object": obj.name, "report": report }));
+        fixed.push(mesh);
     }
-    io::write_stl(&args.output, &all)
-        .with_context(|| "the repaired mesh was not written".to_string())?;
+    let named: Vec<io::Named<'_>> = objects
+        .iter()
+        .zip(&fixed)
+        .map(|(o, m)| (o.name.as_str(), m))
+        .collect();
+    pending.write(|w| io::write_to(w, &named, format))?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "output": args.output.display().to_string(),
-                "objects": reports,
-            }))?
-        );
+        out_json(&serde_json::json!({
+            "output": args.output.display().to_string(),
+            "objects": reports,
+        }))?;
     } else if !global.quiet {
         eprintln!("wrote {}", args.output.display());
     }
     Ok(())
+}
+
+/// What a repair did, a line per kind of fix.
+fn describe(r: &RepairReport) -> Vec<String> {
+    let mut lines = vec![
+        format!(
+            "removed {} degenerate faces (kept {}, turned {} into faces with area) and {} duplicate faces (kept {})",
+            r.degenerate_removed,
+            r.degenerate_kept,
+            r.degenerate_flipped,
+            r.duplicates_removed,
+            r.duplicates_kept
+        ),
+        format!(
+            "flipped {} faces to agree with their neighbours, turned {} inside-out shells",
+            r.faces_flipped, r.shells_reoriented
+        ),
+        format!(
+            "filled {} holes with {} triangles",
+            r.holes_filled, r.triangles_added
+        ),
+    ];
+    lines.extend(r.holes_left_open.iter().map(|h| format!("left open: {h}")));
+    lines.extend(
+        r.withheld
+            .iter()
+            .map(|w| format!("not done, as it would add a defect: {w}")),
+    );
+    if r.non_manifold_edges > 0 {
+        lines.push(format!(
+            "{} non-manifold edges remain (not fixed; lamina slices them anyway)",
+            r.non_manifold_edges
+        ));
+    }
+    lines.push(
+        if r.watertight_after {
+            "now watertight"
+        } else {
+            "still not watertight"
+        }
+        .to_string(),
+    );
+    lines
 }

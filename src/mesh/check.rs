@@ -44,7 +44,8 @@ pub struct MeshReport {
     pub inconsistent_edges: usize,
     /// Faces with a repeated vertex or no area.
     pub degenerate_faces: usize,
-    /// Faces on the same three vertices as another face.
+    /// Faces on the same three vertices as another face, every one of them counted
+    /// (see [`duplicate_groups`]).
     pub duplicate_faces: usize,
     /// Closed shells with negative volume that are not cavities of another shell.
     pub inside_out_shells: usize,
@@ -85,7 +86,7 @@ pub fn check(mesh: &Mesh) -> MeshReport {
         .zip(&per_face)
         .filter(|(f, (a, _))| f[0] == f[1] || f[1] == f[2] || f[0] == f[2] || *a < DEGENERATE_AREA)
         .count();
-    let duplicate = count_duplicates(mesh);
+    let duplicate = duplicate_groups(mesh).iter().map(Vec::len).sum();
 
     let (mut boundary, mut non_manifold, mut inconsistent) = (0, 0, 0);
     let mut shell_open = vec![false; n_shells];
@@ -177,19 +178,38 @@ pub fn check(mesh: &Mesh) -> MeshReport {
     }
 }
 
-/// Faces sharing their vertex set with an earlier face.
-pub fn count_duplicates(mesh: &Mesh) -> usize {
-    let mut keys: Vec<[u32; 3]> = mesh
+/// The duplicate faces of a mesh: groups of two or more faces on the same three
+/// vertices (whichever way they face). `lamina inspect` counts every face in a group,
+/// and `lamina repair` removes all of a group but what the surface needs (see
+/// [`crate::mesh::repair`]).
+///
+/// ```
+/// use lamina::mesh::{check::duplicate_groups, shapes::cuboid};
+/// let mut m = cuboid([0.0; 3], [1.0; 3]);
+/// m.faces.push(m.faces[0]); // a copy
+/// let f = m.faces[1];
+/// m.faces.push([f[0], f[2], f[1]]); // a back-to-back twin
+/// assert_eq!(duplicate_groups(&m), vec![vec![0, 12], vec![1, 13]]);
+/// ```
+pub fn duplicate_groups(mesh: &Mesh) -> Vec<Vec<u32>> {
+    let mut keys: Vec<([u32; 3], u32)> = mesh
         .faces
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let mut k = *f;
             k.sort_unstable();
-            k
+            (k, i as u32)
         })
         .collect();
     keys.par_sort_unstable();
-    keys.windows(2).filter(|w| w[0] == w[1]).count()
+    let mut groups: Vec<Vec<u32>> = keys
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|g| g.len() > 1)
+        .map(|g| g.iter().map(|&(_, f)| f).collect())
+        .collect();
+    groups.sort_unstable();
+    groups
 }
 
 /// Number of hole rims (chains of boundary edges) and the longest one's length (mm).
@@ -376,7 +396,7 @@ mod tests {
         m.faces.push(m.faces[3]);
         m.faces.push([0, 0, 1]);
         let r = check(&m);
-        assert_eq!(r.duplicate_faces, 1);
+        assert_eq!(r.duplicate_faces, 2);
         assert_eq!(r.degenerate_faces, 1);
         // The duplicated face makes its three edges used three times, and the
         // degenerate face runs along cube edge 0-1 twice more.

@@ -2,19 +2,31 @@
 //! and facing outward, holes capped, unused vertices dropped; and a report of what was
 //! done.
 //!
+//! A repair never adds a defect: every count [`check`] reports as a defect (boundary
+//! edges, holes, non-manifold and inconsistent edges, degenerate and duplicate faces,
+//! inside-out shells, and the number of shells) is lower or equal afterwards. Each step
+//! is made to keep that locally (a face whose removal would open the surface is kept or
+//! replaced instead, a cap that would reuse an edge is not made), and the whole result
+//! is checked: a step that still added a defect is withheld and the report says so.
+//!
 //! Slicing does not need this (the slicer copes with broken meshes); it is for labs that
 //! want a clean file, or a watertight mesh for other tools.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use nalgebra::Vector3;
 use serde::Serialize;
 
 use super::Mesh;
-use super::check::{DEGENERATE_AREA, check};
+use super::check::{DEGENERATE_AREA, MeshReport, check, duplicate_groups};
 use super::topology::{
-    EdgeMap, YzIndex, corners, inside_other_shell, key_vertices, shells, tet_volume, tri_area,
+    EdgeMap, EdgeUse, YzIndex, corners, inside_other_shell, key_vertices, shells, tet_volume,
+    tri_area,
 };
+
+/// Passes over the degenerate faces at most: faces next to a change wait for the next
+/// pass, and clusters of degenerate faces in real meshes are a few faces wide.
+const DEGENERATE_PASSES: usize = 32;
 
 /// What to repair.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -38,10 +50,19 @@ impl Default for RepairOptions {
 /// What was done.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RepairReport {
-    /// Faces with a repeated vertex or no area, removed.
+    /// Degenerate faces (a repeated vertex or no area) removed.
     pub degenerate_removed: usize,
-    /// Duplicate faces removed (both of a pair facing opposite ways).
+    /// Degenerate faces with no area made good by turning the edge they lie along
+    /// (the face and its neighbour become two faces with area; the surface is the same).
+    pub degenerate_flipped: usize,
+    /// Degenerate faces kept: removing them would have opened the surface.
+    pub degenerate_kept: usize,
+    /// Duplicate faces removed (of those [`check`] counts: faces on the same three
+    /// vertices as another face).
     pub duplicates_removed: usize,
+    /// Of those, the faces kept: one of a group facing the same way, or where removing
+    /// them would have opened the surface.
+    pub duplicates_kept: usize,
     /// Faces turned to agree with their neighbours.
     pub faces_flipped: usize,
     /// Shells turned outside in (they faced inward).
@@ -52,6 +73,8 @@ pub struct RepairReport {
     pub triangles_added: usize,
     /// Holes left open, with the reason.
     pub holes_left_open: Vec<String>,
+    /// Steps not applied because they would have added a defect, with what they added.
+    pub withheld: Vec<String>,
     /// Non-manifold edges that remain (not fixed).
     pub non_manifold_edges: usize,
     /// Watertight before.
@@ -60,7 +83,57 @@ pub struct RepairReport {
     pub watertight_after: bool,
 }
 
-/// Repair `mesh`.
+/// The steps of a repair, in the order they are applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Duplicates,
+    Orient,
+    Degenerate,
+    Holes,
+    /// A step that adds a duplicate face, to show the guard at work.
+    #[cfg(test)]
+    AddDefect,
+}
+
+impl Step {
+    fn name(self) -> &'static str {
+        match self {
+            Step::Duplicates => "removing duplicate faces",
+            Step::Orient => "turning faces and shells",
+            Step::Degenerate => "removing degenerate faces",
+            Step::Holes => "filling holes",
+            #[cfg(test)]
+            Step::AddDefect => "adding a defect",
+        }
+    }
+}
+
+/// The counts a repair must not raise, named as `lamina inspect` names them.
+pub fn defect_counts(r: &MeshReport) -> [(&'static str, usize); 8] {
+    [
+        ("boundary edges", r.boundary_edges),
+        ("holes", r.boundary_loops),
+        ("non-manifold edges", r.non_manifold_edges),
+        ("edges with disagreeing winding", r.inconsistent_edges),
+        ("degenerate faces", r.degenerate_faces),
+        ("duplicate faces", r.duplicate_faces),
+        ("inside-out shells", r.inside_out_shells),
+        ("shells", r.shells),
+    ]
+}
+
+/// What `after` has more of than `before`, in words ("1 boundary edge more").
+fn added_defects(before: &MeshReport, after: &MeshReport) -> Vec<String> {
+    defect_counts(before)
+        .iter()
+        .zip(defect_counts(after))
+        .filter(|((_, b), (_, a))| a > b)
+        .map(|((name, b), (_, a))| format!("{} more {name}", a - b))
+        .collect()
+}
+
+/// Repair `mesh`. Every defect count of the result is at most the input's (see the
+/// module documentation).
 ///
 /// ```
 /// use lamina::mesh::{repair::{repair, RepairOptions}, shapes::cuboid, check::check};
@@ -74,79 +147,177 @@ pub struct RepairReport {
 /// assert!((r.volume_mm3 - 1000.0).abs() < 1e-6);
 /// ```
 pub fn repair(mesh: &Mesh, options: &RepairOptions) -> (Mesh, RepairReport) {
-    let before = check(mesh);
-    let mut report = RepairReport {
-        watertight_before: before.watertight && before.winding_consistent,
-        ..Default::default()
-    };
-    let mut m = mesh.clone();
-
-    // 1. Degenerate faces.
-    let n0 = m.faces.len();
-    m.faces.retain(|f| {
-        if f[0] == f[1] || f[1] == f[2] || f[0] == f[2] {
-            return false;
-        }
-        let [a, b, c] = f.map(|v| mesh.vertices[v as usize].map(f64::from));
-        tri_area(a, b, c) >= DEGENERATE_AREA
-    });
-    report.degenerate_removed = n0 - m.faces.len();
-
-    // 2. Duplicates: keep one of equal faces; drop both of a pair facing opposite ways
-    // (an internal double wall).
-    report.duplicates_removed = remove_duplicates(&mut m);
-
-    // 3. Consistent winding per shell, then outward.
-    let (flipped, reoriented) = orient(&mut m);
-    report.faces_flipped = flipped;
-    report.shells_reoriented = reoriented;
-
-    // 4. Holes.
+    let mut steps = vec![Step::Duplicates, Step::Orient, Step::Degenerate];
     if options.fill_holes {
-        fill_holes(&mut m, options, &mut report);
+        steps.push(Step::Holes);
     }
+    repair_with(mesh, options, steps)
+}
 
-    // 5. Unused vertices.
-    compact(&mut m);
-    let after = check(&m);
+/// A repair with these steps, withholding any that would add a defect.
+fn repair_with(mesh: &Mesh, options: &RepairOptions, mut steps: Vec<Step>) -> (Mesh, RepairReport) {
+    let before = check(mesh);
+    let attempt = |steps: &[Step]| {
+        let (m, report) = run_steps(mesh, options, steps);
+        let after = check(&m);
+        let added = added_defects(&before, &after);
+        (m, report, after, added)
+    };
+    let mut withheld = Vec::new();
+    let (mut m, mut report, mut after, mut added) = attempt(&steps);
+    while !added.is_empty() && !steps.is_empty() {
+        // Withhold the latest step whose absence alone adds nothing, else the last one
+        // and look again. With no step left the mesh is as it came, which adds nothing.
+        let mut found = None;
+        for i in (0..steps.len()).rev() {
+            let mut fewer = steps.clone();
+            fewer.remove(i);
+            let tried = attempt(&fewer);
+            if tried.3.is_empty() {
+                found = Some((i, tried));
+                break;
+            }
+        }
+        let i = found.as_ref().map_or(steps.len() - 1, |(i, _)| *i);
+        withheld.push(format!(
+            "{} (it would have left {})",
+            steps[i].name(),
+            added.join(", ")
+        ));
+        steps.remove(i);
+        (m, report, after, added) = match found {
+            Some((_, tried)) => tried,
+            None => attempt(&steps),
+        };
+    }
+    report.watertight_before = before.watertight && before.winding_consistent;
     report.non_manifold_edges = after.non_manifold_edges;
     report.watertight_after = after.watertight && after.winding_consistent;
+    report.withheld = withheld;
     (m, report)
 }
 
-fn remove_duplicates(m: &mut Mesh) -> usize {
-    let mut seen: HashMap<[u32; 3], Vec<usize>> = HashMap::new();
-    for (i, f) in m.faces.iter().enumerate() {
-        let mut k = *f;
-        k.sort_unstable();
-        seen.entry(k).or_default().push(i);
+/// Apply `steps` to a copy of `mesh`.
+fn run_steps(mesh: &Mesh, options: &RepairOptions, steps: &[Step]) -> (Mesh, RepairReport) {
+    let mut report = RepairReport::default();
+    let mut m = mesh.clone();
+    for step in steps {
+        match step {
+            Step::Duplicates => {
+                let (removed, kept) = remove_duplicates(&mut m);
+                report.duplicates_removed = removed;
+                report.duplicates_kept = kept;
+            }
+            Step::Orient => {
+                // Degenerate faces that can go without opening the surface go first
+                // (their edges' winding is then set right by the turning).
+                if steps.contains(&Step::Degenerate) {
+                    report.degenerate_removed += fix_degenerate(&mut m, false).1;
+                }
+                let (flipped, reoriented) = orient(&mut m);
+                report.faces_flipped = flipped;
+                report.shells_reoriented = reoriented;
+            }
+            Step::Degenerate => {
+                let (flipped, removed, kept) = fix_degenerate(&mut m, true);
+                report.degenerate_flipped = flipped;
+                report.degenerate_removed += removed;
+                report.degenerate_kept = kept;
+            }
+            Step::Holes => fill_holes(&mut m, options, &mut report),
+            #[cfg(test)]
+            Step::AddDefect => {
+                if let Some(&f) = m.faces.first() {
+                    m.faces.push(f);
+                }
+            }
+        }
     }
+    compact(&mut m);
+    (m, report)
+}
+
+/// Which way a face runs round its sorted vertices (an even or odd permutation).
+fn turns_up(f: [u32; 3]) -> bool {
+    let r = (0..3).min_by_key(|&k| f[k]).unwrap_or(0);
+    f[(r + 1) % 3] < f[(r + 2) % 3]
+}
+
+/// Remove duplicate faces ([`duplicate_groups`]): of each group, faces facing opposite
+/// ways go in pairs (a double wall where two pieces touch) and of those facing the same
+/// way one stays; that one goes too where no edge is left with a single face (a flap
+/// of two faces on one another). Then, wherever an edge would be left with a single
+/// face though it had more, a removed face comes back (the one running the edge against
+/// the face left there), until no edge is. Returns (removed, kept): together, every
+/// face of the groups.
+fn remove_duplicates(m: &mut Mesh) -> (usize, usize) {
+    let groups = duplicate_groups(m);
+    if groups.is_empty() {
+        return (0, 0);
+    }
+    let total: usize = groups.iter().map(Vec::len).sum();
     let mut drop = vec![false; m.faces.len()];
-    for group in seen.values().filter(|g| g.len() > 1) {
-        // Orientation of a face relative to its sorted key: even or odd permutation.
-        let parity = |f: [u32; 3]| {
-            let r = f
-                .iter()
-                .position(|&v| v == *f.iter().min().unwrap_or(&0))
-                .unwrap_or(0);
-            let g = [f[r], f[(r + 1) % 3], f[(r + 2) % 3]];
-            g[1] < g[2]
-        };
-        let (up, down): (Vec<usize>, Vec<usize>) = group.iter().partition(|&&i| parity(m.faces[i]));
-        // Pairs facing opposite ways cancel; what is left keeps one face.
+    let mut staying = Vec::new();
+    for group in &groups {
+        let (up, down): (Vec<u32>, Vec<u32>) =
+            group.iter().partition(|&&f| turns_up(m.faces[f as usize]));
         let pairs = up.len().min(down.len());
-        for &i in up.iter().take(pairs).chain(down.iter().take(pairs)) {
-            drop[i] = true;
+        for &f in up.iter().take(pairs).chain(down.iter().take(pairs)) {
+            drop[f as usize] = true;
         }
-        let rest: Vec<usize> = up
+        let mut rest = up.iter().skip(pairs).chain(down.iter().skip(pairs));
+        if let Some(&first) = rest.next() {
+            staying.push(first as usize);
+        }
+        for &f in rest {
+            drop[f as usize] = true;
+        }
+    }
+    let edges = EdgeMap::new(m);
+    // The faces left on an edge, were `f` dropped too.
+    let left_without = |drop: &[bool], f: usize, k: usize| {
+        let face = m.faces[f];
+        let g = uses_of(&edges, face[k], face[(k + 1) % 3]);
+        let left = g
             .iter()
-            .skip(pairs)
-            .chain(down.iter().skip(pairs))
-            .copied()
-            .collect();
-        for &i in rest.iter().skip(1) {
-            drop[i] = true;
+            .filter(|u| u.face as usize != f && !drop[u.face as usize])
+            .count();
+        (left, g.len())
+    };
+    for f in staying {
+        let opens = (0..3).any(|k| {
+            let (left, total) = left_without(&drop, f, k);
+            left == 1 && total >= 2
+        });
+        if !opens {
+            drop[f] = true;
         }
+    }
+    let mut touched: Vec<&[EdgeUse]> = edges
+        .groups()
+        .filter(|g| g.iter().any(|u| drop[u.face as usize]))
+        .collect();
+    loop {
+        let mut changed = false;
+        for g in &touched {
+            let left: Vec<&EdgeUse> = g.iter().filter(|u| !drop[u.face as usize]).collect();
+            if g.len() < 2 || left.len() != 1 {
+                continue;
+            }
+            let other = left[0].forward;
+            let back = g
+                .iter()
+                .filter(|u| drop[u.face as usize])
+                .min_by_key(|u| u.forward == other);
+            if let Some(u) = back {
+                drop[u.face as usize] = false;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+        touched.retain(|g| g.iter().any(|u| drop[u.face as usize]));
     }
     let removed = drop.iter().filter(|d| **d).count();
     let mut i = 0;
@@ -154,7 +325,7 @@ fn remove_duplicates(m: &mut Mesh) -> usize {
         i += 1;
         !drop[i - 1]
     });
-    removed
+    (removed, total - removed)
 }
 
 /// Make each shell's winding agree across its manifold edges (breadth first from its
@@ -288,6 +459,153 @@ fn cavity_shells(m: &Mesh, labels: &[u32], candidates: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// The faces around the edge `a`-`b` in a sorted [`EdgeMap`].
+fn uses_of(edges: &EdgeMap, a: u32, b: u32) -> &[EdgeUse] {
+    let key = edge_key(a, b);
+    let lo = edges.uses.partition_point(|u| u.key < key);
+    let hi = lo + edges.uses[lo..].partition_point(|u| u.key == key);
+    &edges.uses[lo..hi]
+}
+
+/// The undirected key of edge `a`-`b`, as [`EdgeMap`] keys them.
+fn edge_key(a: u32, b: u32) -> u64 {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    (u64::from(lo) << 32) | u64::from(hi)
+}
+
+/// Whether removing face `f` leaves each of its edges no worse: an edge it alone uses
+/// goes away, one shared with a single other face would become a hole rim (no), one
+/// shared with two others becomes an ordinary edge, which agrees on winding only if
+/// those two run it opposite ways (required when `winding`).
+fn removable(edges: &EdgeMap, m: &Mesh, f: usize, winding: bool) -> bool {
+    let face = m.faces[f];
+    // A zero-length edge is no edge of the surface; the faces on a repeated vertex
+    // that share one go together.
+    (0..3).filter(|&k| face[k] != face[(k + 1) % 3]).all(|k| {
+        let g = uses_of(edges, face[k], face[(k + 1) % 3]);
+        let others: Vec<&EdgeUse> = g.iter().filter(|u| u.face as usize != f).collect();
+        match others.len() {
+            0 => true,
+            1 => false,
+            2 => !winding || others[0].forward != others[1].forward,
+            _ => true,
+        }
+    })
+}
+
+/// Whether face `f` is degenerate as [`check`] counts it: a repeated vertex or no area.
+fn degenerate(m: &Mesh, f: usize) -> bool {
+    let face = m.faces[f];
+    if face[0] == face[1] || face[1] == face[2] || face[0] == face[2] {
+        return true;
+    }
+    let [a, b, c] = corners(m, f);
+    tri_area(a, b, c) < DEGENERATE_AREA
+}
+
+/// Degenerate faces: a repeated vertex, or no area (one corner on the edge between the
+/// other two). Such a face is removed where that opens nothing ([`removable`]); else a
+/// face with no area has its longest edge flipped with the neighbour across it, which
+/// turns the two faces into two with area covering exactly the same surface; else it is
+/// kept. Faces next to a change wait for the next pass. Without `winding` (before the
+/// faces are turned to agree) only removals are made, whatever the winding of the
+/// edges they leave. Returns (flipped, removed, kept).
+fn fix_degenerate(m: &mut Mesh, winding: bool) -> (usize, usize, usize) {
+    let (mut flipped, mut removed) = (0, 0);
+    for _ in 0..DEGENERATE_PASSES {
+        let faces: Vec<usize> = (0..m.faces.len()).filter(|&f| degenerate(m, f)).collect();
+        if faces.is_empty() {
+            break;
+        }
+        let edges = EdgeMap::new(m);
+        // Faces changed in this pass or next to a change (the edge map no longer
+        // describes their edges) and edges made in it.
+        let mut busy: HashSet<usize> = HashSet::new();
+        let mut made: HashSet<u64> = HashSet::new();
+        let mut remove: Vec<usize> = Vec::new();
+        for f in faces {
+            let face = m.faces[f];
+            let around: Vec<usize> = (0..3)
+                .filter(|&k| face[k] != face[(k + 1) % 3])
+                .flat_map(|k| uses_of(&edges, face[k], face[(k + 1) % 3]))
+                .map(|u| u.face as usize)
+                .collect();
+            if around.iter().any(|g| busy.contains(g)) {
+                continue;
+            }
+            if removable(&edges, m, f, winding) {
+                remove.push(f);
+                busy.extend(around);
+                continue;
+            }
+            if !winding {
+                continue;
+            }
+            if let Some((g, new_f, new_g)) = flip_longest_edge(m, &edges, &made, f) {
+                let more: Vec<usize> = (0..3)
+                    .flat_map(|k| uses_of(&edges, m.faces[g][k], m.faces[g][(k + 1) % 3]))
+                    .map(|u| u.face as usize)
+                    .collect();
+                m.faces[f] = new_f;
+                m.faces[g] = new_g;
+                made.insert(edge_key(new_f[1], new_f[2]));
+                busy.extend(around);
+                busy.extend(more);
+                flipped += 1;
+            }
+        }
+        if busy.is_empty() {
+            break;
+        }
+        removed += remove.len();
+        let drop: HashSet<usize> = remove.into_iter().collect();
+        let mut i = 0;
+        m.faces.retain(|_| {
+            i += 1;
+            !drop.contains(&(i - 1))
+        });
+    }
+    let kept = (0..m.faces.len()).filter(|&f| degenerate(m, f)).count();
+    (flipped, removed, kept)
+}
+
+/// For zero-area face `f` = (a, b, c) with c on the segment a-b: the neighbour across
+/// a-b, and the two faces (a, d, c), (d, b, c) that replace the pair, when the edge is
+/// shared by just the two faces winding it opposite ways, the new edge c-d is not an
+/// edge already, and both new faces have area.
+fn flip_longest_edge(
+    m: &Mesh,
+    edges: &EdgeMap,
+    made: &HashSet<u64>,
+    f: usize,
+) -> Option<(usize, [u32; 3], [u32; 3])> {
+    let face = m.faces[f];
+    let pos = |v: u32| Vector3::from(m.vertices[v as usize].map(f64::from));
+    let k = (0..3).max_by(|&i, &j| {
+        let len = |k: usize| (pos(face[(k + 1) % 3]) - pos(face[k])).norm();
+        len(i).total_cmp(&len(j))
+    })?;
+    let (a, b, c) = (face[k], face[(k + 1) % 3], face[(k + 2) % 3]);
+    let g_uses = uses_of(edges, a, b);
+    if g_uses.len() != 2 {
+        return None;
+    }
+    let g = g_uses.iter().find(|u| u.face as usize != f)?.face as usize;
+    let gf = m.faces[g];
+    // g must run b -> a (the winding agreeing with f's a -> b).
+    let i = (0..3).find(|&i| gf[i] == b && gf[(i + 1) % 3] == a)?;
+    let d = gf[(i + 2) % 3];
+    if d == c || !uses_of(edges, c, d).is_empty() || made.contains(&edge_key(c, d)) {
+        return None;
+    }
+    let (new_f, new_g) = ([a, d, c], [d, b, c]);
+    let area = |t: [u32; 3]| {
+        let [p, q, r] = t.map(|v| m.vertices[v as usize].map(f64::from));
+        tri_area(p, q, r)
+    };
+    (area(new_f) >= DEGENERATE_AREA && area(new_g) >= DEGENERATE_AREA).then_some((g, new_f, new_g))
+}
+
 /// Cap every hole (boundary loop) with triangles.
 fn fill_holes(m: &mut Mesh, options: &RepairOptions, report: &mut RepairReport) {
     let edges = EdgeMap::new(m);
@@ -308,7 +626,8 @@ fn fill_holes(m: &mut Mesh, options: &RepairOptions, report: &mut RepairReport) 
     // Walk loops; at a vertex with several outgoing boundary edges, take any (the loop
     // through a pinched vertex splits into simple loops).
     let mut loops: Vec<Vec<u32>> = Vec::new();
-    let starts: Vec<u32> = next.keys().copied().collect();
+    let mut starts: Vec<u32> = next.keys().copied().collect();
+    starts.sort_unstable();
     for s in starts {
         while let Some(first) = next.get_mut(&s).and_then(|v| v.pop()) {
             let mut lp = vec![s];
@@ -335,6 +654,8 @@ fn fill_holes(m: &mut Mesh, options: &RepairOptions, report: &mut RepairReport) 
             }
         }
     }
+    // Every edge of the mesh: a cap must not add a face to an edge that has two.
+    let mut existing: HashSet<u64> = edges.uses.iter().map(|u| u.key).collect();
     for lp in loops {
         if options.max_hole_edges > 0 && lp.len() > options.max_hole_edges {
             report.holes_left_open.push(format!(
@@ -344,16 +665,31 @@ fn fill_holes(m: &mut Mesh, options: &RepairOptions, report: &mut RepairReport) 
             ));
             continue;
         }
-        let added = cap(m, &lp);
-        report.holes_filled += 1;
-        report.triangles_added += added;
+        match cap(m, &lp, &existing) {
+            Some(faces) => {
+                for f in &faces {
+                    for k in 0..3 {
+                        existing.insert(edge_key(f[k], f[(k + 1) % 3]));
+                    }
+                }
+                report.holes_filled += 1;
+                report.triangles_added += faces.len();
+                m.faces.extend(faces);
+            }
+            None => report.holes_left_open.push(format!(
+                "a hole of {} edges: every way to cap it makes a face with no area or joins faces at an edge that has two already",
+                lp.len()
+            )),
+        }
     }
 }
 
-/// Cap one loop (vertices in the direction the existing faces run its edges) by
-/// repeatedly cutting off the ear with the smallest angle (measured in the loop's
-/// best-fit plane), which keeps caps of non-planar holes from folding over.
-fn cap(m: &mut Mesh, lp: &[u32]) -> usize {
+/// The faces that cap one loop (vertices in the direction the existing faces run its
+/// edges), made by repeatedly cutting off the ear with the smallest angle (measured in
+/// the loop's best-fit plane), which keeps caps of non-planar holes from folding over.
+/// An ear is only cut where its new edge is not an edge of the mesh already and its
+/// face has area; `None` when no ear can be cut.
+fn cap(m: &Mesh, lp: &[u32], existing: &HashSet<u64>) -> Option<Vec<[u32; 3]>> {
     let pos = |v: u32| m.vertices[v as usize].map(f64::from);
     // The loop's normal (Newell's method): the loop runs counter-clockwise around it.
     let mut normal = Vector3::<f64>::zeros();
@@ -366,7 +702,8 @@ fn cap(m: &mut Mesh, lp: &[u32]) -> usize {
         );
     }
     let mut ring: Vec<u32> = lp.to_vec();
-    let mut added = 0;
+    let mut faces = Vec::with_capacity(lp.len().saturating_sub(2));
+    let mut made: HashSet<u64> = HashSet::new();
     let angle = |ring: &[u32], i: usize| {
         let n = ring.len();
         let (p, c, q) = (
@@ -387,19 +724,28 @@ fn cap(m: &mut Mesh, lp: &[u32]) -> usize {
             a
         }
     };
+    let has_area = |t: [u32; 3]| tri_area(pos(t[0]), pos(t[1]), pos(t[2])) >= DEGENERATE_AREA;
     while ring.len() > 3 {
         let n = ring.len();
+        let ear = |i: usize| (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]);
         let i = (0..n)
-            .min_by(|&a, &b| angle(&ring, a).total_cmp(&angle(&ring, b)))
-            .unwrap_or(0);
-        let (p, c, q) = (ring[(i + n - 1) % n], ring[i], ring[(i + 1) % n]);
+            .filter(|&i| {
+                let (p, c, q) = ear(i);
+                let diagonal = edge_key(q, p);
+                !existing.contains(&diagonal) && !made.contains(&diagonal) && has_area([q, c, p])
+            })
+            .min_by(|&a, &b| angle(&ring, a).total_cmp(&angle(&ring, b)))?;
+        let (p, c, q) = ear(i);
         // The rim runs p -> c -> q; the cap runs it back: q -> c -> p.
-        m.faces.push([q, c, p]);
-        added += 1;
+        faces.push([q, c, p]);
+        made.insert(edge_key(q, p));
         ring.remove(i);
     }
-    m.faces.push([ring[2], ring[1], ring[0]]);
-    added + 1
+    let last = [ring[2], ring[1], ring[0]];
+    has_area(last).then(|| {
+        faces.push(last);
+        faces
+    })
 }
 
 /// Drop vertices no face uses.
@@ -510,10 +856,168 @@ mod tests {
         m.faces.push(back);
         let (fixed, r) = repair(&m, &RepairOptions::default());
         assert_eq!(r.degenerate_removed, 1);
-        // The exact copy goes; face 5 and its reversed twin both go (a double wall),
-        // leaving a hole that is then capped.
-        assert_eq!(r.duplicates_removed, 3);
-        assert!(check(&fixed).watertight);
+        // The exact copy goes; of face 5 and its reversed twin one stays: removing both
+        // would open a hole in the cube. Of the four faces in the two groups, two go.
+        assert_eq!((r.duplicates_removed, r.duplicates_kept), (2, 2));
+        assert_eq!(r.holes_filled, 0);
+        let c = check(&fixed);
+        assert!(c.watertight && c.winding_consistent, "{c:?}");
+        assert_eq!(c.triangles, 12);
+    }
+
+    /// A closed cube whose top face has a vertex inserted on its diagonal: the two top
+    /// triangles become three, one of them with no area (a T-junction closed by a
+    /// sliver), as marching cubes leaves them.
+    fn cube_with_a_sliver() -> Mesh {
+        let mut m = cuboid([0.0; 3], [2.0; 3]);
+        let top: Vec<usize> = (0..m.faces.len())
+            .filter(|&f| m.faces[f].iter().all(|&v| m.vertices[v as usize][2] == 2.0))
+            .collect();
+        let [f1, f2] = [top[0], top[1]];
+        // The diagonal a-b is shared by f1 (a -> b) and f2 (b -> a).
+        let (a, b, x) = (0..3)
+            .find_map(|k| {
+                let (a, b) = (m.faces[f1][k], m.faces[f1][(k + 1) % 3]);
+                m.faces[f2]
+                    .contains(&a)
+                    .then_some(())
+                    .filter(|_| m.faces[f2].contains(&b))
+                    .map(|_| (a, b, m.faces[f1][(k + 2) % 3]))
+            })
+            .unwrap();
+        let (pa, pb) = (m.vertices[a as usize], m.vertices[b as usize]);
+        let c = m.vertices.len() as u32;
+        m.vertices
+            .push([0.5 * (pa[0] + pb[0]), 0.5 * (pa[1] + pb[1]), 2.0]);
+        m.faces[f1] = [a, c, x];
+        m.faces.push([c, b, x]);
+        m.faces.push([a, b, c]);
+        m
+    }
+
+    #[test]
+    fn a_sliver_is_flipped_away_not_cut_out() {
+        let m = cube_with_a_sliver();
+        let before = check(&m);
+        assert!(before.watertight && before.winding_consistent, "{before:?}");
+        assert_eq!(before.degenerate_faces, 1);
+        let (fixed, r) = repair(&m, &RepairOptions::default());
+        assert_eq!((r.degenerate_flipped, r.degenerate_kept), (1, 0), "{r:?}");
+        assert_eq!(r.holes_filled, 0);
+        let after = check(&fixed);
+        assert_eq!(after.degenerate_faces, 0);
+        assert!(after.watertight && after.winding_consistent, "{after:?}");
+        assert!((after.volume_mm3 - 8.0).abs() < 1e-9 && (after.area_mm2 - 24.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_flap_of_two_faces_goes_and_a_double_wall_opens_into_one_piece() {
+        // A flap: two faces on the same vertices, facing the same way, on one edge of
+        // a cube only.
+        let mut m = cuboid([0.0; 3], [1.0; 3]);
+        let v = m.vertices.len() as u32;
+        m.vertices.push([0.5, 0.5, 3.0]);
+        let [a, b, _] = m.faces[0];
+        m.faces.push([a, b, v]);
+        m.faces.push([a, b, v]);
+        let before = check(&m);
+        assert_eq!(before.duplicate_faces, 2);
+        let (fixed, r) = repair(&m, &RepairOptions::default());
+        assert_eq!((r.duplicates_removed, r.duplicates_kept), (2, 0));
+        let c = check(&fixed);
+        assert!(
+            c.watertight && c.winding_consistent && c.duplicate_faces == 0,
+            "{c:?}"
+        );
+        // Two cubes sharing a face, each closed: the shared face twice, back to back.
+        let two = merge(&[
+            cuboid([0.0; 3], [1.0; 3]),
+            cuboid([1.0, 0.0, 0.0], [2.0, 1.0, 1.0]),
+        ]);
+        let mut welded = Mesh::default();
+        let mut index: HashMap<[u32; 3], u32> = HashMap::new();
+        for f in &two.faces {
+            let face = f.map(|v| {
+                let p = two.vertices[v as usize];
+                *index.entry(p.map(f32::to_bits)).or_insert_with(|| {
+                    welded.vertices.push(p);
+                    welded.vertices.len() as u32 - 1
+                })
+            });
+            welded.faces.push(face);
+        }
+        let before = check(&welded);
+        assert_eq!(before.duplicate_faces, 4);
+        assert!(
+            before.non_manifold_edges > 0 && before.shells > 1,
+            "{before:?}"
+        );
+        let (fixed, r) = repair(&welded, &RepairOptions::default());
+        assert_eq!(r.duplicates_removed, 4);
+        let c = check(&fixed);
+        assert!(c.watertight && c.winding_consistent, "{c:?}");
+        assert_eq!(c.shells, 1);
+        assert!((c.volume_mm3 - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_step_that_would_add_a_defect_is_withheld() {
+        let mut m = cuboid([0.0; 3], [1.0; 3]);
+        m.faces.remove(3);
+        let steps = vec![Step::Orient, Step::AddDefect, Step::Holes];
+        let (fixed, r) = repair_with(&m, &RepairOptions::default(), steps);
+        assert_eq!(r.withheld.len(), 1, "{:?}", r.withheld);
+        assert!(
+            r.withheld[0].starts_with("adding a defect") && r.withheld[0].contains("duplicate"),
+            "{:?}",
+            r.withheld
+        );
+        // The other steps still ran.
+        assert_eq!(r.holes_filled, 1);
+        let c = check(&fixed);
+        assert!(c.watertight && c.duplicate_faces == 0, "{c:?}");
+    }
+
+    #[test]
+    fn a_cap_never_reuses_an_edge() {
+        // A square hole whose both diagonals are edges of the mesh already (faces
+        // hanging off them): any cap would make one of them non-manifold.
+        let mut m = cuboid([0.0; 3], [1.0; 3]);
+        let top: Vec<usize> = (0..m.faces.len())
+            .filter(|&f| m.faces[f].iter().all(|&v| m.vertices[v as usize][2] == 1.0))
+            .collect();
+        let corners: Vec<u32> = {
+            let mut c: Vec<u32> = top.iter().flat_map(|&f| m.faces[f]).collect();
+            c.sort_unstable();
+            c.dedup();
+            c
+        };
+        m.faces
+            .retain(|f| !f.iter().all(|&v| m.vertices[v as usize][2] == 1.0));
+        let p = m.vertices.len() as u32;
+        m.vertices.push([0.5, 0.5, 5.0]);
+        let pos = |v: u32| m.vertices[v as usize];
+        // The diagonals join opposite corners (x and y both differ).
+        for &a in &corners {
+            for &b in &corners {
+                if a < b && pos(a)[0] != pos(b)[0] && pos(a)[1] != pos(b)[1] {
+                    m.faces.push([a, b, p]);
+                }
+            }
+        }
+        let before = check(&m);
+        let (fixed, r) = repair(&m, &RepairOptions::default());
+        let after = check(&fixed);
+        assert!(
+            after.non_manifold_edges <= before.non_manifold_edges,
+            "{after:?}"
+        );
+        assert!(
+            r.holes_left_open
+                .iter()
+                .any(|h| h.contains("an edge that has two")),
+            "{r:?}"
+        );
     }
 
     #[test]

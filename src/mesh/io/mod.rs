@@ -19,7 +19,7 @@ mod threemf;
 pub mod weld;
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Cursor, Seek};
+use std::io::{BufRead, BufReader, Cursor, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use nalgebra::Vector3;
@@ -273,22 +273,66 @@ fn stem(path: &Path) -> String {
         .unwrap_or_else(|| "model".into())
 }
 
-/// Write `mesh` as a binary STL (through a temporary file renamed into place).
-pub fn write_stl(path: &Path, mesh: &Mesh) -> Result<(), SaveError> {
-    let triangles = mesh.faces.iter().map(|f| {
-        let [a, b, c] = f.map(|i| mesh.vertices[i as usize]);
-        let n = normal(a, b, c);
-        stl_io::Triangle {
-            normal: stl_io::Normal::new(n),
-            vertices: [a, b, c].map(stl_io::Vertex::new),
+/// A mesh file format lamina writes, chosen by the output file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveFormat {
+    /// Binary STL (all objects in one mesh: STL has no objects).
+    Stl,
+    /// Wavefront OBJ, an `o` statement per object.
+    Obj,
+    /// 3MF, an object and a build item per object, in millimetres.
+    ThreeMf,
+}
+
+impl SaveFormat {
+    /// The format an output path's extension names (any case), if lamina writes it.
+    ///
+    /// ```
+    /// use lamina::mesh::io::SaveFormat;
+    /// use std::path::Path;
+    /// assert_eq!(SaveFormat::from_path(Path::new("a.OBJ")), Some(SaveFormat::Obj));
+    /// assert_eq!(SaveFormat::from_path(Path::new("a.ply")), None);
+    /// ```
+    pub fn from_path(path: &Path) -> Option<SaveFormat> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "stl" => Some(SaveFormat::Stl),
+            "obj" => Some(SaveFormat::Obj),
+            "3mf" => Some(SaveFormat::ThreeMf),
+            _ => None,
         }
-    });
-    crate::output::write_atomically(path, |mut w| stl_io::write_stl(&mut w, triangles)).map_err(
-        |source| SaveError {
+    }
+}
+
+/// A mesh to write and the name of its object.
+pub type Named<'a> = (&'a str, &'a Mesh);
+
+/// Write `objects` to `w` in `format`.
+pub fn write_to(
+    w: &mut dyn Write,
+    objects: &[Named<'_>],
+    format: SaveFormat,
+) -> std::io::Result<()> {
+    match format {
+        SaveFormat::Stl => stl::write_binary(w, objects),
+        SaveFormat::Obj => obj::write_obj(w, objects),
+        SaveFormat::ThreeMf => threemf::write_3mf(w, objects),
+    }
+}
+
+/// Write `objects` to `path` in `format` (through a temporary file renamed into place).
+pub fn save(path: &Path, objects: &[Named<'_>], format: SaveFormat) -> Result<(), SaveError> {
+    crate::output::write_atomically(path, |w| write_to(w, objects, format)).map_err(|source| {
+        SaveError {
             path: path.to_path_buf(),
             source,
-        },
-    )
+        }
+    })
+}
+
+/// Write `mesh` as a binary STL (through a temporary file renamed into place).
+pub fn write_stl(path: &Path, mesh: &Mesh) -> Result<(), SaveError> {
+    save(path, &[(&stem(path), mesh)], SaveFormat::Stl)
 }
 
 /// Unit normal of a triangle (zero for a degenerate one).

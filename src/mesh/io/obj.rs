@@ -1,10 +1,10 @@
 //! Wavefront OBJ: vertices and faces; `o` statements start new objects; everything else
 //! (normals, texture coordinates, materials, groups, smoothing) is ignored.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 
 use super::weld::{FastMap, Welder};
-use super::{Progress, ReadError};
+use super::{Named, Progress, ReadError};
 use crate::mesh::Mesh;
 
 /// Read an OBJ file into one mesh per `o` object (a file without `o` is one object).
@@ -141,6 +141,31 @@ pub fn read_obj(
         return Err(ReadError::NoTriangles);
     }
     Ok(objects)
+}
+
+/// Write named meshes as OBJ: an `o` statement per object, then its vertices and faces
+/// (indices count from 1 across the file). Coordinates are written exactly (the
+/// shortest text that reads back as the same `f32`).
+pub fn write_obj(w: &mut dyn Write, objects: &[Named<'_>]) -> std::io::Result<()> {
+    writeln!(w, "# written by lamina")?;
+    let mut base = 1u64;
+    for &(name, mesh) in objects {
+        // A name is the rest of the `o` line: keep it on one line.
+        let name: String = name
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        writeln!(w, "o {}", name.trim())?;
+        for v in &mesh.vertices {
+            writeln!(w, "v {} {} {}", v[0], v[1], v[2])?;
+        }
+        for f in &mesh.faces {
+            let [a, b, c] = f.map(|i| base + u64::from(i));
+            writeln!(w, "f {a} {b} {c}")?;
+        }
+        base += mesh.vertices.len() as u64;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

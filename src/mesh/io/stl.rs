@@ -1,9 +1,9 @@
 //! STL, binary and ASCII.
 
-use std::io::{BufRead, Read};
+use std::io::{BufRead, Read, Write};
 
 use super::weld::Welder;
-use super::{Progress, ReadError};
+use super::{Named, Progress, ReadError, normal};
 use crate::mesh::Mesh;
 
 /// Size of a binary STL header (80 bytes of text, then a 32-bit triangle count).
@@ -179,6 +179,36 @@ pub fn read_ascii(
         return Err(ReadError::NoTriangles);
     }
     Ok(welder.finish())
+}
+
+/// The text at the start of the binary STL files lamina writes (not `solid`, which
+/// some readers take for ASCII).
+const WRITER_HEADER: &[u8] = b"binary STL written by lamina";
+
+/// Write named meshes as one binary STL (STL has no objects: all faces together), each
+/// face with its unit normal.
+pub fn write_binary(w: &mut dyn Write, objects: &[Named<'_>]) -> std::io::Result<()> {
+    let count: usize = objects.iter().map(|(_, m)| m.faces.len()).sum();
+    let count = u32::try_from(count).map_err(|_| {
+        std::io::Error::other(format!(
+            "{count} triangles are more than a binary STL can hold"
+        ))
+    })?;
+    let mut header = [0u8; HEADER as usize];
+    header[..WRITER_HEADER.len()].copy_from_slice(WRITER_HEADER);
+    header[80..84].copy_from_slice(&count.to_le_bytes());
+    w.write_all(&header)?;
+    let mut record = [0u8; RECORD as usize];
+    for &(_, m) in objects {
+        for f in &m.faces {
+            let [a, b, c] = f.map(|i| m.vertices[i as usize]);
+            for (k, v) in [normal(a, b, c), a, b, c].iter().flatten().enumerate() {
+                record[4 * k..4 * k + 4].copy_from_slice(&v.to_le_bytes());
+            }
+            w.write_all(&record)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

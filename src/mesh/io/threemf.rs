@@ -3,13 +3,13 @@
 //! object. The model's unit is honoured (everything is converted to millimetres).
 
 use std::collections::HashMap;
-use std::io::{Read, Seek};
+use std::io::{Read, Seek, Write};
 
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::{Reader, XmlVersion};
 
-use super::ReadError;
 use super::weld::Welder;
+use super::{Named, ReadError};
 use crate::mesh::Mesh;
 
 /// Components may nest; deeper than this is taken for a cycle.
@@ -395,6 +395,70 @@ fn extruder_assignments(xml: &str) -> HashMap<u32, usize> {
         }
     }
     out
+}
+
+/// The 3MF core namespace.
+const CORE_NS: &str = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02";
+
+/// Write named meshes as a 3MF package: one mesh object and one build item per object,
+/// in millimetres, coordinates written exactly (the shortest text that reads back as the
+/// same `f32`). The package is streamed (no seeking), so any writer will do.
+pub fn write_3mf(w: &mut dyn Write, objects: &[Named<'_>]) -> std::io::Result<()> {
+    let mut zip = zip::ZipWriter::new_stream(w);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("[Content_Types].xml", opts)?;
+    zip.write_all(
+        br#"<?xml version="1.0" encoding="UTF-8"?>
+<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
+<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>
+<Default Extension="model" ContentType="application/vnd.ms-package.3dmanufacturing-3dmodel+xml"/>
+</Types>
+"#,
+    )?;
+    zip.start_file("_rels/.rels", opts)?;
+    zip.write_all(
+        br#"<?xml version="1.0" encoding="UTF-8"?>
+<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">
+<Relationship Target="/3D/3dmodel.model" Id="rel0" Type="http://schemas.microsoft.com/3dmanufacturing/2013/01/3dmodel"/>
+</Relationships>
+"#,
+    )?;
+    zip.start_file("3D/3dmodel.model", opts)?;
+    {
+        let mut x = std::io::BufWriter::new(&mut zip);
+        writeln!(x, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+        writeln!(
+            x,
+            r#"<model unit="millimeter" xml:lang="en-US" xmlns="{CORE_NS}">"#
+        )?;
+        writeln!(x, "<resources>")?;
+        for (id, &(name, mesh)) in objects.iter().enumerate() {
+            let name = quick_xml::escape::escape(name);
+            writeln!(x, r#"<object id="{}" type="model" name="{name}">"#, id + 1)?;
+            writeln!(x, "<mesh><vertices>")?;
+            for v in &mesh.vertices {
+                writeln!(x, r#"<vertex x="{}" y="{}" z="{}"/>"#, v[0], v[1], v[2])?;
+            }
+            writeln!(x, "</vertices><triangles>")?;
+            for f in &mesh.faces {
+                writeln!(
+                    x,
+                    r#"<triangle v1="{}" v2="{}" v3="{}"/>"#,
+                    f[0], f[1], f[2]
+                )?;
+            }
+            writeln!(x, "</triangles></mesh>\n</object>")?;
+        }
+        writeln!(x, "</resources>\n<build>")?;
+        for id in 1..=objects.len() {
+            writeln!(x, r#"<item objectid="{id}"/>"#)?;
+        }
+        writeln!(x, "</build>\n</model>")?;
+        x.flush()?;
+    }
+    zip.finish()?;
+    Ok(())
 }
 
 #[cfg(test)]
