@@ -95,7 +95,7 @@ fn bad_input_is_one_clear_sentence_and_exit_1() {
         e.contains("does not fit") && e.contains("220.0 x 220.0 x 250.0") && e.contains("--scale"),
         "{e}"
     );
-    // A bad profile setting names the setting.
+    // A bad profile setting names the setting (a usage error).
     let cube = d.join("good.stl");
     let o = lamina(&[
         "slice",
@@ -105,7 +105,7 @@ fn bad_input_is_one_clear_sentence_and_exit_1() {
         "--set",
         "perimters=3",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("did you mean 'perimeters'"),
         "{}",
@@ -129,7 +129,7 @@ fn failed_write_leaves_the_old_file() {
         "--set",
         "layer_height=5",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "old");
     // No temporary files are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
@@ -230,7 +230,7 @@ fn profiles_list_and_show() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["values"]["soluble"], true);
     let o = lamina(&["profiles", "show", "ender3"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
 }
 
 #[test]
@@ -291,6 +291,6 @@ fn compare_lists_each_strategy() {
     }
     assert!(rows[1]["time_s"].as_f64() > rows[0]["time_s"].as_f64());
     let bad = lamina(&["compare", model.to_str().unwrap(), "--support", "glue"]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("glue"));
 }

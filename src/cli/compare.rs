@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
 
-use super::Global;
 use super::slice::{JobArgs, placed_objects};
+use super::{Global, out, out_json, usage};
 
 /// Options of `lamina compare`.
 #[derive(Args, Debug)]
@@ -54,23 +54,34 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
         .filter(|s| !s.is_empty())
         .collect();
     if strategies.is_empty() {
-        bail!("--support needs at least one of none, grid, tree, soluble");
+        return Err(usage!(
+            "--support needs at least one of none, grid, tree, soluble"
+        ));
     }
+    // Every name and its settings are checked before the first slice.
+    let settings: Vec<lamina::profile::Settings> = strategies
+        .iter()
+        .map(|strategy| match strategy.as_str() {
+            "none" => Ok(vec!["support_material=none".into()]),
+            "grid" => Ok(vec!["support_material=grid".into()]),
+            "tree" => Ok(vec!["support_material=tree".into()]),
+            "soluble" => Ok(vec![
+                "support_material=grid".into(),
+                "soluble_support=all".into(),
+            ]),
+            other => Err(usage!(
+                "unknown support strategy '{other}': use none, grid, tree or soluble"
+            )),
+        })
+        .map(|overrides| args.job.settings_with(overrides?))
+        .collect::<Result<_>>()?;
     let mut rows = Vec::new();
-    for strategy in &strategies {
-        let overrides: Vec<String> = match strategy.as_str() {
-            "none" => vec!["support_material=none".into()],
-            "grid" => vec!["support_material=grid".into()],
-            "tree" => vec!["support_material=tree".into()],
-            "soluble" => vec!["support_material=grid".into(), "soluble_support=all".into()],
-            other => bail!("unknown support strategy '{other}': use none, grid, tree or soluble"),
-        };
-        let settings = args.job.settings_with(overrides)?;
-        let objects = placed_objects(&args.models, &args.job, &settings, &global)?;
+    for (strategy, settings) in strategies.iter().zip(&settings) {
+        let objects = placed_objects(&args.models, &args.job, settings, &global)?;
         if !global.quiet {
             eprintln!("slicing with {strategy} support...");
         }
-        let sliced = lamina::pipeline::slice_objects(&objects, &settings, &|_, _, _| {})?;
+        let sliced = lamina::pipeline::slice_objects(&objects, settings, &|_, _, _| {})?;
         let r = &sliced.report;
         let s = r.support.clone().unwrap_or_default();
         rows.push(Row {
@@ -86,10 +97,9 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
+        return out_json(&rows);
     }
-    println!(
+    out(format_args!(
         "{:<9} {:>12} {:>10} {:>12} {:>12} {:>14} {:>12} {:>8}",
         "support",
         "filament mm",
@@ -99,9 +109,9 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
         "interior mm3",
         "time",
         "changes"
-    );
+    ))?;
     for r in &rows {
-        println!(
+        out(format_args!(
             "{:<9} {:>12.1} {:>10.2} {:>12.1} {:>12.1} {:>14.1} {:>12} {:>8}",
             r.strategy,
             r.support_filament_mm,
@@ -111,7 +121,7 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
             r.interior_support_mm3,
             r.time,
             r.tool_changes
-        );
+        ))?;
     }
     Ok(())
 }

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use lamina::mesh::{Object, io, place::Transform};
 
-use super::Global;
+use super::{Global, usage};
 
 /// Load every object of every file, in order.
 pub fn load_models(paths: &[PathBuf], global: &Global) -> Result<Vec<Object>> {
@@ -52,11 +52,13 @@ pub fn load_assigned(
     let mut specs: Vec<(PathBuf, Option<usize>)> = models.iter().map(|m| split_tool(m)).collect();
     for pair in pairs.chunks(2) {
         let [n, model] = pair else {
-            bail!("--tool takes a tool number and a model: --tool 1 aneurysm.stl");
+            return Err(usage!(
+                "--tool takes a tool number and a model: --tool 1 aneurysm.stl"
+            ));
         };
-        let tool: usize = n.parse().map_err(|_| {
-            anyhow::anyhow!("--tool {n} {model}: '{n}' is not a tool number (0, 1, ...)")
-        })?;
+        let tool: usize = n
+            .parse()
+            .map_err(|_| usage!("--tool {n} {model}: '{n}' is not a tool number (0, 1, ...)"))?;
         specs.push((PathBuf::from(model), Some(tool)));
     }
     // With any tool assignment, the models are parts of one assembly.
@@ -65,11 +67,11 @@ pub fn load_assigned(
     for (k, (path, tool)) in specs.iter().enumerate() {
         if let Some(t) = tool {
             if *t >= tools {
-                bail!(
+                return Err(usage!(
                     "{}: tool {t} does not exist; the printer has {tools} tool{} (numbered from 0)",
                     path.display(),
                     if tools == 1 { "" } else { "s" }
-                );
+                ));
             }
         }
         let mut loaded = load_models(std::slice::from_ref(path), global)?;
@@ -79,7 +81,7 @@ pub fn load_assigned(
                 o.group = Some(0);
             } else if o.tool.is_some() {
                 if o.tool.is_some_and(|t| t >= tools) {
-                    bail!(
+                    anyhow::bail!(
                         "{}: object '{}' is assigned to extruder {} but the printer has {tools} tool{}",
                         path.display(),
                         o.name,
@@ -114,20 +116,29 @@ pub fn parse_scale(s: &str) -> Result<[f64; 3]> {
     let scale = match v.as_slice() {
         [f] => [*f; 3],
         [x, y, z] => [*x, *y, *z],
-        _ => bail!("--scale takes one factor or three (X,Y,Z), got '{s}'"),
+        _ => {
+            return Err(usage!(
+                "--scale takes one factor or three (X,Y,Z), got '{s}'"
+            ));
+        }
     };
     if scale.contains(&0.0) {
-        bail!("--scale cannot be zero");
+        return Err(usage!("--scale cannot be zero"));
     }
     Ok(scale)
 }
 
-/// Parse `--rotate X,Y,Z` (degrees).
+/// Parse `--rotate X,Y,Z` (degrees about each axis; all three are required, so that
+/// `--rotate 90` is not silently taken for one axis).
 pub fn parse_rotate(s: &str) -> Result<[f64; 3]> {
     match parse_numbers(s, "--rotate")?.as_slice() {
         [x, y, z] => Ok([*x, *y, *z]),
-        [z] => Ok([0.0, 0.0, *z]),
-        _ => bail!("--rotate takes three angles in degrees (X,Y,Z), got '{s}'"),
+        [a] => Err(usage!(
+            "--rotate takes three angles in degrees, X,Y,Z: for {a} degrees about Z write --rotate 0,0,{a}"
+        )),
+        _ => Err(usage!(
+            "--rotate takes three angles in degrees (X,Y,Z), got '{s}'"
+        )),
     }
 }
 
@@ -138,7 +149,7 @@ fn parse_numbers(s: &str, flag: &str) -> Result<Vec<f64>> {
                 .parse::<f64>()
                 .ok()
                 .filter(|v| v.is_finite())
-                .ok_or_else(|| anyhow::anyhow!("{flag}: '{}' is not a number", p.trim()))
+                .ok_or_else(|| usage!("{flag}: '{}' is not a number", p.trim()))
         })
         .collect()
 }

@@ -1,10 +1,9 @@
 //! `lamina preview`: pictures of a G-code file's toolpaths (one layer as SVG or PNG, or
 //! all layers in a 3D HTML viewer).
 
-use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use lamina::preview::html::HtmlOptions;
 use lamina::preview::toolpath::{ParseOptions, read_file};
@@ -12,7 +11,7 @@ use lamina::preview::{
     ColorBy, PictureOptions, PngSize, PreviewError, check_layer, html_viewer, layer_png, layer_svg,
 };
 
-use super::Global;
+use super::{Global, usage};
 
 /// Options of `lamina preview`.
 #[derive(Args, Debug)]
@@ -76,11 +75,6 @@ enum Format {
     Html,
 }
 
-/// A usage error: the message on stderr and exit status 2 (as for bad arguments).
-fn usage_error(msg: impl Display) -> ! {
-    clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{msg}\n")).exit()
-}
-
 fn format_of(path: &Path) -> Option<Format> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     match ext.as_str() {
@@ -95,14 +89,15 @@ fn format_of(path: &Path) -> Option<Format> {
 pub fn run(args: PreviewArgs, global: Global) -> Result<()> {
     let out = &args.output;
     let Some(format) = format_of(out) else {
-        usage_error(format_args!(
+        return Err(usage!(
             "cannot tell the picture format of '{}': give an output file ending in .svg, .png or .html",
             out.display()
         ));
     };
     if format != Format::Png && (args.size.is_some() || args.px_per_mm.is_some()) {
-        usage_error("--size and --px-per-mm apply to PNG pictures only");
+        return Err(usage!("--size and --px-per-mm apply to PNG pictures only"));
     }
+    let pending = lamina::output::PendingFile::create(out)?;
     let color = match args.color {
         ColorArg::Role => ColorBy::Role,
         ColorArg::Tool => ColorBy::Tool,
@@ -118,16 +113,14 @@ pub fn run(args: PreviewArgs, global: Global) -> Result<()> {
     let (zlo, zhi) = (tp.layers[0].z, tp.layers[count - 1].z);
 
     let index = match (args.layer, args.z) {
-        (Some(n), _) => Some(check_layer(&tp, n).unwrap_or_else(|_| {
-            usage_error(format_args!(
-                "layer {n} is out of range: '{name}' has layers 1 to {count}"
-            ))
-        })),
-        (None, Some(z)) => Some(tp.layer_at_z(z).unwrap_or_else(|| {
-            usage_error(format_args!(
-                "no layer at Z {z} mm: the layers of '{name}' span Z {zlo:.2} to {zhi:.2} mm"
-            ))
-        })),
+        (Some(n), _) => {
+            Some(check_layer(&tp, n).map_err(|_| {
+                usage!("layer {n} is out of range: '{name}' has layers 1 to {count}")
+            })?)
+        }
+        (None, Some(z)) => Some(tp.layer_at_z(z).ok_or_else(|| {
+            usage!("no layer at Z {z} mm: the layers of '{name}' span Z {zlo:.2} to {zhi:.2} mm")
+        })?),
         (None, None) => None,
     };
 
@@ -152,7 +145,7 @@ pub fn run(args: PreviewArgs, global: Global) -> Result<()> {
         }
         Format::Svg | Format::Png => {
             let Some(index) = index else {
-                usage_error(format_args!(
+                return Err(usage!(
                     "a picture of one layer needs --layer N or --z Z: '{name}' has layers 1 to {count} (Z {zlo:.2} to {zhi:.2} mm); for all layers write an .html file"
                 ));
             };
@@ -174,14 +167,13 @@ pub fn run(args: PreviewArgs, global: Global) -> Result<()> {
             match drawn {
                 Ok(b) => b,
                 Err(e @ (PreviewError::BadSize(_) | PreviewError::TooLarge { .. })) => {
-                    usage_error(e)
+                    return Err(usage!("{e}"));
                 }
                 Err(e) => return Err(e.into()),
             }
         }
     };
-    lamina::output::write_atomically(out, |w| w.write_all(&bytes))
-        .with_context(|| format!("cannot write '{}'", out.display()))?;
+    pending.write(|w| w.write_all(&bytes))?;
     if !global.quiet {
         let what = match index {
             Some(i) if format != Format::Html => {

@@ -4,6 +4,8 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use lamina::profile;
 
+use super::{out, out_json};
+
 /// Options of `lamina profiles`.
 #[derive(Args, Debug)]
 #[command(
@@ -34,11 +36,16 @@ pub fn run(args: ProfilesArgs) -> Result<()> {
         ProfilesCommand::List => {
             let list = profile::list();
             if args.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                out_json(&list)?;
             } else {
-                println!("{:<9} {:<12} DESCRIPTION", "KIND", "NAME");
+                out(format_args!("{:<9} {:<12} DESCRIPTION", "KIND", "NAME"))?;
                 for p in list {
-                    println!("{:<9} {:<12} {}", p.kind.name(), p.name, p.description);
+                    out(format_args!(
+                        "{:<9} {:<12} {}",
+                        p.kind.name(),
+                        p.name,
+                        p.description
+                    ))?;
                 }
             }
         }
@@ -47,10 +54,13 @@ pub fn run(args: ProfilesArgs) -> Result<()> {
             if args.json {
                 let table: toml::Table = text.parse()?;
                 let value = serde_json::json!({ "kind": kind, "name": name, "values": table });
-                println!("{}", serde_json::to_string_pretty(&value)?);
+                out_json(&value)?;
             } else {
-                println!("# {} profile '{name}', every value", kind.name());
-                print!("{text}");
+                out(format_args!(
+                    "# {} profile '{name}', every value\n{}",
+                    kind.name(),
+                    text.trim_end()
+                ))?;
             }
         }
     }

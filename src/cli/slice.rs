@@ -3,16 +3,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lamina::mesh::place;
+use lamina::output::{ExitOnSignal, PendingFile};
 use lamina::pipeline::{self, Report, Stage};
 use lamina::profile::Settings;
 
-use super::Global;
 use super::models::{load_assigned, transform};
 use super::profile_args::ProfileArgs;
+use super::{Global, out_json, stdout_error, usage};
 
 /// Support styles on the command line.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,6 +24,17 @@ pub enum SupportArg {
     Grid,
     /// Branching tree support: less material, small contact tips.
     Tree,
+}
+
+/// Support standing inside the model on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InsideArg {
+    /// Generate it like any other support.
+    Allow,
+    /// Leave enclosed regions (lumens, sacs) without support.
+    None,
+    /// Print it with the soluble tool (dual-nozzle printers).
+    Soluble,
 }
 
 /// Soluble support modes on the command line.
@@ -83,13 +95,13 @@ pub struct JobArgs {
     /// Overhang threshold in degrees from the horizontal: flatter surfaces get support.
     #[arg(long, value_name = "DEG")]
     support_angle: Option<f64>,
-    /// Support standing inside the model (lumens, sacs): allow, none, soluble.
-    #[arg(long, value_name = "MODE")]
-    support_inside: Option<String>,
+    /// Support standing inside the model (lumens, sacs).
+    #[arg(long, value_enum, value_name = "MODE")]
+    support_inside: Option<InsideArg>,
     /// Scale: one factor, or X,Y,Z factors.
     #[arg(long, value_name = "F")]
     scale: Option<String>,
-    /// Rotate X,Y,Z degrees (applied after scaling).
+    /// Rotate X,Y,Z degrees (applied after scaling); all three angles are required.
     #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
     rotate: Option<String>,
 }
@@ -114,8 +126,13 @@ impl JobArgs {
         if let Some(a) = self.support_angle {
             extra.push(format!("support_threshold={a}"));
         }
-        if let Some(m) = &self.support_inside {
-            extra.push(format!("support_inside={m}"));
+        if let Some(m) = self.support_inside {
+            let v = match m {
+                InsideArg::Allow => "allow",
+                InsideArg::None => "none",
+                InsideArg::Soluble => "soluble",
+            };
+            extra.push(format!("support_inside={v}"));
         }
         if let Some(m) = self.soluble {
             let v = match m {
@@ -144,6 +161,10 @@ pub fn placed_objects(
 }
 
 /// Slice `models` with `settings` into `output` (`-` for standard output).
+///
+/// The output is checked before anything is loaded (a missing folder, a folder, a
+/// named pipe or a device is refused at once), and Ctrl-C while slicing removes the
+/// temporary file and ends the command.
 pub fn slice_to(
     models: &[PathBuf],
     job: &JobArgs,
@@ -151,11 +172,23 @@ pub fn slice_to(
     output: &Path,
     global: &Global,
 ) -> Result<Report> {
-    let to_stdout = output.as_os_str() == "-";
+    let _interrupts = ExitOnSignal::new();
+    let pending = if output.as_os_str() == "-" {
+        None
+    } else {
+        Some(PendingFile::create(output)?)
+    };
     let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
     let mut objects = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
     let bed = pipeline::bed(settings);
     place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING)?;
+    let unit_warnings: Vec<String> = objects
+        .iter()
+        .filter_map(|o| {
+            let size = o.mesh.bounding_box()?.size();
+            place::unit_warning(&o.name, size)
+        })
+        .collect();
 
     let bar = if global.show_progress() {
         let b = ProgressBar::new_spinner();
@@ -173,18 +206,19 @@ pub fn slice_to(
             b.set_message(stage.name().to_string());
         }
     };
-    let sliced = pipeline::slice_objects(&objects, settings, &progress)?;
+    let mut sliced = pipeline::slice_objects(&objects, settings, &progress)?;
+    sliced.report.warnings.extend(unit_warnings);
     if let Some(b) = &bar {
         b.set_message("writing G-code");
     }
-    if to_stdout {
-        let stdout = std::io::stdout();
-        let mut lock = stdout.lock();
-        pipeline::write(&sliced, &mut lock).context("cannot write G-code to standard output")?;
-        lock.flush()?;
-    } else {
-        lamina::output::write_atomically(output, |w| pipeline::write(&sliced, w).map(|_| ()))
-            .with_context(|| format!("cannot write '{}'", output.display()))?;
+    match pending {
+        None => {
+            let mut lock = std::io::stdout().lock();
+            pipeline::write(&sliced, &mut lock)
+                .and_then(|_| lock.flush())
+                .map_err(stdout_error)?;
+        }
+        Some(file) => file.write(|w| pipeline::write(&sliced, w).map(|_| ()))?,
     }
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -217,10 +251,14 @@ pub fn tell(r: &Report, output: &Path, global: &Global) {
 /// Run `lamina slice`.
 pub fn run(args: SliceArgs, global: Global) -> Result<()> {
     if args.output.as_os_str() == "-" && args.json {
-        bail!("--json prints on standard output, so it needs -o FILE (not -o -)");
+        return Err(usage!(
+            "--json prints on standard output, so it needs -o FILE (not -o -)"
+        ));
     }
     if args.output.as_os_str() == "-" && args.preview.is_some() {
-        bail!("--preview draws from the G-code file, so it needs -o FILE (not -o -)");
+        return Err(usage!(
+            "--preview draws from the G-code file, so it needs -o FILE (not -o -)"
+        ));
     }
     let settings = args.job.settings()?;
     let r = slice_to(&args.models, &args.job, &settings, &args.output, &global)?;
@@ -233,7 +271,7 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
         if args.preview.is_some() {
             v["preview"] = serde_json::json!(pictures);
         }
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        out_json(&v)?;
     } else {
         tell(&r, &args.output, &global);
         if !global.quiet {
@@ -271,8 +309,7 @@ fn write_pictures(gcode: &Path, dir: &Path) -> Result<Vec<String>> {
     ];
     let mut out = Vec::new();
     for (path, png) in pictures {
-        lamina::output::write_atomically(&path, |w| w.write_all(&png))
-            .with_context(|| format!("cannot write '{}'", path.display()))?;
+        PendingFile::create(&path)?.write(|w| w.write_all(&png))?;
         out.push(path.display().to_string());
     }
     Ok(out)

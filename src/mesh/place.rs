@@ -181,24 +181,92 @@ fn fmt_size2(s: [f64; 2]) -> String {
     format!("{:.1} x {:.1}", s[0], s[1])
 }
 
+/// An object more than this many times larger than the build volume is taken for a
+/// unit mistake rather than a model to scale down a little.
+const UNIT_MISTAKE_RATIO: f64 = 4.0;
+
+/// Millimetres per inch.
+const MM_PER_INCH: f64 = 25.4;
+
+/// Factors a model in the wrong unit is off by, smallest first, and what each suggests.
+const UNIT_FACTORS: [(f64, &str); 3] = [
+    (10.0, "in tenths of a millimetre"),
+    (
+        MM_PER_INCH,
+        "converted from inches though it was in millimetres",
+    ),
+    (1000.0, "in micrometres"),
+];
+
+/// A model whose largest dimension is below this (mm) while its proportions are those
+/// of an organ is taken for one exported in inches: a whole skull, brain or heart is 5
+/// to 10 inches, while real millimetre models this small are vessels (long and thin)
+/// or test pieces.
+pub const INCH_SUSPECT_MM: f64 = 10.0;
+
+/// Longest over shortest side of the organs printed whole (skull, brain, heart,
+/// kidney, liver are within 1:3; vessel segments are longer).
+pub const ORGAN_ASPECT: f64 = 3.0;
+
 /// A hint for an object too large for `build`.
 fn too_large_hint(size: [f64; 3], build: [f64; 3]) -> String {
     let ratio = (0..3).map(|i| size[i] / build[i]).fold(0.0f64, f64::max);
-    if ratio > 100.0 {
-        "; was it exported in micrometres? try --scale 0.001".to_string()
-    } else if ratio > 8.0 {
-        "; was it exported in tenths of a millimetre or centimetres? try --scale 0.1".to_string()
-    } else {
-        // Rotating about Z can help when only X or Y is too large.
-        let fits_z = size[2] <= build[2];
-        let diag_hint = if fits_z {
-            " or turn it on the bed (--rotate 0,0,45)"
-        } else {
-            " or lay it down (--rotate 90,0,0)"
-        };
-        let s = (1.0 / ratio * 0.98 * 100.0).floor() / 100.0;
-        format!("; scale it down (--scale {s}){diag_hint}")
+    let unit = UNIT_FACTORS
+        .iter()
+        .find(|(f, _)| ratio > UNIT_MISTAKE_RATIO && ratio <= *f);
+    if let Some((f, what)) = unit {
+        let s = size.map(|v| v / f);
+        return format!(
+            "; it is about {f} times too large: if it was exported {what}, use --scale {} (it would measure {} mm)",
+            scale_text(1.0 / f),
+            fmt_size(s)
+        );
     }
+    // Rotating about Z can help when only X or Y is too large.
+    let fits_z = size[2] <= build[2];
+    let diag_hint = if fits_z {
+        " or turn it on the bed (--rotate 0,0,45)"
+    } else {
+        " or lay it down (--rotate 90,0,0)"
+    };
+    let s = (1.0 / ratio * 0.98 * 100.0).floor() / 100.0;
+    format!("; scale it down (--scale {s}){diag_hint}")
+}
+
+/// A scale factor as short as it can be written without losing what matters.
+fn scale_text(f: f64) -> String {
+    let t = format!("{f:.6}");
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// A warning for a model whose size suggests it was exported in inches (or metres):
+/// every dimension under [`INCH_SUSPECT_MM`] with the proportions of an organ. It
+/// names the `--scale` to use. `size` is the model's size as it will be printed.
+///
+/// ```
+/// use lamina::mesh::place::unit_warning;
+/// let w = unit_warning("skull", [5.3, 8.5, 7.4]).unwrap();
+/// assert!(w.contains("--scale 25.4"), "{w}");
+/// assert!(unit_warning("skull", [134.6, 215.9, 188.0]).is_none());
+/// assert!(unit_warning("vessel", [1.5, 1.5, 9.0]).is_none()); // long and thin
+/// ```
+pub fn unit_warning(name: &str, size: [f64; 3]) -> Option<String> {
+    let largest = size.iter().copied().fold(0.0f64, f64::max);
+    let smallest = size.iter().copied().fold(f64::INFINITY, f64::min);
+    if largest >= INCH_SUSPECT_MM || largest <= 0.0 || smallest * ORGAN_ASPECT < largest {
+        return None;
+    }
+    let (factor, unit) = if largest < TINY_MODEL {
+        (1000.0, "metres")
+    } else {
+        (MM_PER_INCH, "inches")
+    };
+    Some(format!(
+        "'{name}' measures {} mm, small for an anatomical model: if it was exported in {unit}, use --scale {} (it would measure {} mm)",
+        fmt_size(size),
+        scale_text(factor),
+        fmt_size(size.map(|v| v * factor))
+    ))
 }
 
 /// Check that one object fits the build volume on its own.

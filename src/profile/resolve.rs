@@ -107,6 +107,24 @@ pub enum ProfileError {
     Template(String),
 }
 
+impl ProfileError {
+    /// Whether the error is a mistake on the command line (an unknown profile name, a
+    /// malformed or unknown `--set`, a value out of range, options that do not go
+    /// together) rather than in a profile file.
+    pub fn is_usage(&self) -> bool {
+        match self {
+            ProfileError::File { .. }
+            | ProfileError::Toml { .. }
+            | ProfileError::Cycle(_)
+            | ProfileError::Template(_) => false,
+            ProfileError::UnknownKey { origin, .. } | ProfileError::WrongKind { origin, .. } => {
+                origin.starts_with("--set")
+            }
+            _ => true,
+        }
+    }
+}
+
 fn suggest(s: &Option<String>) -> String {
     match s {
         Some(k) => format!("; did you mean '{k}'?"),
@@ -128,27 +146,13 @@ fn all_kinds() -> [Kind; 3] {
     [Kind::Printer, Kind::Material, Kind::Quality]
 }
 
-/// Levenshtein distance.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// The candidate nearest to `word`, if it is near enough to be a likely typo.
+/// The candidate nearest to `word`, if it is near enough to be a likely typo. Case is
+/// ignored (`PLA` finds `pla`).
 fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let limit = (word.len() / 3).max(2);
+    let word = word.to_lowercase();
     candidates
-        .map(|c| (distance(word, c), c))
+        .map(|c| (strsim::levenshtein(&word, &c.to_lowercase()), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.to_string())
