@@ -232,23 +232,33 @@ fn a_missing_output_folder_is_refused_at_once_naming_the_users_path() {
 #[test]
 fn a_read_only_output_folder_is_refused_at_once() {
     use std::os::unix::fs::PermissionsExt;
-    if unsafe { libc::geteuid() } == 0 {
-        // Permission bits do not stop root: nothing to test.
-        eprintln!("skipping the read-only folder check: running as root");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = big_model(d);
-    let ro = d.join("ro");
-    std::fs::create_dir(&ro).unwrap();
-    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // Permission bits do not stop root: then /sys, which no one may create files in.
+    let ro = if unsafe { libc::geteuid() } == 0 {
+        PathBuf::from("/sys")
+    } else {
+        let ro = d.join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+        ro
+    };
+    let probe = ro.join("lamina-probe.gcode");
+    if std::fs::File::create(&probe).is_ok() {
+        let _ = std::fs::remove_file(&probe);
+        panic!(
+            "{} is writable here: no read-only folder to test with",
+            ro.display()
+        );
+    }
     let out = ro.join("x.gcode");
     let t = Instant::now();
     let o = lamina(&["slice", s(&model), "-o", s(&out)]);
     assert!(t.elapsed() < Duration::from_secs(1));
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not writable"), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(e.contains("not writable") && e.contains("x.gcode"), "{e}");
 }
 
 /// Interrupt a slice at a moment chosen by `when` (called with the child and the

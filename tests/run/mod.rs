@@ -26,9 +26,3 @@ pub fn stderr(o: &Output) -> String {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
-
-/// Whether a missing prerequisite (shared meshes, Python packages) must fail the test
-/// rather than skip it: CI sets `LAMINA_REQUIRE_DATA=1`.
-pub fn required() -> bool {
-    std::env::var("LAMINA_REQUIRE_DATA").is_ok_and(|v| v == "1")
-}
