@@ -106,18 +106,33 @@ struct Pair {
     checker: f64,
 }
 
-/// The layers both measured (the checker sections at most [`CHECKER_LAYERS`] of them;
-/// the suite, layers whose section closes by itself): the suite's figures on them, and
-/// the checker's mean coverage and total spill there, from its per-layer rows.
-fn on_shared_layers(v: &Value, f: &Fidelity) -> (Fidelity, f64, f64) {
+/// The layers both measured at the same height (the checker sections at most
+/// [`CHECKER_LAYERS`] of them; the suite, layers whose section closes by itself): the
+/// suite's figures on them, and the checker's mean coverage and total spill there,
+/// from its per-layer rows.
+///
+/// The checker takes a layer's height from the Z of the extrusion before it, so the
+/// prime line of the start G-code (at Z 0.3 mm, printed before the first layer) reads
+/// as a layer and the second layer as 0.1 mm thick: it judges that layer against the
+/// section at 0.35 mm instead of 0.3 mm. Such layers are left out.
+fn on_shared_layers(v: &Value, f: &Fidelity, layers: &[GLayer]) -> (Fidelity, f64, f64) {
     let rows = v["geometry"]["layer_rows"]
         .as_array()
         .expect("per-layer rows");
     let mut suite = Fidelity::default();
     let (mut cov, mut spill, mut len) = (0.0, 0.0, 0.0);
     for l in &f.layers {
+        let Some(mid) = layers
+            .iter()
+            .find(|g| (g.z - l.0).abs() < 1e-6)
+            .map(GLayer::mid)
+        else {
+            continue;
+        };
         let Some(r) = rows.iter().find(|r| {
-            r["kind"] == "model" && (r["z_top"].as_f64().unwrap_or(-1.0) - l.0).abs() < 1e-3
+            r["kind"] == "model"
+                && (r["z_top"].as_f64().unwrap_or(-1.0) - l.0).abs() < 1e-3
+                && (r["z_mid"].as_f64().unwrap_or(-1.0) - mid).abs() < 1e-3
         }) else {
             continue;
         };
@@ -214,7 +229,7 @@ fn agree_with(file: &str, faces: Faces, strategies: &[Strategy]) {
             |b| b.tool == model_tool,
         )
         .closed_layers();
-        let (f, coverage, spill) = on_shared_layers(&v, &f);
+        let (f, coverage, spill) = on_shared_layers(&v, &f, &layers);
         let points = overhang_points(&m, ANGLE, POINTS);
         let index = Indexed::new(&layers);
         let held = index.held_fraction(&points, s.window());
