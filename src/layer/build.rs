@@ -4,7 +4,7 @@
 use rayon::prelude::*;
 
 use super::perimeters::{IslandWalls, PerimeterParams, perimeters};
-use super::skins::{Skins, classify};
+use super::skins::{IslandStack, Skins, classify};
 use super::{IslandPaths, LayerRegions};
 use crate::fill::{FillParams, FillPattern, fill};
 use crate::geom::{self, ExPolygon, JoinType, scaled};
@@ -14,7 +14,7 @@ use crate::slice::Layer;
 
 /// Paths for every layer of one object printed by `tool`.
 pub fn build_regions(layers: &[Layer], settings: &Settings, tool: usize) -> Vec<LayerRegions> {
-    let islands: Vec<Vec<ExPolygon>> = layers.iter().map(|l| l.islands.clone()).collect();
+    let stack = IslandStack::new(0, layers.iter().map(|l| l.islands.as_slice()).collect());
     layers
         .par_iter()
         .enumerate()
@@ -29,7 +29,7 @@ pub fn build_regions(layers: &[Layer], settings: &Settings, tool: usize) -> Vec<
                 .map(|(island, w)| {
                     let skins = classify(
                         &w.inner_area,
-                        &islands,
+                        &stack,
                         i,
                         settings.print.top_solid_layers,
                         settings.print.bottom_solid_layers,
