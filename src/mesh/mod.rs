@@ -4,6 +4,7 @@
 pub mod check;
 pub mod implicit;
 pub mod io;
+pub mod phantom;
 pub mod place;
 pub mod repair;
 pub mod shapes;
