@@ -25,3 +25,4 @@ pub mod profile;
 pub mod serial;
 pub mod slice;
 pub mod support;
+pub mod timing;

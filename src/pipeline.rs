@@ -3,49 +3,31 @@
 //! edges (the `lamina` binary).
 
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use serde::Serialize;
 
 use crate::gcode::{
-    self, Estimate, Filament, Flavor, GcodeHook, GcodeJob, MachineConfig, Retraction,
-    TemplateRenderer, ToolConfig,
+    self, Filament, Flavor, GcodeHook, GcodeJob, MachineConfig, Retraction, TemplateRenderer,
+    ToolConfig,
 };
+use crate::geom::{ExPolygon, Point, Polygon, Polyline};
 use crate::layer::{self, LayerRegions};
 use crate::mesh::Object;
 use crate::mesh::place::Bed;
-use crate::path::Role;
+use crate::path::{ExtrusionPath, Role};
 use crate::plan::{self, LayerPlan, PlanParams};
-use crate::profile::{Firmware, Origin, ProfileError, Settings, TemplateVars, render_template};
+use crate::preview::toolpath::{ParseOptions, ToolpathWriter};
+use crate::profile::{
+    Firmware, Origin, ProfileError, Settings, SupportStyle, TemplateVars, render_template,
+};
 use crate::slice::{self, ChainStats, SliceOptions};
 use crate::support::{self, SupportReport};
+use crate::timing;
 
-/// Stages, for progress display.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// Cutting the meshes into layers.
-    Slicing,
-    /// Walls, skins and infill.
-    Regions,
-    /// Support.
-    Support,
-    /// Ordering and travels.
-    Planning,
-    /// Time and material.
-    Estimating,
-}
-
-impl Stage {
-    /// A short name for the stage.
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Slicing => "slicing",
-            Stage::Regions => "walls and infill",
-            Stage::Support => "support",
-            Stage::Planning => "planning",
-            Stage::Estimating => "estimating",
-        }
-    }
-}
+pub use crate::timing::Stage;
 
 /// A job failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +44,14 @@ pub enum PipelineError {
     /// The prime tower does not fit.
     #[error(transparent)]
     Tower(#[from] plan::tower::TowerError),
+    /// The temporary file the G-code waits in until its header is known.
+    #[error("cannot make a temporary G-code file in '{}': {source}", dir.display())]
+    Spill {
+        /// Where it was to be.
+        dir: PathBuf,
+        /// Why not.
+        source: io::Error,
+    },
 }
 
 /// What one object became.
@@ -121,16 +111,19 @@ pub struct TowerReport {
     pub layers: usize,
 }
 
-/// A sliced job ready to write.
-pub struct Sliced {
-    /// Every layer's moves.
-    pub plans: Vec<LayerPlan>,
-    /// How to write them.
-    pub job: GcodeJob,
-    /// Time and material.
-    pub estimate: Estimate,
-    /// Summary.
-    pub report: Report,
+/// Where a job's G-code goes.
+pub enum Output<'a> {
+    /// Nowhere: only the report is wanted (the moves are still simulated for it).
+    Discard,
+    /// To `out`. The body waits in an unnamed temporary file in `spill_dir` (put it on
+    /// the destination's disk: it is as large as the G-code) until the header, which
+    /// needs the estimate, can be written before it.
+    Gcode {
+        /// The destination.
+        out: &'a mut dyn Write,
+        /// Where the temporary file goes.
+        spill_dir: &'a Path,
+    },
 }
 
 /// The printable area of the printer.
@@ -146,131 +139,163 @@ pub fn bed(settings: &Settings) -> Bed {
     }
 }
 
-/// Parts of one assembly printed by different tools may overlap (segmentations of a
-/// vessel wall and of the aneurysm it holds share voxels): each layer area goes to one
-/// tool. A later part takes its area out of the earlier ones (list the part that must
-/// show last, e.g. the coloured aneurysm after the clear vessel).
-fn resolve_overlaps(objects: &[Object], layers: &mut [Vec<slice::Layer>], tools: usize) {
-    use rayon::prelude::*;
-    let tool = |o: &Object| o.tool.unwrap_or(0).min(tools.saturating_sub(1));
-    for j in 1..objects.len().min(layers.len()) {
-        let (earlier, later) = layers.split_at_mut(j);
-        let cutter = &later[0];
-        for (i, target) in earlier.iter_mut().enumerate() {
-            if objects[i].group.is_none()
-                || objects[i].group != objects[j].group
-                || tool(&objects[i]) == tool(&objects[j])
-            {
-                continue;
-            }
-            target
-                .par_iter_mut()
-                .zip(cutter.par_iter())
-                .for_each(|(a, b)| {
-                    if !a.islands.is_empty() && !b.islands.is_empty() {
-                        a.islands = crate::geom::difference(&a.islands, &b.islands);
-                    }
-                });
-        }
-    }
-}
+/// Layers made together: sectioned, given their walls and infill and their comb
+/// regions in parallel, while the chunk before is planned and written. Large enough
+/// that both cores have layers to share, small enough that the layers in flight cost
+/// little memory.
+const CHUNK: usize = 16;
 
-/// Slice placed objects into layer plans, reporting progress as (stage, done, total).
-pub fn slice_objects(
+/// Slice placed objects and write their G-code (or only report on it), reporting
+/// progress as (stage, done, total).
+///
+/// The layers flow through the stages: a chunk of layers is sectioned, given its walls,
+/// skins and infill (which look a few layers up and down), planned and written while
+/// the next chunk is being made, and let go once written, so memory does not grow
+/// with the number of layers. Only what needs the whole stack keeps it: support (which
+/// works down from every overhang) and the tool changes of multi-tool prints hold
+/// every layer's outline, and the automatic brim looks up the part's column as high as
+/// it needs to.
+pub fn slice(
     objects: &[Object],
     settings: &Settings,
     progress: &(dyn Fn(Stage, usize, usize) + Sync),
-) -> Result<Sliced, PipelineError> {
+    output: Output<'_>,
+) -> Result<Report, PipelineError> {
     let p = &settings.print;
     let options = SliceOptions {
         closing_radius: p.slice_closing_radius,
         min_area: p.slice_min_area,
         resolution: p.resolution,
     };
-    let mut warnings = Vec::new();
-    let mut repairs = ChainStats::default();
-    let mut per_object: Vec<Vec<LayerRegions>> = Vec::new();
-    let mut object_reports = Vec::new();
-    let mut sliced_layers: Vec<Vec<slice::Layer>> = Vec::new();
-    for (k, obj) in objects.iter().enumerate() {
-        progress(Stage::Slicing, k, objects.len());
-        let Some(bb) = obj.mesh.bounding_box() else {
-            continue;
-        };
-        let specs = slice::layer_specs(p.first_layer_height, p.layer_height, bb.max[2].max(0.0));
-        let (layers, stats) = slice::slice_mesh(&obj.mesh, &specs, &options);
-        repairs += stats;
-        // A layer with nothing between layers with something is a hole in the mesh
-        // worth knowing about (or a real gap between separate pieces).
-        let first = layers.iter().position(|l| !l.islands.is_empty());
-        let last = layers.iter().rposition(|l| !l.islands.is_empty());
-        if let (Some(a), Some(b)) = (first, last) {
-            let empty: Vec<usize> = (a..=b).filter(|&i| layers[i].islands.is_empty()).collect();
-            if !empty.is_empty() {
-                warnings.push(format!(
-                    "'{}': {} layer{} inside the model have no material (first at z = {:.2} mm): the model has separate pieces stacked with gaps, or a damaged region",
-                    obj.name,
-                    empty.len(),
-                    if empty.len() == 1 { "" } else { "s" },
-                    layers[empty[0]].z
-                ));
+    let tools = settings.printer.tools();
+    let specs: Vec<Vec<slice::LayerSpec>> = objects
+        .iter()
+        .map(|o| match o.mesh.bounding_box() {
+            Some(bb) => {
+                slice::layer_specs(p.first_layer_height, p.layer_height, bb.max[2].max(0.0))
             }
-        }
-        object_reports.push(ObjectReport {
-            name: obj.name.clone(),
-            triangles: obj.mesh.faces.len(),
-            layers: layers.len(),
-            size: bb.size(),
-        });
-        sliced_layers.push(layers);
+            None => Vec::new(),
+        })
+        .collect();
+    progress(Stage::Slice, 0, objects.len());
+    let mut stack = LayerStack::new(objects, &specs, settings, options);
+    let n = stack.len();
+    let params = PlanParams::from_settings(settings);
+    let support_on = p.support_material != SupportStyle::None;
+    // Support works down from every overhang, and the tool changes and the prime
+    // tower of a multi-tool print depend on every layer: those need the whole stack.
+    if support_on || tools > 1 {
+        stack.slice_up_to(n);
     }
-    if repairs.open_chains > 0 {
-        warnings.push(format!(
-            "the meshes have holes or flipped faces: {} open outline pieces were joined ({} gaps bridged, {} closed on themselves, {} too far apart and left out); `lamina repair` can fix the mesh itself",
-            repairs.open_chains, repairs.gaps_bridged, repairs.closed_on_self, repairs.dropped
-        ));
+    let mut support_report = None;
+    if support_on {
+        progress(Stage::Support, 0, 1);
+        let _busy = timing::enter(Stage::Support);
+        let mut skeleton: Vec<LayerRegions> = (0..n)
+            .map(|i| LayerRegions {
+                index: i,
+                ..LayerRegions::default()
+            })
+            .collect();
+        support_report = support::add_support(&stack.layers, &mut skeleton, settings);
+        stack.support = skeleton.into_iter().map(|l| l.support).collect();
     }
-    resolve_overlaps(objects, &mut sliced_layers, settings.printer.tools());
-    progress(Stage::Regions, 0, objects.len());
-    for (obj, layers) in objects.iter().zip(&sliced_layers) {
-        let tool = obj.tool.unwrap_or(0).min(settings.printer.tools() - 1);
-        per_object.push(layer::build_regions(layers, settings, tool));
-    }
-    let mut regions = layer::merge_objects(per_object);
-    if regions.iter().all(|l| l.islands.is_empty()) {
+
+    if n == 0 {
         return Err(PipelineError::Empty);
     }
-
-    progress(Stage::Support, 0, 1);
-    let mut support_report = support::add_support(&sliced_layers, &mut regions, settings);
-
-    progress(Stage::Planning, 0, 1);
-    let params = PlanParams::from_settings(settings);
-    drop(sliced_layers);
-    let (mut plans, tower) = plan::plan_job(&regions, &params)?;
-    // Top layers left with nothing to print (a tip thinner than a line, dropped as a
-    // sliver) are not written: the print ends with its last extrusion.
-    while plans.len() > 1
-        && plans.last().is_some_and(|p| {
-            !p.steps
-                .iter()
-                .any(|s| matches!(s, plan::Step::Extrude { .. }))
-        })
-    {
-        plans.pop();
+    // The skirt and brim are decided from the first layer and, for the automatic brim,
+    // the outlines as far up as the part's column is followed.
+    stack.slice_up_to(1);
+    let lookahead = plan::adhesion_lookahead(&stack.outline(0, true), &params, stack.top_z());
+    let last_needed = if tools > 1 {
+        n - 1
+    } else {
+        stack.first_reaching(lookahead)
+    };
+    stack.slice_up_to(last_needed + 1);
+    let mut outlines: Vec<LayerRegions> =
+        (0..=last_needed).map(|i| stack.outline(i, false)).collect();
+    progress(Stage::Regions, 0, n);
+    let mut chunk = stack.make_chunk(0..CHUNK.min(n), &params);
+    if let Some(first) = chunk.regions.first() {
+        outlines[0] = first.clone();
     }
+    let adhesion = plan::adhesion(&outlines, &params);
+    let changes = if tools > 1 {
+        plan::tower::tool_changes(
+            &outlines,
+            plan::JobPlanner::adhesion_layers(&params, &adhesion),
+        )
+    } else {
+        Vec::new()
+    };
+    let tower = match &params.tower {
+        Some(t) => plan::tower::place_tower(&outlines, &changes, t)?,
+        None => None,
+    };
+    drop(outlines);
+
+    let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
+    let mut job = gcode_job(settings, names)?;
+    let spill = match &output {
+        Output::Discard => None,
+        Output::Gcode { spill_dir, .. } => {
+            let file = tempfile::tempfile_in(spill_dir).map_err(|source| PipelineError::Spill {
+                dir: spill_dir.to_path_buf(),
+                source,
+            })?;
+            Some(file)
+        }
+    };
+    let pictures = !settings.printer.thumbnails.is_empty() && spill.is_some();
+    let mut toolpath = pictures.then(|| {
+        ToolpathWriter::new(&ParseOptions {
+            outside_only: true,
+            ..ParseOptions::default()
+        })
+    });
+    let (estimate, body, layers) = {
+        let tap = toolpath.as_mut().map(|t| t as &mut (dyn Write + Send));
+        let mut sink = PlanSink {
+            writer: gcode::GcodeStream::new(&job, spill, tap)?,
+            empty: Vec::new(),
+            written: 0,
+            standby: params.standby.as_ref().map(|s| (s, Vec::new())),
+        };
+        let mut planner = plan::JobPlanner::new(&params, &adhesion, changes, tower.clone());
+        let mut start = chunk.range.end;
+        loop {
+            let next = (start < n).then(|| start..(start + CHUNK).min(n));
+            let (made, planned) = rayon::join(
+                || next.map(|r| stack.make_chunk(r, &params)),
+                || sink.take(&chunk, &mut planner),
+            );
+            planned?;
+            progress(Stage::Regions, chunk.range.end, n);
+            match made {
+                Some(c) => {
+                    start = c.range.end;
+                    chunk = c;
+                }
+                None => break,
+            }
+        }
+        drop(chunk);
+        sink.finish()?
+    };
+    if !stack.any_islands {
+        return Err(PipelineError::Empty);
+    }
+    let (warnings, repairs, object_reports) = stack.finish();
     let prime_tower = tower.map(|t| TowerReport {
         x: t.min[0],
         y: t.min[1],
         side: t.side,
         layers: t.last_layer + 1,
     });
-    drop(regions);
 
-    progress(Stage::Estimating, 0, 1);
-    let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
-    let mut job = gcode_job(settings, names)?;
-    let estimate = gcode::estimate(&job, &plans)?;
+    progress(Stage::Write, 0, 1);
     if let Some(r) = support_report.as_mut() {
         for t in &estimate.tools {
             for (role, u) in &t.roles {
@@ -328,11 +353,14 @@ pub fn slice_objects(
             *extrusion_mm.entry(*role).or_default() += u.path_mm;
         }
     }
-    if !settings.printer.thumbnails.is_empty() {
-        job.thumbnails = thumbnails(&job, &plans, &estimate, &settings.printer.thumbnails);
+    if let Some(tp) = toolpath {
+        job.thumbnails = thumbnails(tp, &settings.printer.thumbnails);
     }
-    let report = Report {
-        layers: plans.len(),
+    if let (Some(body), Output::Gcode { out, .. }) = (body, output) {
+        body.write_to(out, &job, &estimate)?;
+    }
+    Ok(Report {
+        layers,
         objects: object_reports,
         time_s: estimate.total_time,
         time: gcode::format_duration(estimate.total_time),
@@ -345,41 +373,457 @@ pub fn slice_objects(
         prime_tower,
         outline_repairs: repairs,
         warnings,
-    };
-    Ok(Sliced {
-        plans,
-        job,
-        estimate,
-        report,
     })
 }
 
-/// Write a sliced job as G-code.
-pub fn write(sliced: &Sliced, out: &mut dyn Write) -> io::Result<gcode::WriteStats> {
-    gcode::write_gcode(out, &sliced.job, &sliced.plans, &sliced.estimate).map_err(|e| match e {
-        gcode::GcodeError::Io(io) => io,
-        other => io::Error::other(other.to_string()),
-    })
+/// The sliced layers of every object, made as the chunks need them and let go once no
+/// chunk needs them any more, with what is learnt along the way (outline repairs,
+/// empty layers).
+struct LayerStack<'a> {
+    objects: &'a [Object],
+    settings: &'a Settings,
+    options: SliceOptions,
+    slicers: Vec<slice::Slicer<'a>>,
+    /// Every object's layers; the islands of those not sliced yet or let go are empty.
+    layers: Vec<Vec<slice::Layer>>,
+    /// Layers `0..sliced` are sliced (for every object).
+    sliced: usize,
+    /// Support paths of every layer, taken as the layers are made.
+    support: Vec<Vec<(usize, ExtrusionPath)>>,
+    /// Whether any layer has anything to print.
+    any_islands: bool,
+    repairs: ChainStats,
+    empties: Vec<EmptyLayers>,
+    /// Whether parts of one assembly printed by different tools must give way to each
+    /// other.
+    overlapping: bool,
 }
 
-/// Pictures of the part for the G-code header (printer screens, OctoPrint): the
-/// G-code is generated once more, read as toolpaths while it is written (never kept
-/// as text) and drawn at each size.
-fn thumbnails(
-    job: &GcodeJob,
-    plans: &[LayerPlan],
-    estimate: &Estimate,
-    sizes: &[[u32; 2]],
-) -> Vec<gcode::Thumbnail> {
-    use crate::preview::toolpath::{ParseOptions, ToolpathWriter};
-    let mut w = ToolpathWriter::new(&ParseOptions {
-        outside_only: true,
-        ..ParseOptions::default()
-    });
-    if gcode::write_gcode(&mut w, job, plans, estimate).is_err() {
-        return Vec::new();
+/// Layers without material between layers with material, for one object.
+#[derive(Default)]
+struct EmptyLayers {
+    seen_material: bool,
+    /// Empty layers above the last layer with material: (count, first z).
+    pending: (usize, f64),
+    /// Empty layers with material above and below: (count, first z).
+    confirmed: (usize, f64),
+}
+
+impl EmptyLayers {
+    fn add(&mut self, layer: &slice::Layer) {
+        if layer.islands.is_empty() {
+            if self.seen_material {
+                if self.pending.0 == 0 {
+                    self.pending.1 = layer.z;
+                }
+                self.pending.0 += 1;
+            }
+        } else {
+            if self.pending.0 > 0 {
+                if self.confirmed.0 == 0 {
+                    self.confirmed.1 = self.pending.1;
+                }
+                self.confirmed.0 += self.pending.0;
+                self.pending = (0, 0.0);
+            }
+            self.seen_material = true;
+        }
     }
-    let Ok(tp) = w.finish() else {
+}
+
+/// A chunk of layers ready to plan.
+#[derive(Default)]
+struct Chunk {
+    range: std::ops::Range<usize>,
+    regions: Vec<LayerRegions>,
+    combs: Vec<Vec<Option<plan::CombRegion>>>,
+}
+
+impl<'a> LayerStack<'a> {
+    fn new(
+        objects: &'a [Object],
+        specs: &'a [Vec<slice::LayerSpec>],
+        settings: &'a Settings,
+        options: SliceOptions,
+    ) -> LayerStack<'a> {
+        let slicers = objects
+            .iter()
+            .zip(specs)
+            .map(|(o, s)| slice::Slicer::new(&o.mesh, s))
+            .collect();
+        let layers = specs
+            .iter()
+            .map(|s| {
+                s.iter()
+                    .map(|spec| slice::Layer {
+                        z: spec.z,
+                        height: spec.height,
+                        slice_z: spec.slice_z,
+                        islands: Vec::new(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let tools = settings.printer.tools();
+        let tool = |o: &Object| o.tool.unwrap_or(0).min(tools.saturating_sub(1));
+        let overlapping = (1..objects.len()).any(|j| {
+            (0..j).any(|i| {
+                objects[i].group.is_some()
+                    && objects[i].group == objects[j].group
+                    && tool(&objects[i]) != tool(&objects[j])
+            })
+        });
+        LayerStack {
+            objects,
+            settings,
+            options,
+            slicers,
+            layers,
+            sliced: 0,
+            support: Vec::new(),
+            any_islands: false,
+            repairs: ChainStats::default(),
+            empties: (0..objects.len()).map(|_| EmptyLayers::default()).collect(),
+            overlapping,
+        }
+    }
+
+    /// Layers in the print (the tallest object's).
+    fn len(&self) -> usize {
+        self.layers.iter().map(Vec::len).max().unwrap_or(0)
+    }
+
+    /// The top of the highest layer, mm.
+    fn top_z(&self) -> f64 {
+        self.layers
+            .iter()
+            .flatten()
+            .map(|l| l.z)
+            .fold(0.0, f64::max)
+    }
+
+    /// The first layer whose top reaches `z` mm (the last layer when none does).
+    fn first_reaching(&self, z: f64) -> usize {
+        (0..self.len())
+            .find(|&i| self.base(i).is_some_and(|l| l.z >= z))
+            .unwrap_or(self.len().saturating_sub(1))
+    }
+
+    /// The layer that gives merged layer `i` its height: the first object's that has one.
+    fn base(&self, i: usize) -> Option<&slice::Layer> {
+        self.layers.iter().find_map(|l| l.get(i))
+    }
+
+    /// The tool printing object `o`.
+    fn tool(&self, o: usize) -> usize {
+        let tools = self.settings.printer.tools();
+        self.objects[o]
+            .tool
+            .unwrap_or(0)
+            .min(tools.saturating_sub(1))
+    }
+
+    /// Section every object up to (not including) layer `end`.
+    fn slice_up_to(&mut self, end: usize) {
+        let end = end.min(self.len());
+        if end <= self.sliced {
+            return;
+        }
+        let range = self.sliced..end;
+        let jobs: Vec<(usize, usize)> = (0..self.objects.len())
+            .flat_map(|o| {
+                let n = self.layers[o].len();
+                range.clone().filter(move |&i| i < n).map(move |i| (o, i))
+            })
+            .collect();
+        let (slicers, options) = (&self.slicers, &self.options);
+        let made: Vec<(slice::Layer, ChainStats)> = jobs
+            .par_iter()
+            .map_init(Vec::new, |segments, &(o, i)| {
+                slicers[o].layer(i, options, segments)
+            })
+            .collect();
+        for (&(o, i), (layer, stats)) in jobs.iter().zip(made) {
+            self.repairs += stats;
+            self.empties[o].add(&layer);
+            self.any_islands |= !layer.islands.is_empty();
+            self.layers[o][i] = layer;
+        }
+        if self.overlapping {
+            self.resolve_overlaps(range.clone());
+        }
+        self.sliced = end;
+    }
+
+    /// Parts of one assembly printed by different tools may overlap (segmentations of a
+    /// vessel wall and of the aneurysm it holds share voxels): each layer area goes to
+    /// one tool. A later part takes its area out of the earlier ones (list the part
+    /// that must show last, e.g. the coloured aneurysm after the clear vessel).
+    fn resolve_overlaps(&mut self, range: std::ops::Range<usize>) {
+        let objects = self.objects;
+        let tools: Vec<usize> = (0..objects.len()).map(|o| self.tool(o)).collect();
+        let mut rows: Vec<Vec<Option<slice::Layer>>> = range
+            .clone()
+            .map(|i| {
+                self.layers
+                    .iter_mut()
+                    .map(|l| l.get_mut(i).map(std::mem::take))
+                    .collect()
+            })
+            .collect();
+        rows.par_iter_mut().for_each(|row| {
+            let _busy = timing::enter(Stage::Slice);
+            for j in 1..row.len() {
+                let (earlier, later) = row.split_at_mut(j);
+                let Some(cutter) = &later[0] else { continue };
+                for (i, target) in earlier.iter_mut().enumerate() {
+                    let Some(a) = target else { continue };
+                    if objects[i].group.is_none()
+                        || objects[i].group != objects[j].group
+                        || tools[i] == tools[j]
+                    {
+                        continue;
+                    }
+                    if !a.islands.is_empty() && !cutter.islands.is_empty() {
+                        a.islands = crate::geom::difference(&a.islands, &cutter.islands);
+                    }
+                }
+            }
+        });
+        for (i, row) in range.zip(rows) {
+            for (o, layer) in row.into_iter().enumerate() {
+                if let Some(l) = layer {
+                    self.layers[o][i] = l;
+                }
+            }
+        }
+    }
+
+    /// Layer `i`'s outlines, as the planner's look at the layers above the first needs
+    /// them: each island a box (or, when `exact`, its outline) with its tool, support
+    /// as the box round each tool's paths.
+    fn outline(&self, i: usize, exact: bool) -> LayerRegions {
+        let mut out = LayerRegions {
+            index: i,
+            ..LayerRegions::default()
+        };
+        if let Some(base) = self.base(i) {
+            out.z = base.z;
+            out.height = base.height;
+        }
+        for (o, layers) in self.layers.iter().enumerate() {
+            let Some(l) = layers.get(i) else { continue };
+            for isl in &l.islands {
+                let Some(b) = isl.bbox() else { continue };
+                out.islands.push(layer::IslandPaths {
+                    boundary: if exact {
+                        isl.clone()
+                    } else {
+                        ExPolygon::new(Polygon::new(vec![
+                            b.min,
+                            Point::new(b.max.x, b.min.y),
+                            b.max,
+                            Point::new(b.min.x, b.max.y),
+                        ]))
+                    },
+                    tool: self.tool(o),
+                    ..layer::IslandPaths::default()
+                });
+            }
+        }
+        let mut boxes: Vec<(usize, crate::geom::BBox)> = Vec::new();
+        for (tool, path) in self.support.get(i).into_iter().flatten() {
+            let Some(b) = crate::geom::BBox::of_points(&path.points) else {
+                continue;
+            };
+            match boxes.iter_mut().find(|(t, _)| t == tool) {
+                Some((_, acc)) => acc.merge(&b),
+                None => boxes.push((*tool, b)),
+            }
+        }
+        for (tool, b) in boxes {
+            out.support.push((
+                tool,
+                ExtrusionPath::open(
+                    Role::SupportMaterial,
+                    Polyline::new(vec![b.min, b.max]),
+                    0.0,
+                    0.0,
+                ),
+            ));
+        }
+        out
+    }
+
+    /// Make the layers of `range`: section what they need, give them their paths and
+    /// comb regions, and let go of the sections no later layer needs.
+    fn make_chunk(&mut self, range: std::ops::Range<usize>, params: &PlanParams) -> Chunk {
+        let s = self.settings;
+        let (below, above) = (s.print.bottom_solid_layers, s.print.top_solid_layers);
+        self.slice_up_to(range.end + above);
+        let window = range.start.saturating_sub(below)..range.end + above;
+        let stacks: Vec<layer::IslandStack<'_>> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let w = window.start.min(l.len())..window.end.min(l.len());
+                layer::IslandStack::new(
+                    w.start,
+                    l[w].iter().map(|l| l.islands.as_slice()).collect(),
+                )
+            })
+            .collect();
+        let jobs: Vec<(usize, usize)> = range
+            .clone()
+            .flat_map(|i| (0..self.layers.len()).map(move |o| (i, o)))
+            .filter(|&(i, o)| i < self.layers[o].len())
+            .collect();
+        let made: Vec<LayerRegions> = jobs
+            .par_iter()
+            .map(|&(i, o)| layer::layer_regions(&self.layers[o][i], i, &stacks[o], s, self.tool(o)))
+            .collect();
+        drop(stacks);
+        let mut regions: Vec<LayerRegions> = Vec::with_capacity(range.len());
+        for ((i, _), r) in jobs.into_iter().zip(made) {
+            match regions.last_mut() {
+                Some(last) if last.index == i => {
+                    last.islands.extend(r.islands);
+                    last.support.extend(r.support);
+                }
+                _ => regions.push(r),
+            }
+        }
+        for r in &mut regions {
+            if let Some(paths) = self.support.get_mut(r.index) {
+                r.support.extend(std::mem::take(paths));
+            }
+        }
+        // Later chunks look no lower than their first layer less the bottom layers.
+        let keep_from = range.end.saturating_sub(below);
+        for layers in &mut self.layers {
+            for l in layers.iter_mut().take(keep_from) {
+                if !l.islands.is_empty() {
+                    l.islands = Vec::new();
+                }
+            }
+        }
+        let combs = plan::prepare_combs(&regions, params);
+        Chunk {
+            range,
+            regions,
+            combs,
+        }
+    }
+
+    /// What slicing found out: warnings, outline repairs, a report per object.
+    fn finish(self) -> (Vec<String>, ChainStats, Vec<ObjectReport>) {
+        let mut warnings = Vec::new();
+        let mut reports = Vec::new();
+        for ((obj, layers), empty) in self.objects.iter().zip(&self.layers).zip(&self.empties) {
+            let Some(bb) = obj.mesh.bounding_box() else {
+                continue;
+            };
+            // A layer with nothing between layers with something is a hole in the mesh
+            // worth knowing about (or a real gap between separate pieces).
+            let (count, z) = empty.confirmed;
+            if count > 0 {
+                warnings.push(format!(
+                    "'{}': {} layer{} inside the model have no material (first at z = {:.2} mm): the model has separate pieces stacked with gaps, or a damaged region",
+                    obj.name,
+                    count,
+                    if count == 1 { "" } else { "s" },
+                    z
+                ));
+            }
+            reports.push(ObjectReport {
+                name: obj.name.clone(),
+                triangles: obj.mesh.faces.len(),
+                layers: layers.len(),
+                size: bb.size(),
+            });
+        }
+        let repairs = self.repairs;
+        if repairs.open_chains > 0 {
+            warnings.push(format!(
+                "the meshes have holes or flipped faces: {} open outline pieces were joined ({} gaps bridged, {} closed on themselves, {} too far apart and left out); `lamina repair` can fix the mesh itself",
+                repairs.open_chains, repairs.gaps_bridged, repairs.closed_on_self, repairs.dropped
+            ));
+        }
+        (warnings, repairs, reports)
+    }
+}
+
+/// Where plans go: to the G-code as they come, except the top layers left with
+/// nothing to print (a tip thinner than a line, dropped as a sliver: the print ends
+/// with its last extrusion), and, on multi-tool prints, all of them until the end (the
+/// standby temperatures look ahead to each tool's next use).
+struct PlanSink<'a> {
+    writer: gcode::GcodeStream<'a>,
+    /// Plans with nothing to print waiting for one with something.
+    empty: Vec<LayerPlan>,
+    written: usize,
+    standby: Option<(&'a plan::standby::Standby, Vec<LayerPlan>)>,
+}
+
+impl PlanSink<'_> {
+    /// Plan the layers of `chunk` and pass them on.
+    fn take(
+        &mut self,
+        chunk: &Chunk,
+        planner: &mut plan::JobPlanner<'_>,
+    ) -> Result<(), PipelineError> {
+        for (layer, combs) in chunk.regions.iter().zip(&chunk.combs) {
+            let plan = {
+                let _busy = timing::enter(Stage::Plan);
+                planner.plan_layer(layer, combs)
+            };
+            match &mut self.standby {
+                Some((_, all)) => all.push(plan),
+                None => self.put(plan)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, plan: LayerPlan) -> Result<(), PipelineError> {
+        let prints = plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, plan::Step::Extrude { .. }));
+        if !prints && self.written > 0 {
+            self.empty.push(plan);
+            return Ok(());
+        }
+        for p in std::mem::take(&mut self.empty) {
+            self.writer.layer(&p)?;
+            self.written += 1;
+        }
+        self.writer.layer(&plan)?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// The estimate, the body waiting for its header, and the layers written.
+    fn finish(mut self) -> Result<(gcode::Estimate, Option<gcode::Body>, usize), PipelineError> {
+        if let Some((standby, mut all)) = self.standby.take() {
+            {
+                let _busy = timing::enter(Stage::Plan);
+                plan::standby::manage(&mut all, standby);
+            }
+            for p in all {
+                self.put(p)?;
+            }
+        }
+        let (estimate, body) = self.writer.finish()?;
+        Ok((estimate, body, self.written))
+    }
+}
+
+/// Pictures of the part for the G-code header (printer screens, OctoPrint), drawn from
+/// the toolpath read back from the G-code as it was written.
+fn thumbnails(toolpath: ToolpathWriter, sizes: &[[u32; 2]]) -> Vec<gcode::Thumbnail> {
+    let _busy = timing::enter(Stage::Preview);
+    let Ok(tp) = toolpath.finish() else {
         return Vec::new();
     };
     sizes

@@ -81,8 +81,12 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
         if !global.quiet {
             eprintln!("slicing with {strategy} support...");
         }
-        let sliced = lamina::pipeline::slice_objects(&objects, settings, &|_, _, _| {})?;
-        let r = &sliced.report;
+        let r = &lamina::pipeline::slice(
+            &objects,
+            settings,
+            &|_, _, _| {},
+            lamina::pipeline::Output::Discard,
+        )?;
         let s = r.support.clone().unwrap_or_default();
         rows.push(Row {
             strategy: strategy.clone(),

@@ -206,24 +206,52 @@ pub fn slice_to(
             b.set_message(stage.name().to_string());
         }
     };
-    let mut sliced = pipeline::slice_objects(&objects, settings, &progress)?;
-    sliced.report.warnings.extend(unit_warnings);
-    if let Some(b) = &bar {
-        b.set_message("writing G-code");
-    }
-    match pending {
+    // The G-code's body waits in an unnamed temporary file on the destination's disk
+    // until its header can be written; a failure of the job is told as itself, not as
+    // a failed write.
+    let mut report = None;
+    let mut failure = None;
+    let mut run = |out: &mut dyn Write, spill_dir: &Path| {
+        let target = pipeline::Output::Gcode { out, spill_dir };
+        match pipeline::slice(&objects, settings, &progress, target) {
+            Ok(r) => {
+                report = Some(r);
+                Ok(())
+            }
+            // Writing failed (a full disk, a closed pipe): told as the write's failure.
+            Err(pipeline::PipelineError::Gcode(lamina::gcode::GcodeError::Io(e))) => Err(e),
+            Err(e) => {
+                let message = e.to_string();
+                failure = Some(e);
+                Err(std::io::Error::other(message))
+            }
+        }
+    };
+    let written = match pending {
         None => {
             let mut lock = std::io::stdout().lock();
-            pipeline::write(&sliced, &mut lock)
-                .and_then(|_| lock.flush())
-                .map_err(stdout_error)?;
+            run(&mut lock, &std::env::temp_dir())
+                .and_then(|()| lock.flush())
+                .map_err(stdout_error)
         }
-        Some(file) => file.write(|w| pipeline::write(&sliced, w).map(|_| ()))?,
+        Some(file) => {
+            let dir = match output.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            file.write(|w| run(w, &dir)).map_err(anyhow::Error::from)
+        }
+    };
+    if let Some(e) = failure {
+        return Err(e.into());
     }
+    written?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    Ok(sliced.report)
+    let mut report = report.ok_or_else(|| anyhow::anyhow!("slicing gave no report"))?;
+    report.warnings.extend(unit_warnings);
+    Ok(report)
 }
 
 /// Tell the user what was written (and what to watch out for).
@@ -260,6 +288,8 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
             "--preview draws from the G-code file, so it needs -o FILE (not -o -)"
         ));
     }
+    // Where the time goes, for `--json`.
+    let clock = args.json.then(lamina::timing::Recorder::start);
     let settings = args.job.settings()?;
     let r = slice_to(&args.models, &args.job, &settings, &args.output, &global)?;
     let pictures = match &args.preview {
@@ -270,6 +300,9 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
         let mut v = serde_json::to_value(&r)?;
         if args.preview.is_some() {
             v["preview"] = serde_json::json!(pictures);
+        }
+        if let Some(clock) = clock {
+            v["timings"] = serde_json::to_value(clock.finish())?;
         }
         out_json(&v)?;
     } else {
@@ -291,6 +324,7 @@ const SIDE_SIZE: [u32; 2] = [1200, 800];
 
 /// The contact sheet and side view of `gcode`, written into `dir`; their paths.
 fn write_pictures(gcode: &Path, dir: &Path) -> Result<Vec<String>> {
+    let _busy = lamina::timing::enter(lamina::timing::Stage::Preview);
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the preview folder '{}'", dir.display()))?;
     let tp = lamina::preview::read_file(gcode, &Default::default())?;

@@ -228,11 +228,34 @@ pub(crate) fn temperature_wait(flavor: Flavor, wait: bool, cooling: bool) -> Wai
     }
 }
 
-struct EstimatorSink<'a> {
+/// Simulates the firmware on a job's events (see [`estimate`]).
+pub(crate) struct EstimatorSink<'a> {
     job: &'a GcodeJob,
     sim: Simulator,
     interp: Interpreter,
     next_layer: usize,
+}
+
+impl<'a> EstimatorSink<'a> {
+    /// A simulation of `job`'s machine from rest.
+    pub(crate) fn new(job: &'a GcodeJob) -> Self {
+        let mut interp = Interpreter::new();
+        interp.follow_comments = false;
+        EstimatorSink {
+            job,
+            sim: Simulator::new(job.machine),
+            interp,
+            next_layer: 0,
+        }
+    }
+
+    /// The estimate of everything simulated, for a job of `layers` layers.
+    pub(crate) fn finish(self, layers: usize) -> Estimate {
+        let mut tally = self.sim.finish();
+        tally.layer_times.resize(layers, 0.0);
+        let filaments: Vec<Filament> = self.job.tools.iter().map(|t| t.filament).collect();
+        Estimate::from_tally(tally, &filaments, self.job.tools.len())
+    }
 }
 
 impl Sink for EstimatorSink<'_> {
@@ -314,19 +337,9 @@ impl Sink for EstimatorSink<'_> {
 /// assert_eq!(e.layer_times.len(), 1);
 /// ```
 pub fn estimate(job: &GcodeJob, plans: &[LayerPlan]) -> Result<Estimate, GcodeError> {
-    let mut interp = Interpreter::new();
-    interp.follow_comments = false;
-    let mut sink = EstimatorSink {
-        job,
-        sim: Simulator::new(job.machine),
-        interp,
-        next_layer: 0,
-    };
+    let mut sink = EstimatorSink::new(job);
     super::moves::generate(job, plans, &mut sink)?;
-    let mut tally = sink.sim.finish();
-    tally.layer_times.resize(plans.len(), 0.0);
-    let filaments: Vec<Filament> = job.tools.iter().map(|t| t.filament).collect();
-    Ok(Estimate::from_tally(tally, &filaments, job.tools.len()))
+    Ok(sink.finish(plans.len()))
 }
 
 /// Estimate any G-code (lamina's, another slicer's, hand-written) with the printer's

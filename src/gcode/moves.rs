@@ -132,6 +132,12 @@ pub trait Sink {
     fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError>;
 }
 
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
+        (**self).event(ev)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct ToolState {
     /// Filament currently retracted, E units.
@@ -140,9 +146,10 @@ struct ToolState {
     extra: i64,
 }
 
-struct Generator<'a, S: Sink> {
+/// Turns layer plans into events, one layer at a time (see [`generate`]).
+pub(crate) struct Generator<'a, S: Sink> {
     job: &'a GcodeJob,
-    sink: &'a mut S,
+    sink: S,
     pos: [i64; 3],
     known: [bool; 3],
     feed: Option<u32>,
@@ -192,49 +199,63 @@ pub fn generate<S: Sink>(
     plans: &[LayerPlan],
     sink: &mut S,
 ) -> Result<(), GcodeError> {
-    job.validate()?;
-    let offsets = job
-        .tools
-        .iter()
-        .map(|t| {
-            if job.firmware_tool_offsets {
-                [0, 0]
-            } else {
-                [
-                    to_units(t.offset[0], XYZ_UNITS),
-                    to_units(t.offset[1], XYZ_UNITS),
-                ]
-            }
-        })
-        .collect();
-    let mut g = Generator {
-        job,
-        sink,
-        pos: [0; 3],
-        known: [false; 3],
-        feed: None,
-        tool: None,
-        tools: vec![ToolState::default(); job.tools.len()],
-        used: vec![false; job.tools.len()],
-        offsets,
-        targets: vec![None; job.tools.len()],
-        lifted: 0,
-        layer_z: 0,
-        layer: 0,
-        e_units: 0,
-        e_exact: 0.0,
-        e_clean: false,
-        role: None,
-        width: f64::NAN,
-        height: f64::NAN,
-        fan: None,
-        z_feed: feed_of(job.travel_speed_z),
-    };
-    g.start()?;
+    let mut g = Generator::new(job, sink)?;
     for plan in plans {
         g.layer(plan)?;
     }
-    g.end()
+    g.finish().map(|_| ())
+}
+
+impl<'a, S: Sink> Generator<'a, S> {
+    /// Check the job and send the start of it (start G-code, preamble) to `sink`.
+    pub(crate) fn new(job: &'a GcodeJob, sink: S) -> Result<Self, GcodeError> {
+        job.validate()?;
+        let offsets = job
+            .tools
+            .iter()
+            .map(|t| {
+                if job.firmware_tool_offsets {
+                    [0, 0]
+                } else {
+                    [
+                        to_units(t.offset[0], XYZ_UNITS),
+                        to_units(t.offset[1], XYZ_UNITS),
+                    ]
+                }
+            })
+            .collect();
+        let mut g = Generator {
+            job,
+            sink,
+            pos: [0; 3],
+            known: [false; 3],
+            feed: None,
+            tool: None,
+            tools: vec![ToolState::default(); job.tools.len()],
+            used: vec![false; job.tools.len()],
+            offsets,
+            targets: vec![None; job.tools.len()],
+            lifted: 0,
+            layer_z: 0,
+            layer: 0,
+            e_units: 0,
+            e_exact: 0.0,
+            e_clean: false,
+            role: None,
+            width: f64::NAN,
+            height: f64::NAN,
+            fan: None,
+            z_feed: feed_of(job.travel_speed_z),
+        };
+        g.start()?;
+        Ok(g)
+    }
+
+    /// Send the end of the job (final retraction, end G-code); the sink comes back.
+    pub(crate) fn finish(mut self) -> Result<S, GcodeError> {
+        self.end()?;
+        Ok(self.sink)
+    }
 }
 
 impl<S: Sink> Generator<'_, S> {
@@ -441,7 +462,8 @@ impl<S: Sink> Generator<'_, S> {
         Ok(())
     }
 
-    fn layer(&mut self, plan: &LayerPlan) -> Result<(), GcodeError> {
+    /// Send the events of the next layer.
+    pub(crate) fn layer(&mut self, plan: &LayerPlan) -> Result<(), GcodeError> {
         self.layer = plan.index;
         let bad = |what: &'static str, value: f64| GcodeError::InvalidValue {
             layer: plan.index,

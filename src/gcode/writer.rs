@@ -2,16 +2,19 @@
 //! PrusaSlicer-style comments (so existing viewers colour it), progress lines, end
 //! G-code and a footer with the settings used, so a file documents itself.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::plan::LayerPlan;
+use crate::timing;
 
 use super::GcodeError;
 use super::config::{Flavor, GcodeJob, ToolConfig};
-use super::estimate::{Estimate, Progress, format_duration};
+use super::estimate::{Estimate, EstimatorSink, Progress, format_duration};
 use super::moves::{
-    AXIS_E, AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_DECIMALS, Event, Move, MoveKind, Sink, XYZ_DECIMALS,
+    AXIS_E, AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_DECIMALS, Event, Generator, Move, MoveKind, Sink,
+    XYZ_DECIMALS,
 };
 use super::number::{push_f64, push_fixed, push_uint};
 use super::thumbnail;
@@ -26,6 +29,8 @@ const TEMPERATURE_DECIMALS: u32 = 1;
 const HEADER_DECIMALS: u32 = 2;
 /// Fan PWM at 100 %.
 const FAN_MAX: u32 = 255;
+/// Read buffer for copying a streamed body into the file.
+const COPY_BUFFER: usize = 1 << 20;
 
 /// What was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,13 +43,26 @@ pub struct WriteStats {
     pub moves: u64,
 }
 
-struct Out<'a> {
-    w: &'a mut dyn Write,
+struct Out<W: Write> {
+    w: W,
     buf: Vec<u8>,
     stats: WriteStats,
 }
 
-impl Out<'_> {
+impl<W: Write> Out<W> {
+    fn new(w: W) -> Self {
+        Out {
+            w,
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            stats: WriteStats::default(),
+        }
+    }
+
+    /// Bytes handed out so far plus those buffered: where the next byte goes.
+    fn position(&self) -> u64 {
+        self.stats.bytes + self.buf.len() as u64
+    }
+
     #[inline]
     fn end_line(&mut self) -> Result<(), GcodeError> {
         self.buf.push(b'\n');
@@ -81,14 +99,18 @@ impl Out<'_> {
     }
 }
 
-struct Writer<'a, 'w> {
-    out: Out<'w>,
+struct Writer<'a, W: Write> {
+    out: Out<W>,
     job: &'a GcodeJob,
-    estimate: &'a Estimate,
+    /// The job's figures; `None` while a streamed body is written before they are known
+    /// (the progress lines' places are noted in `marks` instead).
+    estimate: Option<&'a Estimate>,
     /// Absolute E position as written, E units.
     e_abs: i64,
     layers_started: usize,
     last_progress: Option<Progress>,
+    /// Where each layer's progress line goes in a streamed body: (byte offset, layer).
+    marks: Vec<(u64, usize)>,
 }
 
 /// Write the G-code of a job to `w`.
@@ -124,28 +146,223 @@ pub fn write_gcode(
     estimate: &Estimate,
 ) -> Result<WriteStats, GcodeError> {
     job.validate()?;
-    let mut wr = Writer {
-        out: Out {
-            w,
-            buf: Vec::with_capacity(FLUSH_AT + 4096),
-            stats: WriteStats::default(),
-        },
-        job,
-        estimate,
-        e_abs: 0,
-        layers_started: 0,
-        last_progress: None,
-    };
-    wr.header(plans.len())?;
+    let mut wr = Writer::new(w, job, Some(estimate));
+    wr.header(plans.len(), estimate)?;
     super::moves::generate(job, plans, &mut wr)?;
-    wr.footer(plans.len())?;
+    wr.footer(plans.len(), estimate)?;
     wr.out.flush()?;
     wr.out.w.flush()?;
     Ok(wr.out.stats)
 }
 
-impl Writer<'_, '_> {
-    fn header(&mut self, layers: usize) -> Result<(), GcodeError> {
+/// A job's G-code written layer by layer as the plans come, so no stage has to hold
+/// every layer: the moves are simulated for the estimate as they are written, and the
+/// body goes to a temporary file (or nowhere, when only the figures are wanted). The
+/// header, which needs the figures, is written at the end, followed by the body with
+/// its progress lines and the footer ([`Body::write_to`]). The result is byte for byte
+/// what [`write_gcode`] writes for the same plans.
+///
+/// ```
+/// use lamina::gcode::{estimate, write_gcode, GcodeJob, GcodeStream};
+/// use lamina::geom::Point;
+/// use lamina::path::Role;
+/// use lamina::plan::{LayerPlan, Step};
+/// let plans: Vec<LayerPlan> = (0..3).map(|i| LayerPlan { index: i, z: 0.2 * (i + 1) as f64,
+///     height: 0.2, steps: vec![
+///         Step::Travel { to: Point::from_mm(0.0, 0.0), speed: 150.0, retract: true, lift: false },
+///         Step::Extrude { role: Role::Perimeter, points: vec![Point::from_mm(0.0, 0.0),
+///             Point::from_mm(50.0, 0.0)], width: 0.45, height: 0.2, speed: 40.0, flow: 1.0 },
+/// ]}).collect();
+/// let job = GcodeJob { timestamp: Some("2024-01-01 at 00:00:00 UTC".into()), ..GcodeJob::default() };
+/// let mut stream = GcodeStream::new(&job, Some(tempfile::tempfile().unwrap()), None).unwrap();
+/// for p in &plans {
+///     stream.layer(p).unwrap();
+/// }
+/// let (e, body) = stream.finish().unwrap();
+/// let mut streamed = Vec::new();
+/// body.unwrap().write_to(&mut streamed, &job, &e).unwrap();
+/// let mut whole = Vec::new();
+/// write_gcode(&mut whole, &job, &plans, &estimate(&job, &plans).unwrap()).unwrap();
+/// assert_eq!(streamed, whole);
+/// ```
+pub struct GcodeStream<'a> {
+    generator: Generator<'a, StreamSink<'a>>,
+    layers: usize,
+}
+
+/// The writer of a streamed body and the estimator, fed the same events.
+struct StreamSink<'a> {
+    estimator: EstimatorSink<'a>,
+    body: Option<Writer<'a, Spill<'a>>>,
+}
+
+impl Sink for StreamSink<'_> {
+    #[inline]
+    fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
+        self.estimator.event(ev)?;
+        match &mut self.body {
+            Some(w) => w.event(ev),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A streamed body's destination: the temporary file, and a reader along (the
+/// toolpath the thumbnails are drawn from).
+struct Spill<'a> {
+    file: File,
+    tap: Option<&'a mut (dyn Write + Send)>,
+}
+
+impl Write for Spill<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.file.write_all(buf)?;
+        if let Some(t) = &mut self.tap {
+            t.write_all(buf)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl<'a> GcodeStream<'a> {
+    /// Start the job. The body goes to `spill` (a temporary file: it is read back by
+    /// [`Body::write_to`]) and also to `tap` when given; with no `spill` only the
+    /// estimate is made.
+    pub fn new(
+        job: &'a GcodeJob,
+        spill: Option<File>,
+        tap: Option<&'a mut (dyn Write + Send)>,
+    ) -> Result<Self, GcodeError> {
+        let body = spill.map(|file| Writer::new(Spill { file, tap }, job, None));
+        let sink = StreamSink {
+            estimator: EstimatorSink::new(job),
+            body,
+        };
+        Ok(GcodeStream {
+            generator: Generator::new(job, sink)?,
+            layers: 0,
+        })
+    }
+
+    /// Write the next layer.
+    pub fn layer(&mut self, plan: &LayerPlan) -> Result<(), GcodeError> {
+        let _busy = timing::enter(timing::Stage::Write);
+        self.layers += 1;
+        self.generator.layer(plan)
+    }
+
+    /// End the job: its estimate, and the body (when there is one) ready to be written
+    /// out. The footer goes to the tap too, so it has read what a reader of the whole
+    /// file reads after the moves.
+    pub fn finish(self) -> Result<(Estimate, Option<Body>), GcodeError> {
+        let _busy = timing::enter(timing::Stage::Write);
+        let layers = self.layers;
+        let sink = self.generator.finish()?;
+        let estimate = sink.estimator.finish(layers);
+        let body = match sink.body {
+            Some(mut w) => {
+                w.out.flush()?;
+                let Spill { file, tap } = w.out.w;
+                if let Some(tap) = tap {
+                    let mut footer = Writer::new(Vec::new(), w.job, Some(&estimate));
+                    footer.last_progress = Some(Progress {
+                        percent: 100,
+                        minutes: 0,
+                    });
+                    footer.footer(layers, &estimate)?;
+                    footer.out.flush()?;
+                    tap.write_all(&footer.out.w)?;
+                }
+                Some(Body {
+                    file,
+                    marks: w.marks,
+                    layers,
+                    stats: w.out.stats,
+                })
+            }
+            None => None,
+        };
+        Ok((estimate, body))
+    }
+}
+
+/// The body of a streamed job, waiting for its header.
+pub struct Body {
+    file: File,
+    marks: Vec<(u64, usize)>,
+    layers: usize,
+    stats: WriteStats,
+}
+
+impl Body {
+    /// Write the whole G-code file to `w`: the header (with `estimate`'s figures and
+    /// `job`'s header lines and thumbnails, which may have changed since the body was
+    /// written), the body with its progress lines, the footer.
+    pub fn write_to(
+        mut self,
+        w: &mut dyn Write,
+        job: &GcodeJob,
+        estimate: &Estimate,
+    ) -> Result<WriteStats, GcodeError> {
+        let _busy = timing::enter(timing::Stage::Write);
+        let mut wr = Writer::new(w, job, Some(estimate));
+        wr.header(self.layers, estimate)?;
+        self.file.seek(SeekFrom::Start(0))?;
+        let mut body = BufReader::with_capacity(COPY_BUFFER, &self.file);
+        let mut at = 0u64;
+        for &(offset, layer) in &self.marks {
+            wr.copy(&mut body, offset - at)?;
+            at = offset;
+            let p = estimate.progress_at(estimate.elapsed_before(layer));
+            wr.progress(p)?;
+        }
+        wr.copy(&mut body, self.stats.bytes - at)?;
+        wr.footer(self.layers, estimate)?;
+        wr.out.flush()?;
+        wr.out.w.flush()?;
+        let mut stats = wr.out.stats;
+        stats.lines += self.stats.lines;
+        stats.moves += self.stats.moves;
+        Ok(stats)
+    }
+}
+
+impl<'a, W: Write> Writer<'a, W> {
+    fn new(w: W, job: &'a GcodeJob, estimate: Option<&'a Estimate>) -> Self {
+        Writer {
+            out: Out::new(w),
+            job,
+            estimate,
+            e_abs: 0,
+            layers_started: 0,
+            last_progress: None,
+            marks: Vec::new(),
+        }
+    }
+
+    /// Copy `n` bytes of a streamed body to the output.
+    fn copy(&mut self, body: &mut impl Read, n: u64) -> Result<(), GcodeError> {
+        self.out.flush()?;
+        let copied = std::io::copy(&mut body.take(n), &mut self.out.w)?;
+        if copied != n {
+            return Err(GcodeError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the temporary G-code file is shorter than what was written to it",
+            )));
+        }
+        self.out.stats.bytes += n;
+        Ok(())
+    }
+    fn header(&mut self, layers: usize, e: &Estimate) -> Result<(), GcodeError> {
         let job = self.job;
         let date = job.timestamp.clone().unwrap_or_else(utc_now);
         self.out.line(&format!(
@@ -173,22 +390,20 @@ impl Writer<'_, '_> {
         ))?;
         self.out.line(&format!(
             "; estimated printing time (normal mode) = {}",
-            format_duration(self.estimate.total_time)
+            format_duration(e.total_time)
         ))?;
-        if let Some(first) = self.estimate.layer_times.first() {
+        if let Some(first) = e.layer_times.first() {
             self.out.line(&format!(
                 "; estimated first layer printing time (normal mode) = {}",
                 format_duration(*first)
             ))?;
         }
-        self.filament_lines(layers)?;
-        self.out.line(&format!(
-            "; total toolchanges = {}",
-            self.estimate.tool_changes
-        ))?;
+        self.filament_lines(layers, e)?;
+        self.out
+            .line(&format!("; total toolchanges = {}", e.tool_changes))?;
         self.out.line(";")?;
         if job.flavor.has_progress() {
-            let p = self.estimate.progress_at(0.0);
+            let p = e.progress_at(0.0);
             self.progress(p)?;
         }
         if job.emit_machine_limits && job.flavor == Flavor::Marlin {
@@ -197,8 +412,8 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
-    fn filament_lines(&mut self, layers: usize) -> Result<(), GcodeError> {
-        let tools = &self.estimate.tools;
+    fn filament_lines(&mut self, layers: usize, e: &Estimate) -> Result<(), GcodeError> {
+        let tools = &e.tools;
         let list = |f: &dyn Fn(&super::estimate::ToolUsage) -> f64| {
             tools
                 .iter()
@@ -215,14 +430,8 @@ impl Writer<'_, '_> {
             ),
             format!("; filament used [g] = {}", list(&|t| t.weight_g)),
             format!("; filament cost = {}", list(&|t| t.cost)),
-            format!(
-                "; total filament used [g] = {}",
-                fmt(self.estimate.total_weight_g())
-            ),
-            format!(
-                "; total filament cost = {}",
-                fmt(self.estimate.total_cost())
-            ),
+            format!("; total filament used [g] = {}", fmt(e.total_weight_g())),
+            format!("; total filament cost = {}", fmt(e.total_cost())),
             format!("; total layers count = {layers}"),
         ];
         for l in lines {
@@ -273,7 +482,7 @@ impl Writer<'_, '_> {
         ))
     }
 
-    fn footer(&mut self, layers: usize) -> Result<(), GcodeError> {
+    fn footer(&mut self, layers: usize, e: &Estimate) -> Result<(), GcodeError> {
         if self.job.flavor.has_progress() {
             self.progress(Progress {
                 percent: 100,
@@ -281,10 +490,10 @@ impl Writer<'_, '_> {
             })?;
         }
         self.out.line("")?;
-        self.filament_lines(layers)?;
+        self.filament_lines(layers, e)?;
         self.out.line(&format!(
             "; estimated printing time (normal mode) = {}",
-            format_duration(self.estimate.total_time)
+            format_duration(e.total_time)
         ))?;
         self.out.line(";")?;
         self.out.line("; lamina_config = begin")?;
@@ -415,7 +624,7 @@ impl Writer<'_, '_> {
     }
 }
 
-impl Sink for Writer<'_, '_> {
+impl<W: Write> Sink for Writer<'_, W> {
     #[inline]
     fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
         match ev {
@@ -440,8 +649,10 @@ impl Sink for Writer<'_, '_> {
                 let i = self.layers_started;
                 self.layers_started += 1;
                 if self.job.flavor.has_progress() {
-                    let p = self.estimate.progress_at(self.estimate.elapsed_before(i));
-                    self.progress(p)?;
+                    match self.estimate {
+                        Some(e) => self.progress(e.progress_at(e.elapsed_before(i)))?,
+                        None => self.marks.push((self.out.position(), i)),
+                    }
                 }
                 Ok(())
             }

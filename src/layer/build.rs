@@ -11,6 +11,7 @@ use crate::geom::{self, ExPolygon, JoinType, scaled};
 use crate::path::{ExtrusionPath, Role, bead_spacing};
 use crate::profile::{Settings, WidthRole};
 use crate::slice::Layer;
+use crate::timing;
 
 /// Paths for every layer of one object printed by `tool`.
 pub fn build_regions(layers: &[Layer], settings: &Settings, tool: usize) -> Vec<LayerRegions> {
@@ -18,35 +19,51 @@ pub fn build_regions(layers: &[Layer], settings: &Settings, tool: usize) -> Vec<
     layers
         .par_iter()
         .enumerate()
-        .map(|(i, l)| {
-            let first = i == 0;
-            let p = perimeter_params(settings, tool, first, l.height);
-            let walls: Vec<IslandWalls> = l.islands.iter().map(|isl| perimeters(isl, &p)).collect();
-            let out_islands = l
-                .islands
-                .iter()
-                .zip(&walls)
-                .map(|(island, w)| {
-                    let skins = classify(
-                        &w.inner_area,
-                        &stack,
-                        i,
-                        settings.print.top_solid_layers,
-                        settings.print.bottom_solid_layers,
-                        settings.line_width(WidthRole::SolidInfill, tool, first),
-                    );
-                    island_paths(island, w, &skins, settings, tool, i, l)
-                })
-                .collect();
-            LayerRegions {
-                index: i,
-                z: l.z,
-                height: l.height,
-                islands: out_islands,
-                support: Vec::new(),
-            }
-        })
+        .map(|(i, l)| layer_regions(l, i, &stack, settings, tool))
         .collect()
+}
+
+/// The paths of `layer`, layer `i` of one object printed by `tool`; `stack` holds the
+/// object's islands at least from `bottom_solid_layers` below the layer to
+/// `top_solid_layers` above it (fewer where the object ends).
+pub fn layer_regions(
+    layer: &Layer,
+    i: usize,
+    stack: &IslandStack<'_>,
+    settings: &Settings,
+    tool: usize,
+) -> LayerRegions {
+    let _busy = timing::enter(timing::Stage::Regions);
+    let first = i == 0;
+    let p = perimeter_params(settings, tool, first, layer.height);
+    let walls: Vec<IslandWalls> = layer
+        .islands
+        .iter()
+        .map(|isl| perimeters(isl, &p))
+        .collect();
+    let islands = layer
+        .islands
+        .iter()
+        .zip(&walls)
+        .map(|(island, w)| {
+            let skins = classify(
+                &w.inner_area,
+                stack,
+                i,
+                settings.print.top_solid_layers,
+                settings.print.bottom_solid_layers,
+                settings.line_width(WidthRole::SolidInfill, tool, first),
+            );
+            island_paths(island, w, &skins, settings, tool, i, layer)
+        })
+        .collect();
+    LayerRegions {
+        index: i,
+        z: layer.z,
+        height: layer.height,
+        islands,
+        support: Vec::new(),
+    }
 }
 
 /// Wall settings for a layer.

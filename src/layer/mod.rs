@@ -9,7 +9,8 @@ pub mod medial;
 pub mod perimeters;
 pub mod skins;
 
-pub use build::{build_regions, merge_objects};
+pub use build::{build_regions, layer_regions, merge_objects};
+pub use skins::IslandStack;
 
 use crate::geom::ExPolygon;
 use crate::path::ExtrusionPath;

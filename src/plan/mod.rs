@@ -117,12 +117,12 @@ pub use order::{NearestIslands, PathEnds, chain_paths, island_order, perimeter_n
 pub use params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams, is_bridging,
 };
-pub use planner::{plan_job, plan_layers};
+pub use planner::{JobPlanner, plan_job, plan_layers, prepare_combs};
 pub use seam::{
     ALIGN_RADIUS, MIN_HIDING_TURN, SEAM_HIDE_RADIUS, SeamHistory, choose_seam, rotate_loop,
     seam_and_anchor,
 };
-pub use skirt::{Adhesion, adhesion, needs_auto_brim};
+pub use skirt::{Adhesion, adhesion, adhesion_lookahead, needs_auto_brim};
 
 #[cfg(test)]
 mod tests;

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use crate::geom::{self, Point};
 use crate::layer::{IslandPaths, LayerRegions};
 use crate::path::{ExtrusionPath, Role};
+use crate::timing;
 
 use super::comb::CombRegion;
 use super::cooling::apply_cooling;
@@ -84,31 +85,20 @@ pub fn plan_job(
     params: &PlanParams,
 ) -> Result<(Vec<LayerPlan>, Option<Tower>), TowerError> {
     let adhesion = adhesion(layers, params);
-    let mut planner = Planner {
-        p: params,
-        adhesion: &adhesion,
-        pos: None,
-        tool: 0,
-        seams: SeamHistory::default(),
-        fan: None,
-        tower: None,
-        changes: Vec::new(),
-    };
-    let changes = tool_changes(layers, planner.adhesion_layers());
+    let changes = tool_changes(layers, JobPlanner::adhesion_layers(params, &adhesion));
     let tower = match &params.tower {
         Some(t) => place_tower(layers, &changes, t)?,
         None => None,
     };
-    planner.tower = tower.clone();
-    planner.changes = changes;
+    let mut planner = JobPlanner::new(params, &adhesion, changes, tower.clone());
     let mut out = Vec::with_capacity(layers.len());
     let chunks: Vec<&[LayerRegions]> = layers.chunks(PREPARE_CHUNK).collect();
-    let mut ready = chunks.first().map(|c| prepare(c, params));
+    let mut ready = chunks.first().map(|c| prepare_combs(c, params));
     for k in 0..chunks.len() {
         let combs = ready.take().unwrap_or_default();
         let next = chunks.get(k + 1);
         let (prepared, plans) = rayon::join(
-            || next.map(|c| prepare(c, params)),
+            || next.map(|c| prepare_combs(c, params)),
             || {
                 chunks[k]
                     .iter()
@@ -126,8 +116,54 @@ pub fn plan_job(
     Ok((out, tower))
 }
 
-/// The comb regions of every island of `layers`.
-fn prepare(layers: &[LayerRegions], params: &PlanParams) -> Vec<Vec<Option<CombRegion>>> {
+/// A job planned layer by layer, for callers that make the layers as they go and let
+/// each go once planned: [`plan_job`] is this over a whole stack of layers, with the
+/// standby temperatures (which look ahead to each tool's next use) added at the end.
+pub struct JobPlanner<'a> {
+    planner: Planner<'a>,
+}
+
+impl<'a> JobPlanner<'a> {
+    /// Start a job with its skirt and brim (from [`adhesion`]), the tool changes of
+    /// every layer (from [`tool_changes`]; layers past the end change no tool) and
+    /// the prime tower (from [`place_tower`]).
+    pub fn new(
+        params: &'a PlanParams,
+        adhesion: &'a Adhesion,
+        changes: Vec<Vec<(usize, usize)>>,
+        tower: Option<Tower>,
+    ) -> JobPlanner<'a> {
+        JobPlanner {
+            planner: Planner {
+                p: params,
+                adhesion,
+                pos: None,
+                tool: 0,
+                seams: SeamHistory::default(),
+                fan: None,
+                tower,
+                changes,
+            },
+        }
+    }
+
+    /// The layers the skirt and brim are printed on (what [`tool_changes`] needs).
+    pub fn adhesion_layers(params: &PlanParams, adhesion: &Adhesion) -> usize {
+        JobPlanner::new(params, adhesion, Vec::new(), None)
+            .planner
+            .adhesion_layers()
+    }
+
+    /// Plan the next layer (layers come in order, first layer first); `combs` are its
+    /// islands' comb regions from [`prepare_combs`].
+    pub fn plan_layer(&mut self, layer: &LayerRegions, combs: &[Option<CombRegion>]) -> LayerPlan {
+        self.planner.plan_layer(layer, combs)
+    }
+}
+
+/// The comb regions of every island of `layers`, in parallel (they need no state, so
+/// they are made ahead of the sequential planning).
+pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<Vec<Option<CombRegion>>> {
     let needed = params.combing || params.retract.only_when_crossing_perimeters;
     layers
         .par_iter()
@@ -135,6 +171,7 @@ fn prepare(layers: &[LayerRegions], params: &PlanParams) -> Vec<Vec<Option<CombR
             l.islands
                 .par_iter()
                 .map(|isl| {
+                    let _busy = timing::enter(timing::Stage::Plan);
                     let paths = isl.perimeters.len() + isl.thin.len() + isl.infill.len();
                     if !needed || paths < 2 {
                         return None;

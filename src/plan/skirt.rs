@@ -11,7 +11,7 @@
 //! bare bed around a small footprint, where tight curves lift most easily.)
 
 use crate::geom::{self, BBox, ExPolygon, FillRule, JoinType, Point, Polygon, Polyline, scaled};
-use crate::layer::LayerRegions;
+use crate::layer::{IslandPaths, LayerRegions};
 use crate::path::{ExtrusionPath, Role, bead_spacing};
 
 use super::hull::{convex_hull, min_width};
@@ -74,6 +74,17 @@ fn auto_brim(
     let Some(island) = layers.first().and_then(|l| l.islands.get(i)) else {
         return false;
     };
+    column_height_reaches(
+        layers,
+        boxes,
+        island.boundary.bbox(),
+        auto_brim_height(island, params),
+    )
+}
+
+/// The height (mm) the part standing on a first-layer island must reach for the island
+/// to get an automatic brim.
+fn auto_brim_height(island: &IslandPaths, params: &PlanParams) -> f64 {
     let width = min_width(&convex_hull(&island.boundary.contour.points)) / geom::SCALE;
     let b = &params.brim;
     let ratio = if width < b.auto_small_width {
@@ -81,7 +92,25 @@ fn auto_brim(
     } else {
         b.auto_slenderness
     };
-    column_height_reaches(layers, boxes, island.boundary.bbox(), width * ratio)
+    width * ratio
+}
+
+/// How high (mm) [`adhesion`] looks at the layers above the first: the heights the
+/// automatic brim follows each first-layer island's column to, those the print
+/// reaches (`top`, its highest layer's top); 0 when only the first layer counts. A
+/// caller making layers as it goes may give [`adhesion`] the first layer in full and,
+/// above it, only the layers up to the first whose top reaches this height, and only
+/// their islands' outlines (the boxes round them will do): the result is the same.
+pub fn adhesion_lookahead(first: &LayerRegions, params: &PlanParams, top: f64) -> f64 {
+    if params.brim.width > 0.0 || !params.brim.auto {
+        return 0.0;
+    }
+    first
+        .islands
+        .iter()
+        .map(|isl| auto_brim_height(isl, params))
+        .filter(|h| *h <= top)
+        .fold(0.0, f64::max)
 }
 
 /// The islands' boxes of each layer, computed when first needed.

@@ -25,6 +25,7 @@ use serde::Serialize;
 use crate::geom::Point;
 use crate::geom::{self, ExPolygon, FillRule, Polygon, scaled};
 use crate::mesh::Mesh;
+use crate::timing;
 
 pub use chain::ChainStats;
 pub use heights::{LayerSpec, layer_specs};
@@ -89,25 +90,10 @@ pub fn slice_mesh(
     specs: &[LayerSpec],
     options: &SliceOptions,
 ) -> (Vec<Layer>, ChainStats) {
-    let planes: Vec<f64> = specs.iter().map(|s| s.slice_z).collect();
-    let buckets = bucket::Buckets::new(mesh, &planes);
-    let results: Vec<(Layer, ChainStats)> = specs
-        .par_iter()
-        .enumerate()
-        .map_init(Vec::new, |segments, (i, spec)| {
-            segments.clear();
-            section::section(mesh, buckets.faces(i), spec.slice_z, segments);
-            let (islands, stats) = islands_from_segments(segments, options);
-            (
-                Layer {
-                    z: spec.z,
-                    height: spec.height,
-                    slice_z: spec.slice_z,
-                    islands,
-                },
-                stats,
-            )
-        })
+    let slicer = Slicer::new(mesh, specs);
+    let results: Vec<(Layer, ChainStats)> = (0..specs.len())
+        .into_par_iter()
+        .map_init(Vec::new, |segments, i| slicer.layer(i, options, segments))
         .collect();
     let mut total = ChainStats::default();
     let layers = results
@@ -118,6 +104,50 @@ pub fn slice_mesh(
         })
         .collect();
     (layers, total)
+}
+
+/// A mesh ready to be sliced layer by layer, in any order: its triangles bucketed by
+/// the layers they cross.
+pub struct Slicer<'m> {
+    mesh: &'m Mesh,
+    specs: &'m [LayerSpec],
+    buckets: bucket::Buckets,
+}
+
+impl<'m> Slicer<'m> {
+    /// Prepare `mesh` for slicing at `specs`.
+    pub fn new(mesh: &'m Mesh, specs: &'m [LayerSpec]) -> Slicer<'m> {
+        let _busy = timing::enter(timing::Stage::Slice);
+        let planes: Vec<f64> = specs.iter().map(|s| s.slice_z).collect();
+        Slicer {
+            mesh,
+            specs,
+            buckets: bucket::Buckets::new(mesh, &planes),
+        }
+    }
+
+    /// Layer `i`; `segments` is scratch space reused between calls.
+    pub fn layer(
+        &self,
+        i: usize,
+        options: &SliceOptions,
+        segments: &mut Vec<section::Segment>,
+    ) -> (Layer, ChainStats) {
+        let _busy = timing::enter(timing::Stage::Slice);
+        let spec = &self.specs[i];
+        segments.clear();
+        section::section(self.mesh, self.buckets.faces(i), spec.slice_z, segments);
+        let (islands, stats) = islands_from_segments(segments, options);
+        (
+            Layer {
+                z: spec.z,
+                height: spec.height,
+                slice_z: spec.slice_z,
+                islands,
+            },
+            stats,
+        )
+    }
 }
 
 /// Chain one layer's segments and resolve the loops into islands.

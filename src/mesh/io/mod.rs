@@ -169,6 +169,7 @@ pub fn load(path: &Path) -> Result<Vec<Object>, LoadError> {
 
 /// Load every object of a mesh file, reporting progress in bytes.
 pub fn load_with_progress(path: &Path, progress: &Progress<'_>) -> Result<Vec<Object>, LoadError> {
+    let _busy = crate::timing::enter(crate::timing::Stage::Load);
     let open_err = |source| LoadError::Open {
         path: path.to_path_buf(),
         source,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::mesh::Mesh;
+use crate::timing::{self, Stage};
 
 /// A fast hasher for small integer keys (the multiply-rotate scheme of FxHash).
 #[derive(Default, Clone, Copy)]
@@ -65,6 +66,12 @@ impl Welder {
     /// The index of the vertex at `p`, added if new.
     #[inline]
     pub fn vertex(&mut self, p: [f32; 3]) -> u32 {
+        let _busy = timing::enter(Stage::Weld);
+        self.weld(p)
+    }
+
+    #[inline]
+    fn weld(&mut self, p: [f32; 3]) -> u32 {
         // Normalise -0.0 to 0.0 so both weld.
         let p = p.map(|c| if c == 0.0 { 0.0 } else { c });
         let key = p.map(f32::to_bits);
@@ -79,7 +86,8 @@ impl Welder {
     /// Add a triangle by its corner positions.
     #[inline]
     pub fn triangle(&mut self, corners: [[f32; 3]; 3]) {
-        let f = corners.map(|c| self.vertex(c));
+        let _busy = timing::enter(Stage::Weld);
+        let f = corners.map(|c| self.weld(c));
         self.mesh.faces.push(f);
     }
 
