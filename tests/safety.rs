@@ -174,6 +174,12 @@ fn a_folder_as_output_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("it is a folder"), "{}", stderr(&o));
     assert!(d.is_dir() && parts(d).is_empty());
+    // And a file given as the folder for pictures, before any slicing.
+    let out = d.join("cube.gcode");
+    let o = lamina(&["slice", s(&model), "-o", s(&out), "--preview", s(&model)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("not a folder"), "{}", stderr(&o));
+    assert!(!out.exists());
 }
 
 /// A model that takes several seconds to slice: a sphere of 150 mm with 200,000
@@ -422,6 +428,7 @@ fn every_usage_error_exits_2() {
             "layer_height",
         ),
         (vec!["slice", m, "-o", o_, "--support", "maybe"], "maybe"),
+        (vec!["slice", m, "-o", o_, "--support", "tre"], "tree"),
         (
             vec!["slice", m, "-o", o_, "--support-inside", "maybe"],
             "maybe",
@@ -488,6 +495,20 @@ fn every_usage_error_exits_2() {
         assert!(j.get("file").is_some(), "{j}");
         assert!(stderr(&o).starts_with("error: "), "{with_json:?}");
     }
+    // Values and names in another case: options take them, profiles suggest them.
+    let o = lamina(&[
+        "slice",
+        m,
+        "-o",
+        o_,
+        "--support",
+        "Tree",
+        "--support-inside",
+        "NONE",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_file(&out).unwrap();
     // Job failures are status 1, and their JSON names the file.
     let missing = d.join("missing.stl");
     let o = lamina(&["slice", s(&missing), "-o", o_, "--json"]);

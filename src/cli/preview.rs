@@ -40,7 +40,7 @@ pub struct PreviewArgs {
     #[arg(long, value_name = "Z", allow_negative_numbers = true)]
     z: Option<f32>,
     /// What the colours tell.
-    #[arg(long, value_enum, default_value_t = ColorArg::Role)]
+    #[arg(long, value_enum, ignore_case = true, default_value_t = ColorArg::Role)]
     color: ColorArg,
     /// Draw travel moves (thin dashed lines).
     #[arg(long)]

@@ -87,16 +87,16 @@ pub struct JobArgs {
     tool: Vec<String>,
     /// Soluble support on a dual-nozzle printer (a tool loaded with PVA or BVOH): all
     /// support, or only the interface touching the model.
-    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "all", value_name = "MODE")]
+    #[arg(long, value_enum, ignore_case = true, num_args = 0..=1, default_missing_value = "all", value_name = "MODE")]
     soluble: Option<SolubleArg>,
     /// Support style (default: the quality profile's).
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     support: Option<SupportArg>,
     /// Overhang threshold in degrees from the horizontal: flatter surfaces get support.
     #[arg(long, value_name = "DEG")]
     support_angle: Option<f64>,
     /// Support standing inside the model (lumens, sacs).
-    #[arg(long, value_enum, value_name = "MODE")]
+    #[arg(long, value_enum, ignore_case = true, value_name = "MODE")]
     support_inside: Option<InsideArg>,
     /// Scale: one factor, or X,Y,Z factors.
     #[arg(long, value_name = "F")]
@@ -287,6 +287,12 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
         return Err(usage!(
             "--preview draws from the G-code file, so it needs -o FILE (not -o -)"
         ));
+    }
+    if let Some(dir) = args.preview.as_ref().filter(|d| d.exists() && !d.is_dir()) {
+        anyhow::bail!(
+            "cannot write pictures into '{}': it is a file, not a folder",
+            dir.display()
+        );
     }
     // Where the time goes, for `--json`.
     let clock = args.json.then(lamina::timing::Recorder::start);
