@@ -33,8 +33,8 @@ pub enum Problem {
     #[error("the folder '{}' is not writable ({})", .0.display(), .1)]
     FolderNotWritable(PathBuf, io::Error),
     /// The path is a folder.
-    #[error("it is a folder; give a file name, such as '{}'", .0.display())]
-    IsFolder(PathBuf),
+    #[error("it is a folder; give the name of a file in it")]
+    IsFolder,
     /// The path is a named pipe.
     #[error(
         "it is a named pipe (FIFO), not a file; to send the output into a pipe use -o - and a shell redirection"
@@ -61,7 +61,7 @@ impl Problem {
             Problem::NoFolder(_) => io::ErrorKind::NotFound,
             Problem::NotAFolder(_) => io::ErrorKind::NotADirectory,
             Problem::FolderNotWritable(_, e) | Problem::Io(e) => e.kind(),
-            Problem::IsFolder(_) => io::ErrorKind::IsADirectory,
+            Problem::IsFolder => io::ErrorKind::IsADirectory,
             Problem::Fifo | Problem::Device | Problem::Socket => io::ErrorKind::InvalidInput,
             Problem::SymlinkLoop => io::ErrorKind::InvalidInput,
         }
@@ -139,7 +139,7 @@ fn folder_of(path: &Path) -> &Path {
 fn check_target(target: &Path) -> Result<(), Problem> {
     match fs::metadata(target) {
         Ok(m) if m.is_file() => Ok(()),
-        Ok(m) if m.is_dir() => Err(Problem::IsFolder(target.join("model.gcode"))),
+        Ok(m) if m.is_dir() => Err(Problem::IsFolder),
         Ok(m) => Err(special_file(&m)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let dir = folder_of(target);
@@ -447,7 +447,7 @@ mod tests {
     fn refuses_a_folder_and_a_missing_folder_naming_the_users_path() {
         let dir = tempfile::tempdir().unwrap();
         let e = PendingFile::create(dir.path()).unwrap_err();
-        assert!(matches!(e.problem, Problem::IsFolder(_)), "{e}");
+        assert!(matches!(e.problem, Problem::IsFolder), "{e}");
         let missing = dir.path().join("nope").join("x.gcode");
         let e = PendingFile::create(&missing).unwrap_err();
         let text = e.to_string();
