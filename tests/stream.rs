@@ -94,16 +94,7 @@ fn stream(printer: Printer, file: &Path, args: &[&str]) -> (Printer, Output, End
     let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("stream")
         .arg(file)
-        .args([
-            "--port",
-            &port,
-            "--banner-wait",
-            "1",
-            "--ok-timeout",
-            "0.5",
-            "--json",
-            "-q",
-        ])
+        .args(["--port", &port, "--banner-wait", "1", "--json", "-q"])
         .args(args)
         .output()
         .expect("lamina runs");
@@ -119,13 +110,18 @@ fn file_commands(executed: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The JSON summary: the last of the JSON lines on stdout.
 fn summary(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(last).unwrap_or_else(|e| {
         panic!(
-            "no JSON summary ({e}); stderr: {}",
+            "no JSON summary ({e}); stdout: {stdout}; stderr: {}",
             String::from_utf8_lossy(&output.stderr)
         )
-    })
+    });
+    assert_eq!(v["event"], "summary", "{last}");
+    v
 }
 
 fn faulty() -> Config {
@@ -174,6 +170,7 @@ fn faulty_printer_executes_exactly_the_file() {
     );
     assert_eq!(end, End::HostClosed);
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    outside_check(&job.commands, &printer.executed, &[]);
     // The faults did happen.
     assert!(printer.stats.corrupted > 50, "{:?}", printer.stats);
     assert!(printer.stats.lost_oks > 5, "{:?}", printer.stats);
@@ -196,10 +193,15 @@ fn faulty_printer_executes_exactly_the_file() {
     assert!(text.lines().any(|l| l.ends_with(" < ok")));
     assert!(text.contains("< Resend: "));
     assert!(text.contains(" M105*"));
-    // The state file says the job is done.
-    let state =
-        std::fs::read_to_string(format!("{}.lamina-job", job.path.display())).expect("state file");
-    assert!(state.contains("\"done\""));
+    // A finished job leaves no state file behind.
+    assert!(!Path::new(&format!("{}.lamina-job", job.path.display())).exists());
+    assert_eq!(s["state_file"], serde_json::Value::Null);
+    // Every line of stdout is a JSON event.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for line in stdout.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        assert!(v["event"].is_string(), "{line}");
+    }
 }
 
 #[test]
@@ -238,7 +240,7 @@ fn disconnect_then_resume_on_a_printer_that_kept_running() {
     assert!(stderr.contains("acknowledged up to line"), "{stderr}");
     assert!(stderr.contains("--resume"), "{stderr}");
     let before = file_commands(&printer.executed);
-    assert!(before.len() >= 690 && before.len() < job.commands.len());
+    assert!(printer.executed.len() >= 700 && before.len() < job.commands.len());
 
     // Plugged back in: the board did not reset (no banner), it kept its line counter.
     let mut printer = printer;
@@ -251,6 +253,7 @@ fn disconnect_then_resume_on_a_printer_that_kept_running() {
     );
     let s = summary(&output);
     assert_eq!(s["printer_reset"], false);
+    assert_eq!(s["resumed"], "kept_running");
     assert_eq!(s["preamble"].as_array().map(Vec::len), Some(0));
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
 }
@@ -322,6 +325,7 @@ fn disconnect_then_resume_after_the_board_reset() {
     );
     let s = summary(&output);
     assert_eq!(s["printer_reset"], true);
+    assert_eq!(s["resumed"], "reset");
     let stderr = String::from_utf8_lossy(&output.stderr);
     let preamble: Vec<String> = s["preamble"]
         .as_array()
@@ -351,12 +355,12 @@ fn disconnect_then_resume_after_the_board_reset() {
     let r = judge_resumed(&all, before, &preamble, &job.commands);
     assert_eq!(r.lost, 0, "{r:?}; lamina said: {stderr}");
     assert!(r.doubled <= MAX_REDO, "{r:?}");
-    outside_check(&job.path, &printer.executed, &["--resumed"]);
+    outside_check(&job.commands, &printer.executed, &["--resumed"]);
 }
 
 /// Judge the printer's log with the independent checker `stream_check.py` (in
 /// `../shared/tools`), when it is there.
-fn outside_check(file: &Path, executed: &[String], args: &[&str]) {
+fn outside_check(file: &[String], executed: &[String], args: &[&str]) {
     let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/stream_check.py");
     if !tool.is_file() {
         emulator::skip_or_fail(&format!("{} is missing", tool.display()));
@@ -365,9 +369,12 @@ fn outside_check(file: &Path, executed: &[String], args: &[&str]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("executed.log");
     std::fs::write(&log, executed.join("\n") + "\n").expect("log written");
+    // The checker reads ';' comments only: give it the commands as they must be sent.
+    let commands = dir.path().join("job.gcode");
+    std::fs::write(&commands, file.join("\n") + "\n").expect("commands written");
     let out = Command::new("python3")
         .arg(&tool)
-        .arg(file)
+        .arg(&commands)
         .arg(&log)
         .args(args)
         .output()
@@ -391,8 +398,9 @@ fn fatal_error_stops_the_job_within_one_line() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("Thermal Runaway"), "{stderr}");
+    // Only the lines already in flight (the window of 4) can follow the error.
     assert!(
-        printer.stats.lines_after_fatal <= 1,
+        printer.stats.lines_after_fatal <= 4,
         "{} lines sent after the fatal error",
         printer.stats.lines_after_fatal
     );
@@ -502,6 +510,7 @@ fn stream_with_signals(
     printer: Printer,
     args: &[&str],
     signals: &[(Duration, i32)],
+    envs: &[(&str, &Path)],
 ) -> (Printer, Output) {
     let (master, port) = emulator::pty();
     let handle = std::thread::spawn(move || {
@@ -511,16 +520,8 @@ fn stream_with_signals(
     });
     let child = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .args(args)
-        .args([
-            "--port",
-            &port,
-            "--banner-wait",
-            "1",
-            "--ok-timeout",
-            "0.5",
-            "--json",
-            "-q",
-        ])
+        .args(["--port", &port, "--banner-wait", "1", "--json", "-q"])
+        .envs(envs.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -556,6 +557,7 @@ fn pause_and_resume_run_the_profile_templates_and_keep_every_command() {
             (Duration::from_millis(1500), libc::SIGUSR1),
             (Duration::from_millis(1500), libc::SIGUSR2),
         ],
+        &[],
     );
     assert!(
         output.status.success(),
@@ -603,6 +605,7 @@ fn cancel_stops_between_commands_and_turns_the_heaters_off() {
         Printer::new(slow_printer()),
         &["stream", &path],
         &[(Duration::from_millis(1500), libc::SIGINT)],
+        &[],
     );
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(summary(&output)["status"], "cancelled");
@@ -634,20 +637,25 @@ fn print_slices_then_streams_the_same_commands() {
     let cube = lamina::mesh::shapes::cuboid([0.0; 3], [10.0, 10.0, 2.0]);
     lamina::mesh::io::write_stl(&model, &cube).expect("write the cube");
     let model_arg = model.to_string_lossy().to_string();
+    let cache = tempfile::tempdir().expect("tempdir");
     let (printer, output) = stream_with_signals(
         Printer::new(Config {
             seed: 77,
             ..faulty()
         }),
-        &["print", &model_arg, "--window", "4"],
+        &["print", &model_arg],
         &[],
+        &[("XDG_CACHE_HOME", cache.path())],
     );
     assert!(
         output.status.success(),
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let gcode = std::fs::read_to_string(dir.path().join("cube.gcode")).expect("G-code kept");
+    // Kept in the cache folder, not beside the model.
+    assert!(!dir.path().join("cube.gcode").exists());
+    let gcode =
+        std::fs::read_to_string(cache.path().join("lamina/cube.gcode")).expect("G-code kept");
     let want: Vec<String> = gcode
         .lines()
         .filter_map(lamina::serial::gcode::clean_line)
@@ -662,6 +670,174 @@ fn print_slices_then_streams_the_same_commands() {
         .cloned()
         .collect();
     assert_same_commands(&got, &want);
+}
+
+#[test]
+fn print_checks_the_port_before_slicing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("cube.stl");
+    let cube = lamina::mesh::shapes::cuboid([0.0; 3], [10.0, 10.0, 2.0]);
+    lamina::mesh::io::write_stl(&model, &cube).expect("write the cube");
+    let out = dir.path().join("cube.gcode");
+    let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("print")
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .args(["--port", "/nonexistent/ttyUSB7"])
+        .output()
+        .expect("lamina runs");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/ttyUSB7"));
+    assert!(!out.exists(), "sliced before the port was checked");
+}
+
+#[test]
+fn a_mesh_or_binary_file_is_refused_before_the_port_is_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("aorta.stl");
+    let cube = lamina::mesh::shapes::cuboid([0.0; 3], [10.0, 10.0, 2.0]);
+    lamina::mesh::io::write_stl(&model, &cube).expect("write the cube");
+    let text = dir.path().join("notes.gcode");
+    std::fs::write(&text, "; only settings\nM104 S200\nM140 S60\n").expect("written");
+    for (file, says) in [
+        (&model, "aorta.stl looks like a binary STL"),
+        (&text, "no motion command"),
+    ] {
+        let started = std::time::Instant::now();
+        // The port does not exist: had lamina opened it, the error would say so.
+        let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
+            .arg("stream")
+            .arg(file)
+            .args(["--port", "/nonexistent/ttyUSB8"])
+            .output()
+            .expect("lamina runs");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains("ttyUSB8"), "{stderr}");
+    }
+}
+
+#[test]
+fn a_port_with_nothing_on_it_is_said_within_the_banner_wait_and_two_seconds() {
+    let job = job(2, 10);
+    // A pseudo-terminal whose other side never answers.
+    let (master, port) = emulator::pty();
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("stream")
+        .arg(&job.path)
+        .args(["--port", &port, "--banner-wait", "1"])
+        .output()
+        .expect("lamina runs");
+    let took = started.elapsed();
+    drop(master);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("no answer from a printer on {port}")),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(!Path::new(&format!("{}.lamina-job", job.path.display())).exists());
+}
+
+/// A job with a slow homing and a slow heat-up, then more long moves than the planner
+/// holds, so that their oks come as slowly as they run.
+fn slow_work_job() -> Job {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("slow.gcode");
+    let mut commands: Vec<String> = ["G28", "M109 S210", "G90", "G1 X1 Y1 F1200"]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    // 10 mm at 20 mm/s: half a second each.
+    for i in 0..20 {
+        commands.push(format!("G1 X{} Y1", if i % 2 == 0 { 11 } else { 1 }));
+    }
+    commands.push("G1 Z5 F600".into());
+    std::fs::write(&path, commands.join("\n") + "\n").expect("written");
+    Job {
+        _dir: dir,
+        path,
+        commands,
+    }
+}
+
+#[test]
+fn no_probe_during_long_moves_heating_or_homing() {
+    // Moves take their length over their feedrate; homing and heating take a second and
+    // a half without a word.
+    let config = Config {
+        timed_moves: true,
+        slow_time: Duration::from_millis(1500),
+        busy_interval: None,
+        autoreport: true,
+        ..Config::default()
+    };
+    let job = slow_work_job();
+    let (printer, output, _) = stream(Printer::new(config.clone()), &job.path, &[]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    assert_eq!(printer.stats.m105, 0, "probes sent though no ok was lost");
+    // Negative control: a fixed wait shorter than a move takes the moves for lost oks.
+    let (printer, output, _) = stream(Printer::new(config), &job.path, &["--ok-timeout", "0.3"]);
+    assert!(output.status.success());
+    assert!(printer.stats.m105 > 0, "{:?}", printer.stats);
+}
+
+#[test]
+fn a_lost_ok_is_found_well_under_a_second() {
+    let job = job(6, 60);
+    let config = Config {
+        seed: 4242,
+        lose_ok: 0.03,
+        move_time: Duration::from_millis(2),
+        ..Config::default()
+    };
+    // One command in flight: every lost ok stalls the stream until lamina probes.
+    let (printer, output, _) = stream(Printer::new(config), &job.path, &["--window", "1"]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    let mut noticed = printer.stats.lost_ok_noticed.clone();
+    assert!(noticed.len() >= 5, "{:?}", printer.stats);
+    noticed.sort();
+    let median = noticed[noticed.len() / 2];
+    assert!(median < Duration::from_millis(600), "{noticed:?}");
+    assert!(
+        noticed[noticed.len() - 1] < Duration::from_secs(2),
+        "{noticed:?}"
+    );
+}
+
+#[test]
+fn garbled_replies_never_end_the_job() {
+    // One reply line in 30 has a bit flipped: oks, resend requests and errors alike.
+    let job = job(10, 60);
+    let config = Config {
+        seed: 31337,
+        garble_replies: 0.033,
+        ..faulty()
+    };
+    let (printer, output, _) = stream(Printer::new(config), &job.path, &[]);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printer.stats.garbled > 20, "{:?}", printer.stats);
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    outside_check(&job.commands, &printer.executed, &[]);
 }
 
 /// CPU time of this process's finished children, seconds.

@@ -26,8 +26,12 @@ use super::Global;
     lamina stream skull.gcode --port /dev/ttyUSB0 --resume\n  \
     lamina stream skull.gcode --port /dev/ttyUSB0 --from-line 12000\n\n\
     While streaming: p pauses, r resumes (or SIGUSR1 / SIGUSR2), Ctrl-C cancels.\n\
-    A job state file FILE.gcode.lamina-job is kept up to date: after a disconnect or a\n\
-    crash, --resume continues where the printer stopped.")]
+    A job state file FILE.gcode.lamina-job is kept up to date while the job runs: after a\n\
+    disconnect or a crash, --resume continues where the printer stopped (and, if its board\n\
+    reset, goes back before the moves it lost, re-heats and re-homes X and Y). The file is\n\
+    removed when the job ends cleanly.\n\
+    With --json, stdout gets one JSON object per line: events as they happen\n\
+    (\"event\": \"message\" or \"progress\") and the summary last (\"event\": \"summary\").")]
 pub struct StreamArgs {
     /// The G-code file to print.
     pub file: PathBuf,
@@ -59,17 +63,18 @@ pub struct LinkArgs {
     /// Write every line sent and received, with timestamps, to this file (appended).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
-    /// Commands in flight before waiting for an acknowledgement (default: 1, or the
-    /// firmware's buffer size when it reports it with advanced ok).
+    /// Commands in flight before waiting for an acknowledgement (default: 4, Marlin's
+    /// command buffer, or the buffer size the firmware reports with advanced ok).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub window: Option<u64>,
-    /// Seconds without an answer before the printer is probed for a lost `ok`.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
-    pub ok_timeout: f64,
+    /// Seconds without an answer before the printer is probed for a lost `ok` (default:
+    /// adaptive, from the printer's pace and what each command makes it do).
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds)]
+    pub ok_timeout: Option<f64>,
     /// Seconds to wait for the board's reset banner after opening the port.
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
     pub banner_wait: f64,
-    /// Print a JSON summary on stdout.
+    /// JSON on stdout, one object per line: events, then the summary.
     #[arg(long)]
     pub json: bool,
 }
@@ -114,14 +119,46 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Progress on stderr: a bar on a terminal, messages otherwise.
+/// Progress on stderr: a bar on a terminal, messages otherwise; with `--json`, events on
+/// stdout.
 struct Display {
     bar: Option<ProgressBar>,
     quiet: bool,
+    json: bool,
+    last_json_progress: Option<std::time::Instant>,
+}
+
+/// Least time between two JSON progress events.
+const JSON_PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+impl Display {
+    fn json_event(&self, value: serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{value}");
+        let _ = out.flush();
+    }
 }
 
 impl Observer for Display {
     fn progress(&mut self, p: &Progress) {
+        if self.json
+            && self
+                .last_json_progress
+                .is_none_or(|t| t.elapsed() >= JSON_PROGRESS_EVERY)
+        {
+            self.last_json_progress = Some(std::time::Instant::now());
+            self.json_event(serde_json::json!({
+                "event": "progress",
+                "phase": p.phase,
+                "percent": (p.fraction() * 1000.0).round() / 10.0,
+                "line": p.line,
+                "layer": p.layer,
+                "z": p.z,
+                "elapsed_s": p.elapsed.as_secs_f64(),
+                "remaining_s": p.remaining.map(|r| r.as_secs_f64()),
+                "temperatures": p.temperatures,
+            }));
+        }
         let Some(bar) = &self.bar else { return };
         bar.set_position((p.fraction() * 1000.0).round() as u64);
         let mut parts = vec![format!("{:?}", p.phase).to_lowercase()];
@@ -143,6 +180,9 @@ impl Observer for Display {
     }
 
     fn message(&mut self, text: &str) {
+        if self.json {
+            self.json_event(serde_json::json!({"event": "message", "text": text}));
+        }
         if self.quiet {
             return;
         }
@@ -212,16 +252,24 @@ pub fn run(args: StreamArgs, global: Global) -> anyhow::Result<()> {
         }
         None => Default::default(),
     };
-    stream_file(&args.file, &args.link, templates, global)
+    // A mesh or a binary file never reaches the printer.
+    lamina::serial::check::check_file(&args.file)?;
+    stream_file(&args.file, &args.link, templates, global, None)
 }
 
-/// Stream `file` to the printer on `args.port`; `templates` replace the default pause,
-/// resume and cancel G-code.
+/// Open the printer's port (before long work, so that a wrong port is said at once).
+pub fn open_port(args: &LinkArgs) -> anyhow::Result<SerialLink> {
+    Ok(SerialLink::open(&args.port, args.baud)?)
+}
+
+/// Stream `file` to the printer on `args.port` (through `link` when it is open already);
+/// `templates` replace the default pause, resume and cancel G-code.
 pub fn stream_file(
     file: &std::path::Path,
     args: &LinkArgs,
     templates: [Option<String>; 3],
     global: Global,
+    link: Option<SerialLink>,
 ) -> anyhow::Result<()> {
     let mut options = StreamOptions {
         start: match (args.resume, args.from_line) {
@@ -242,7 +290,7 @@ pub fn stream_file(
     if let Some(t) = cancel {
         options.cancel_gcode = t;
     }
-    options.protocol.ok_timeout = Duration::from_secs_f64(args.ok_timeout);
+    options.protocol.ok_timeout = args.ok_timeout.map(Duration::from_secs_f64);
     if let Some(w) = args.window {
         options.protocol.window = usize::try_from(w).unwrap_or(1);
         options.protocol.auto_window = false;
@@ -294,7 +342,10 @@ pub fn stream_file(
         lamina::serial::state::JobState::load(&lamina::serial::state::JobState::path_for(file))
             .context("cannot resume")?;
     }
-    let mut link = SerialLink::open(&args.port, args.baud)?;
+    let mut link = match link {
+        Some(link) => link,
+        None => open_port(args)?,
+    };
     let bar = global.show_progress().then(|| {
         let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
         bar.set_style(
@@ -307,6 +358,8 @@ pub fn stream_file(
     let mut display = Display {
         bar,
         quiet: global.quiet,
+        json: args.json,
+        last_json_progress: None,
     };
     let summary = stream::run(
         file,
@@ -324,7 +377,11 @@ pub fn stream_file(
         let _ = w.flush();
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        let mut value = serde_json::to_value(&summary)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("event".into(), "summary".into());
+        }
+        display.json_event(value);
     }
     match summary.status {
         JobStatus::Done => {

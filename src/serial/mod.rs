@@ -9,7 +9,9 @@
 //! - [`stream`]: a whole job: file, progress, pause/resume/cancel, resume after a
 //!   disconnect.
 
+pub mod check;
 pub mod gcode;
+pub mod pace;
 pub mod port;
 pub mod protocol;
 pub mod response;

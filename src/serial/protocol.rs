@@ -18,13 +18,20 @@
 //! - `ok` acknowledges the oldest line in flight; at most `window` lines are in flight;
 //!   an advanced `ok N<n> P<p> B<b>` names the line it acknowledges and sizes the window
 //!   from the firmware's free buffer slots;
-//! - a lost `ok` would stall the stream: after a timeout without word from the printer
-//!   (long for heating, homing, probing) a numbered `M105` is sent as a probe, outside
-//!   the window. Its answer, `ok T:...`, comes after every command sent before it, so it
-//!   acknowledges them all at once; if the printer had in fact missed a line, the probe's
-//!   number makes it ask for that line. The probe carries a checksum like every line, so
-//!   noise can never turn it into another command. Nothing is ever resent without the
-//!   printer asking for it.
+//! - without advanced `ok`, oks are counted against the firmware's buffer (Marlin's
+//!   BUFSIZE, 4): a lost `ok` leaves a line counted in flight that is not, which only
+//!   narrows the window. Every so often (more often when oks get lost) a numbered `M105`
+//!   goes with the stream: its answer, `ok T:...`, comes after every command sent before
+//!   it, so it closes them all and the count is right again;
+//! - a lost `ok` that stalls the stream is found by a deadline per command (see
+//!   [`pace`](super::pace): what the printer must do before it can answer, how fast it
+//!   answered so far): a numbered `M105` is then sent as a probe, outside the window. If
+//!   the printer had in fact missed a line, the probe's number makes it ask for that line.
+//!   The probe carries a checksum like every line, so noise can never turn it into
+//!   another command. Nothing is ever resent without the printer asking for it;
+//! - a resend request that cannot be right (a line never sent, or far behind those in
+//!   flight: a garbled number) is checked with a probe before anything is resent; only
+//!   when the printer repeats it is it taken for a board that restarted;
 //! - line numbers wrap before `line_number_limit` with `M110 N0`.
 
 use std::collections::VecDeque;
@@ -33,6 +40,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::gcode::{self, frame};
+use super::pace::{Motion, Pace, Work};
 use super::response::{self, FirmwareLine, OkReply, Response, Temperatures};
 
 /// Where a sent command came from in the G-code file.
@@ -47,7 +55,7 @@ pub struct Source {
 /// Settings of the exchange. [`ProtocolConfig::default`] suits Marlin over USB.
 #[derive(Debug, Clone)]
 pub struct ProtocolConfig {
-    /// Commands in flight before waiting for an `ok`. 1 is always safe.
+    /// Commands in flight before waiting for an `ok`: the firmware's command buffer.
     pub window: usize,
     /// Let an advanced `ok ... B<n>` enlarge the window to the firmware's buffer size.
     pub auto_window: bool,
@@ -55,10 +63,14 @@ pub struct ProtocolConfig {
     pub max_window: usize,
     /// Lines kept for resend requests.
     pub history: usize,
-    /// Silence after which a probe is sent while ordinary commands are in flight.
-    pub ok_timeout: Duration,
-    /// The same for long commands (heating, homing, probing...).
+    /// A fixed wait for an `ok` before probing, instead of the adaptive one (see
+    /// [`pace`](super::pace)).
+    pub ok_timeout: Option<Duration>,
+    /// The wait for long commands (heating, homing, probing...) on a printer that has not
+    /// shown it says `busy:` while it works.
     pub long_timeout: Duration,
+    /// Planner blocks of the printer, for the adaptive wait.
+    pub planner_blocks: usize,
     /// With work in flight and no byte at all from the printer for this long, the job
     /// fails: the printer stopped answering.
     pub silence_limit: Duration,
@@ -66,8 +78,13 @@ pub struct ProtocolConfig {
     pub line_number_limit: u32,
 }
 
-/// Default ok timeout: Marlin's keepalive says `busy` every 2 s during long work.
-pub const DEFAULT_OK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Commands in flight without advanced `ok`: Marlin's default BUFSIZE, so every line
+/// sent waits in the firmware's command queue, none in its small receive buffer.
+pub const DEFAULT_WINDOW: usize = 4;
+/// Wait for a long command's `ok` on a printer known to say `busy:` (every 2 s by
+/// default, `M113`) or to report temperatures while it heats: silence this long means
+/// the `ok` was lost.
+pub const KEEPALIVE_WAIT: Duration = Duration::from_secs(10);
 /// Default timeout for heating, homing, probing and the like.
 pub const DEFAULT_LONG_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default silence after which the printer is taken for dead.
@@ -82,12 +99,13 @@ pub const DEFAULT_LINE_NUMBER_LIMIT: u32 = 2_000_000_000;
 impl Default for ProtocolConfig {
     fn default() -> Self {
         ProtocolConfig {
-            window: 1,
+            window: DEFAULT_WINDOW,
             auto_window: true,
             max_window: DEFAULT_MAX_WINDOW,
             history: DEFAULT_HISTORY,
-            ok_timeout: DEFAULT_OK_TIMEOUT,
+            ok_timeout: None,
             long_timeout: DEFAULT_LONG_TIMEOUT,
+            planner_blocks: super::pace::DEFAULT_PLANNER_BLOCKS,
             silence_limit: DEFAULT_SILENCE_LIMIT,
             line_number_limit: DEFAULT_LINE_NUMBER_LIMIT,
         }
@@ -133,12 +151,19 @@ pub enum Event {
     },
     /// A line the printer rejected; a resend request follows.
     LineError(String),
+    /// A resend request that cannot be right (a garbled number): checked with a probe.
+    DoubtfulResend {
+        /// The line number asked for.
+        number: u32,
+    },
     /// The printer is busy with a long command.
     Busy(String),
     /// The printer reported temperatures.
     Temperature(Temperatures),
-    /// An `Error:` that does not stop the printer.
+    /// An `Error:` that does not stop the printer, or a line that could not be read.
     Warning(String),
+    /// The board printed its reset banner: it restarted and lost what it held.
+    Reset,
     /// No answer in time: a probe `M105` was sent.
     Probe,
     /// The job cannot go on (fatal printer error, reset, unanswerable resend request).
@@ -175,7 +200,7 @@ struct Entry {
     number: u32,
     command: String,
     source: Option<Source>,
-    long: bool,
+    work: Work,
     m105: bool,
     m110: bool,
     probe: bool,
@@ -234,6 +259,29 @@ pub struct Protocol {
     firmware: FirmwareInfo,
     failed: Option<String>,
     max_buffer_free: Option<u32>,
+    /// The model of the printer's planner, for the adaptive deadline.
+    pace: Pace,
+    /// Position and feedrate along the commands handed over, for move times.
+    motion: Motion,
+    /// The printer has said `busy:` or reported temperatures while waiting for a heater:
+    /// a long command that falls silent has lost its `ok`.
+    keepalive_seen: bool,
+    /// Commands handed over since the last `M105` (a sync point).
+    since_sync: usize,
+    /// Oks counted, and lines found acknowledged without their own `ok` (lost oks), for
+    /// how often to send a sync point.
+    oks_counted: u64,
+    oks_lost: u64,
+    /// A resend request that could not be right, and the history position of the probe
+    /// sent to check it.
+    doubtful: Option<(u32, u64)>,
+    /// Whether the line error before a resend request was about a line number (it may
+    /// come from a line sent before the latest rewind) or about a checksum (a line the
+    /// printer has just refused); `None` when no error text came with the request.
+    line_number_error: Option<bool>,
+    /// The last error the printer reported without stopping (the cause of a halt that
+    /// follows).
+    last_warning: Option<String>,
 }
 
 /// Errors of [`Protocol::send`].
@@ -257,6 +305,7 @@ impl Protocol {
     /// A protocol machine with nothing sent yet.
     pub fn new(config: ProtocolConfig) -> Self {
         let window = config.window.max(1);
+        let config_blocks = config.planner_blocks;
         Protocol {
             config,
             window,
@@ -280,6 +329,15 @@ impl Protocol {
             firmware: FirmwareInfo::default(),
             failed: None,
             max_buffer_free: None,
+            pace: Pace::new(config_blocks),
+            motion: Motion::default(),
+            keepalive_seen: false,
+            since_sync: 0,
+            oks_counted: 0,
+            oks_lost: 0,
+            doubtful: None,
+            line_number_error: None,
+            last_warning: None,
         }
     }
 
@@ -366,8 +424,23 @@ impl Protocol {
             self.push_entry("M110 N0".to_string(), None);
             self.next_number = 1;
         }
+        if self.sync_due() {
+            self.push_entry(PROBE_COMMAND.to_string(), None);
+        }
         self.push_entry(clean, source);
         Ok(())
+    }
+
+    /// Whether an `M105` should go with the stream now, to find lines whose `ok` was lost
+    /// before they narrow the window to nothing: about every [`SYNC_LOST_OKS`] lost oks,
+    /// as the rate of lost oks seen so far says.
+    fn sync_due(&self) -> bool {
+        if self.window <= 1 || self.firmware.advanced_ok {
+            return false;
+        }
+        let rate = (self.oks_lost as f64 + 1.0) / (self.oks_counted as f64 + SYNC_PRIOR_OKS);
+        let every = (SYNC_LOST_OKS / rate).clamp(SYNC_MIN_COMMANDS, SYNC_MAX_COMMANDS);
+        self.since_sync as f64 >= every
     }
 
     /// Send `command` unnumbered, ahead of everything queued (for `M108`, `M410`,
@@ -399,8 +472,8 @@ impl Protocol {
         self.last_rx = Some(now);
         match response::parse(line) {
             Response::Ok(reply) => {
+                self.handle_ok(reply, now);
                 self.last_progress = Some(now);
-                self.handle_ok(reply);
             }
             Response::Resend(n) => {
                 self.last_progress = Some(now);
@@ -408,24 +481,51 @@ impl Protocol {
             }
             Response::Busy(text) => {
                 self.last_progress = Some(now);
+                self.keepalive_seen = true;
                 self.events.push_back(Event::Busy(text));
             }
             Response::Wait => {
                 // The firmware's queue is empty: anything still counted in flight had its
                 // ok lost (or never arrived). Probe right away.
                 if !self.inflight.is_empty() && !self.probe_in_flight() {
-                    self.probe();
+                    let _ = self.probe();
                 }
             }
             Response::Start => {
                 if self.sent_upto > 0 {
-                    self.fail("the printer restarted (its board reset) during the job".into());
+                    self.pace.clear();
+                    self.events.push_back(Event::Reset);
+                    self.fail(
+                        "the printer reset (its board restarted) during the job and lost the \
+                         moves it had planned"
+                            .into(),
+                    );
                 }
             }
-            Response::LineError(text) => self.events.push_back(Event::LineError(text)),
-            Response::FatalError(text) => self.fail(format!("the printer reported: {text}")),
-            Response::Warning(text) => self.events.push_back(Event::Warning(text)),
-            Response::Temperature(t) => self.events.push_back(Event::Temperature(t)),
+            Response::LineError(text) => {
+                self.line_number_error = Some(response::is_line_number_error(&text));
+                self.events.push_back(Event::LineError(text));
+            }
+            Response::FatalError(text) => {
+                let cause = self
+                    .last_warning
+                    .take()
+                    .map(|w| format!("{w}; "))
+                    .unwrap_or_default();
+                self.fail(format!("the printer halted: {cause}{text}"));
+            }
+            Response::Warning(text) => {
+                self.last_warning = Some(text.clone());
+                self.events.push_back(Event::Warning(text));
+            }
+            Response::Temperature(t) => {
+                if response::is_heating_report(line) {
+                    // M109 / M190 report while they wait: the printer is at work.
+                    self.last_progress = Some(now);
+                    self.keepalive_seen = true;
+                }
+                self.events.push_back(Event::Temperature(t));
+            }
             Response::FirmwareName(f) => {
                 self.firmware.firmware = Some(f);
                 self.firmware.capabilities.clear();
@@ -473,7 +573,7 @@ impl Protocol {
                         self.events.push_back(Event::Probe);
                     }
                 } else {
-                    self.probe();
+                    let _ = self.probe();
                 }
                 self.last_progress = Some(now);
             }
@@ -486,16 +586,46 @@ impl Protocol {
             return None;
         }
         let since = self.last_progress?;
-        let long = self
+        // The answer awaited: the oldest line in flight's, or while a probe is out, the
+        // probe's, which comes after everything sent before it.
+        let upto = self
             .inflight
             .iter()
-            .any(|seq| self.entry(*seq).is_some_and(|e| e.long));
-        let timeout = if long {
-            self.config.long_timeout
-        } else {
-            self.config.ok_timeout
+            .position(|seq| self.entry(*seq).is_some_and(|e| e.probe))
+            .map_or(1, |i| i + 1);
+        let awaited: Vec<Work> = self
+            .inflight
+            .iter()
+            .take(upto)
+            .filter_map(|seq| self.entry(*seq).map(|e| e.work))
+            .collect();
+        if awaited.contains(&Work::Long) {
+            let wait = if self.keepalive_seen {
+                KEEPALIVE_WAIT
+            } else {
+                self.config.long_timeout
+            };
+            return Some(since + wait);
+        }
+        if let Some(fixed) = self.config.ok_timeout {
+            return Some(since + fixed);
+        }
+        let moves = awaited
+            .iter()
+            .filter(|w| matches!(w, Work::Move(_)))
+            .count();
+        let expected = match awaited.as_slice() {
+            [] => Some(Duration::ZERO),
+            [one] => self.pace.expected_wait(*one, since),
+            // Several moves ahead of the answer may each wait for a planner block: at
+            // most until the planner has run dry.
+            _ if moves > 1 => self.pace.expected_wait(Work::Drain(Duration::ZERO), since),
+            many => many
+                .iter()
+                .filter_map(|w| self.pace.expected_wait(*w, since))
+                .max(),
         };
-        Some(since + timeout)
+        Some(since + self.pace.allowance(expected.unwrap_or_default()))
     }
 
     /// The next line to write, if any. `now` starts the ok timer.
@@ -598,10 +728,16 @@ impl Protocol {
 
     fn push_entry(&mut self, command: String, source: Option<Source>) {
         let word = gcode::command_word(&command);
+        let m105 = word.as_deref() == Some("M105");
+        if m105 {
+            self.since_sync = 0;
+        } else {
+            self.since_sync += 1;
+        }
         let entry = Entry {
             number: self.next_number,
-            long: gcode::is_long_command(&command),
-            m105: word.as_deref() == Some("M105"),
+            work: self.motion.work(&command),
+            m105,
             m110: word.as_deref() == Some("M110"),
             probe: false,
             command,
@@ -634,7 +770,8 @@ impl Protocol {
         }
     }
 
-    fn probe(&mut self) {
+    /// Queue a probe out of turn; returns its history position.
+    fn probe(&mut self) -> u64 {
         // Whatever the printer asks for after this is a fresh request.
         self.duplicates = None;
         let seq = self.next_seq();
@@ -650,6 +787,7 @@ impl Protocol {
         }
         self.forced.push_back(probe_seq);
         self.events.push_back(Event::Probe);
+        probe_seq
     }
 
     fn acknowledge_front(&mut self) {
@@ -675,7 +813,7 @@ impl Protocol {
         }
     }
 
-    fn handle_ok(&mut self, reply: OkReply) {
+    fn handle_ok(&mut self, reply: OkReply, now: Instant) {
         if let Some(t) = reply.temperatures.clone() {
             self.events.push_back(Event::Temperature(t));
         }
@@ -709,7 +847,35 @@ impl Protocol {
             self.urgent_inflight.pop_front();
             return;
         }
-        let count = upto.map_or(1, |i| i + 1);
+        let count = upto.map_or(1, |i| i + 1).min(self.inflight.len());
+        // The pace: the oldest line's answer tells how long the printer took; lines
+        // closed with it had their own oks lost.
+        let probing = self.probe_in_flight();
+        let since = self.last_progress.unwrap_or(now);
+        for i in 0..count {
+            let Some(work) = self
+                .inflight
+                .get(i)
+                .and_then(|s| self.entry(*s))
+                .map(|e| e.work)
+            else {
+                continue;
+            };
+            if i == 0 && !probing {
+                let expected = self.pace.expected_wait(work, since).unwrap_or_default();
+                self.pace
+                    .acknowledged(work, now, now.saturating_duration_since(since), expected);
+            } else {
+                self.pace.entered(work, now);
+            }
+        }
+        self.oks_counted += 1;
+        self.oks_lost += count.saturating_sub(1) as u64;
+        if count > 1 {
+            // A probe found lines that had lost their ok: whatever the printer asked
+            // for before is settled.
+            self.doubtful = None;
+        }
         for _ in 0..count {
             self.acknowledge_front();
         }
@@ -724,24 +890,21 @@ impl Protocol {
 
     fn handle_resend(&mut self, n: u32) {
         self.swallow_ok = true;
+        // A request repeated by lines sent before the latest rewind is not acted upon
+        // twice; one that follows a checksum error is the printer refusing a line just
+        // resent, and is.
+        let maybe_repeat = self.line_number_error.take() != Some(false);
         if let Some((number, remaining, at)) = self.duplicates {
-            if number == n && remaining > 0 {
+            if number == n && remaining > 0 && maybe_repeat {
                 self.duplicates = Some((number, remaining - 1, at));
                 self.events.push_back(Event::DuplicateResend { number: n });
                 return;
             }
         }
-        let Some(seq) = self.find_resend_target(n) else {
-            self.fail(format!(
-                "the printer asked for line {n} again, which is no longer in lamina's \
-                 history of the last {} lines",
-                self.config.history
-            ));
-            return;
-        };
         // The printer only ever asks for the line after the last one it took, which is
-        // never far behind what is in flight. A request much further back means it
-        // restarted and lost its queue: resending would print those lines twice.
+        // never far behind what is in flight. A request for a line never sent, or much
+        // further back, is a garbled number or a printer that restarted and lost its
+        // queue (resending would print those lines twice): a probe tells which.
         let oldest_open = self
             .inflight
             .iter()
@@ -750,13 +913,25 @@ impl Protocol {
             .unwrap_or(self.cursor)
             .min(self.cursor);
         let tolerance = (self.config.max_window.max(self.window) * 2 + RESEND_SLACK) as u64;
-        if seq + tolerance < oldest_open {
-            self.fail(format!(
-                "the printer asked for line {n} again, far behind the lines in flight; \
-                 it probably restarted"
-            ));
+        let target = self
+            .find_resend_target(n)
+            .filter(|seq| seq + tolerance >= oldest_open);
+        let Some(seq) = target else {
+            match self.doubtful {
+                Some((number, probe)) if number == n && probe < self.sent_upto => {
+                    self.fail(format!(
+                        "the printer asks for line {n} again, far behind the lines in \
+                         flight: it restarted and lost what it held"
+                    ));
+                }
+                _ => {
+                    self.events.push_back(Event::DoubtfulResend { number: n });
+                    let probe_seq = self.probe();
+                    self.doubtful = Some((n, probe_seq));
+                }
+            }
             return;
-        }
+        };
         // Every transmission from `seq` on was (or will be) rejected by the printer.
         let before = self.inflight.len();
         self.inflight.retain(|s| *s < seq);
@@ -810,6 +985,16 @@ const RESEND_SLACK: usize = 8;
 
 /// The probe sent when an `ok` is overdue: harmless, answered with `ok T:...`.
 pub const PROBE_COMMAND: &str = "M105";
+/// Lost oks expected between two sync points.
+const SYNC_LOST_OKS: f64 = 0.25;
+/// Oks taken as seen, one of them lost, before the first is counted: the first sync
+/// points come every [`SYNC_LOST_OKS`] × 100 = 25 commands, then further apart on a link
+/// that loses nothing.
+const SYNC_PRIOR_OKS: f64 = 100.0;
+/// Fewest commands between sync points (each is one more line and one more answer).
+const SYNC_MIN_COMMANDS: f64 = 16.0;
+/// Most commands between sync points, however clean the link.
+const SYNC_MAX_COMMANDS: f64 = 1000.0;
 
 #[cfg(test)]
 mod tests {
@@ -894,6 +1079,9 @@ mod tests {
             self.now - self.t0
         }
     }
+
+    /// Longer than the adaptive wait for an ok when the printer has nothing to do.
+    const OK_WAIT: Duration = Duration::from_secs(1);
 
     fn numbered(n: u32, cmd: &str) -> String {
         frame(n, cmd).trim_end().to_string()
@@ -997,14 +1185,14 @@ mod tests {
         let mut it = cmds.iter();
         s.feed(&mut it);
         // The ok for line 1 is lost; the probe is garbled on the way.
-        s.advance(DEFAULT_OK_TIMEOUT);
+        s.advance(OK_WAIT);
         assert_eq!(s.written[1], numbered(2, "M105"));
         s.printer("Error:No Checksum with line number, Last Line: 1");
         s.printer("Resend: 2");
         s.printer("ok");
         // The window is still held by line 1: the refused probe goes again on the next
         // timeout, not a new probe the printer would refuse as out of sequence.
-        s.advance(DEFAULT_OK_TIMEOUT);
+        s.advance(OK_WAIT);
         assert_eq!(s.written[2], numbered(2, "M105"));
         s.printer("ok T:200.0 /200.0");
         assert_eq!(s.acked, [1, 2]);
@@ -1038,7 +1226,7 @@ mod tests {
         s.p.send_urgent("M410");
         s.flush();
         assert!(!s.p.is_idle());
-        s.advance(DEFAULT_OK_TIMEOUT);
+        s.advance(OK_WAIT);
         assert!(s.p.is_idle());
     }
 
@@ -1048,8 +1236,11 @@ mod tests {
         let cmds = ["G1 X1", "G1 X2"];
         let mut it = cmds.iter();
         s.feed(&mut it);
-        // The ok for line 1 is lost. Nothing happens before the timeout...
-        s.advance(DEFAULT_OK_TIMEOUT - Duration::from_millis(1));
+        // The ok for line 1 is lost. Nothing happens before the deadline, well under a
+        // second for a printer with nothing else to do...
+        let deadline = s.p.deadline().expect("a deadline");
+        assert!(deadline - s.now < Duration::from_millis(500));
+        s.advance(deadline - s.now - Duration::from_millis(1));
         assert_eq!(s.written.len(), 1);
         // ...then a probe, never the command again.
         s.advance(Duration::from_millis(1));
@@ -1079,7 +1270,7 @@ mod tests {
         s.printer("ok");
         s.feed(&mut it);
         assert_eq!(s.written.len(), 4);
-        s.advance(DEFAULT_OK_TIMEOUT);
+        s.advance(OK_WAIT);
         assert_eq!(s.written[4], numbered(5, "M105"));
         s.printer("ok T:200.0 /200.0");
         assert_eq!(s.acked, [1, 2, 3, 4, 5]);
@@ -1125,8 +1316,8 @@ mod tests {
         s.flush();
         let mut waited = Duration::ZERO;
         while s.p.failure().is_none() && waited < DEFAULT_SILENCE_LIMIT * 2 {
-            s.advance(DEFAULT_OK_TIMEOUT);
-            waited += DEFAULT_OK_TIMEOUT;
+            s.advance(OK_WAIT);
+            waited += OK_WAIT;
         }
         assert!(
             s.p.failure()
@@ -1208,9 +1399,48 @@ mod tests {
         s.p.send("G1 Y1", None).expect("ready");
         s.flush();
         // A board that reset asks for line 1: resending would print 60 lines twice.
+        // It might also be a garbled number: a probe asks again first.
+        s.printer("Resend: 1");
+        assert!(s.p.failure().is_none());
+        assert_eq!(s.written[61], numbered(62, "M105"));
+        // The printer's counter did start over: it refuses the probe and asks again.
+        s.printer("Error:Line Number is not Last Line Number+1, Last Line: 0");
         s.printer("Resend: 1");
         assert!(s.p.failure().is_some_and(|f| f.contains("restarted")));
-        assert_eq!(s.written.len(), 61);
+        assert_eq!(s.written.len(), 62, "nothing resent");
+    }
+
+    #[test]
+    fn a_garbled_resend_number_is_checked_not_obeyed() {
+        let mut s = Script::with_window(1);
+        for i in 0..100 {
+            s.p.send(&format!("G1 X{i}"), None).expect("ready");
+            s.flush();
+            s.printer("ok");
+        }
+        s.p.send("G1 Y1", None).expect("ready");
+        s.flush();
+        let sent = s.written.len();
+        // "Resend: 101" arrives with its digits garbled: a line far behind.
+        s.printer("Error:checksum mismatch, Last Line: 100");
+        s.printer("Resend: 41");
+        s.printer("ok");
+        assert!(s.p.failure().is_none());
+        assert_eq!(
+            s.written[sent..],
+            [numbered(102, "M105")],
+            "a probe, nothing resent"
+        );
+        // The probe, numbered after the refused line, makes the printer ask properly.
+        s.printer("Error:Line Number is not Last Line Number+1, Last Line: 100");
+        s.printer("Resend: 101");
+        s.printer("ok");
+        assert_eq!(s.written[sent + 1], numbered(101, "G1 Y1"));
+        s.printer("ok");
+        s.printer("ok T:210.0 /210.0");
+        assert!(s.p.is_idle());
+        assert!(s.p.failure().is_none());
+        assert_eq!(s.acked.len(), 102);
     }
 
     #[test]
@@ -1225,7 +1455,7 @@ mod tests {
         let sent = s.written.len();
         assert!(!s.p.ready());
         assert!(matches!(s.p.send("G1 X3", None), Err(SendError::Failed(_))));
-        s.advance(DEFAULT_OK_TIMEOUT * 2);
+        s.advance(OK_WAIT * 2);
         assert_eq!(s.written.len(), sent, "nothing sent after a fatal error");
         assert!(s.p.failure().is_some_and(|f| f.contains("Thermal Runaway")));
     }
@@ -1242,20 +1472,24 @@ mod tests {
     #[test]
     fn advanced_ok_sizes_the_window_and_names_lines() {
         let mut s = Script::new(ProtocolConfig::default());
-        assert_eq!(s.p.window(), 1);
-        let cmds = ["G1 X1", "G1 X2", "G1 X3", "G1 X4", "G1 X5", "G1 X6"];
+        assert_eq!(s.p.window(), DEFAULT_WINDOW);
+        let cmds = [
+            "G1 X1", "G1 X2", "G1 X3", "G1 X4", "G1 X5", "G1 X6", "G1 X7", "G1 X8",
+        ];
         let mut it = cmds.iter();
         s.feed(&mut it);
-        s.printer("ok N1 P15 B3");
-        assert_eq!(s.p.window(), 4);
+        assert_eq!(s.written.len(), 4);
+        s.printer("ok N1 P15 B5");
+        assert_eq!(s.p.window(), 6);
         s.feed(&mut it);
-        assert_eq!(s.written.len(), 5);
+        assert_eq!(s.written.len(), 7);
         // The oks for lines 2 and 3 are lost; the one for line 4 names it.
         s.printer("ok N4 P14 B2");
         assert_eq!(s.acked, [1, 2, 3, 4]);
         s.feed(&mut it);
-        s.printer("ok N5 P14 B3");
-        s.printer("ok N6 P14 B3");
+        for n in 5..=8 {
+            s.printer(&format!("ok N{n} P14 B3"));
+        }
         assert!(s.p.is_idle());
     }
 
@@ -1310,7 +1544,7 @@ mod tests {
             4,
             "taken for the repeat of the first request"
         );
-        s.advance(DEFAULT_OK_TIMEOUT);
+        s.advance(OK_WAIT);
         assert_eq!(s.written.last(), Some(&numbered(3, "M105")));
         // The probe, numbered after the missing line, makes the printer ask for it.
         s.printer("Error:Line Number is not Last Line Number+1, Last Line: 0");

@@ -17,12 +17,13 @@ pub enum Response {
     Wait,
     /// `start`: the board has just reset.
     Start,
-    /// An `Error:` line that the following resend request repairs (checksum or line
-    /// number trouble).
+    /// An `Error:` line about a checksum or a line number, whatever its wording: the
+    /// resend request that follows repairs it.
     LineError(String),
-    /// An `Error:` line that ends the job: heater faults, halts, kill.
+    /// The printer halted (`kill()`, `Printer halted`, `!!`, a stop awaiting `M999`):
+    /// the job cannot go on.
     FatalError(String),
-    /// An `Error:` line that does not stop the printer (a refused command).
+    /// Any other `Error:` line: the printer goes on (a refused command, a warning).
     Warning(String),
     /// A temperature report on its own (autoreport or a late `M105` answer).
     Temperature(Temperatures),
@@ -101,22 +102,23 @@ impl Temperatures {
     }
 }
 
-/// Recoverable `Error:` texts: the firmware follows them with a resend request.
-const LINE_ERRORS: &[&str] = &[
-    "checksum mismatch",
-    "line number is not last line number",
-    "no checksum with line number",
-    "no line number with checksum",
-    "format error",
-];
+/// Words of an error about the line itself, as Marlin, Prusa-Firmware, RepRapFirmware
+/// and OctoPrint's virtual printer put it (`checksum mismatch`, `Missing checksum`,
+/// `Line Number is not Last Line Number+1`, `expected line 110 got 111`, `Last Line:`):
+/// the firmware asks for the line again.
+const LINE_ERROR_WORDS: &[&str] = &["checksum", "line number", "expected line", "last line"];
 
-/// `Error:` texts after which the printer keeps running normally.
-const HARMLESS_ERRORS: &[&str] = &[
-    "cold extrusion prevented",
-    "unknown command",
-    "not sd printing",
-    "busy",
-    "m420",
+/// Words of a printer that halted: Marlin's `kill()` and `Printer halted`, its stop
+/// awaiting `M999`, heater faults that always end in one of those (`system stopped!`),
+/// and emergency stops.
+const HALT_WORDS: &[&str] = &[
+    "kill()",
+    "printer halted",
+    "system stopped",
+    "stopped due to errors",
+    "m999",
+    "emergency shutdown",
+    "emergency stop",
 ];
 
 /// Classify one line received from the printer (without its line ending).
@@ -144,8 +146,16 @@ pub fn parse(line: &str) -> Response {
             return Response::Resend(n);
         }
     }
-    if let Some(rest) = strip_prefix_ci(line, "error:").or_else(|| strip_prefix_ci(line, "!!")) {
+    if let Some(rest) = strip_prefix_ci(line, "!!") {
+        // Klipper and RepRap's halt marker.
+        return Response::FatalError(rest.trim().to_string());
+    }
+    if let Some(rest) = strip_prefix_ci(line, "error:") {
         return classify_error(rest.trim());
+    }
+    if is_halt(&lower) {
+        // A halt whose `Error:` prefix was garbled on the way.
+        return Response::FatalError(line.to_string());
     }
     let echo_stripped = strip_prefix_ci(line, "echo:").unwrap_or(line).trim_start();
     if echo_stripped.to_ascii_lowercase().starts_with("busy:") {
@@ -207,19 +217,48 @@ fn first_number(s: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+fn is_halt(lower: &str) -> bool {
+    HALT_WORDS.iter().any(|w| lower.contains(w))
+}
+
 fn classify_error(text: &str) -> Response {
     let lower = text.to_ascii_lowercase();
-    if LINE_ERRORS.iter().any(|e| lower.contains(e)) {
+    if is_halt(&lower) {
+        return Response::FatalError(text.to_string());
+    }
+    if LINE_ERROR_WORDS.iter().any(|e| lower.contains(e)) {
         return Response::LineError(text.to_string());
     }
-    // "Last Line: 12" alone is the second half of a line-number error on old firmware.
-    if lower.starts_with("last line") {
-        return Response::LineError(text.to_string());
-    }
-    if HARMLESS_ERRORS.iter().any(|e| lower.contains(e)) {
-        return Response::Warning(text.to_string());
-    }
-    Response::FatalError(text.to_string())
+    Response::Warning(text.to_string())
+}
+
+/// Whether a line error is about the line's number (a line out of sequence, which a
+/// line sent before a rewind also gets) rather than its checksum (a line refused as it
+/// arrived).
+///
+/// ```
+/// use lamina::serial::response::is_line_number_error;
+/// assert!(is_line_number_error("Line Number is not Last Line Number+1, Last Line: 9"));
+/// assert!(is_line_number_error("expected line 110 got 111"));
+/// assert!(!is_line_number_error("checksum mismatch, Last Line: 9"));
+/// assert!(!is_line_number_error("No Line Number with checksum, Last Line: 9"));
+/// ```
+pub fn is_line_number_error(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    !lower.contains("checksum")
+        && (lower.contains("line number") || lower.contains("expected line"))
+}
+
+/// Whether a temperature line is one a printer writes while `M109`/`M190` wait (it
+/// carries Marlin's `W:` field): the printer is at work, not silent.
+///
+/// ```
+/// use lamina::serial::response::is_heating_report;
+/// assert!(is_heating_report("T:150.2 /210.0 B:60.0 /60.0 @:127 B@:0 W:?"));
+/// assert!(!is_heating_report(" T:210.0 /210.0 B:60.0 /60.0 @:64 B@:0"));
+/// ```
+pub fn is_heating_report(line: &str) -> bool {
+    line.split_whitespace().any(|w| w.starts_with("W:"))
 }
 
 fn parse_ok(rest: &str) -> OkReply {

@@ -163,9 +163,10 @@ impl MachineState {
     /// switched off and on) back to this state, ready to go on with the file.
     ///
     /// Re-heats (bed and hotends set first, waited for after homing), lifts the nozzle,
-    /// re-homes X and Y only, returns to the last X/Y, lowers to Z, sets E with `G92`,
-    /// restores fan, modes and feedrate.
-    pub fn resume_preamble(&self, lift_mm: f64) -> Vec<String> {
+    /// re-homes X and Y only, primes the nozzle there with `prime_mm` of filament (away
+    /// from the part), returns to the last X/Y, lowers to Z, sets E with `G92`, restores
+    /// fan, modes and feedrate.
+    pub fn resume_preamble(&self, lift_mm: f64, prime_mm: f64) -> Vec<String> {
         let mut out = Vec::new();
         let hotends: Vec<(usize, f64)> = self
             .hotend_targets
@@ -209,6 +210,10 @@ impl MachineState {
         }
         if multi {
             out.push(format!("T{}", self.tool));
+        }
+        if prime_mm > 0.0 && !hotends.is_empty() {
+            out.push("M83".into());
+            out.push(format!("G1 E{} F{}", fmt(prime_mm), fmt(PRIME_FEEDRATE)));
         }
         if let (Some(x), Some(y)) = (self.position[0], self.position[1]) {
             out.push(format!("G1 X{} Y{} F3000", fmt(x), fmt(y)));
@@ -277,6 +282,9 @@ impl MachineState {
     }
 }
 
+/// Feedrate of the prime after re-heating, mm/min: slow enough for any hotend.
+const PRIME_FEEDRATE: f64 = 300.0;
+
 /// A number without trailing zeros: 0.3, 210, -1.5.
 fn fmt(v: f64) -> String {
     let mut s = String::new();
@@ -325,6 +333,10 @@ pub struct JobState {
     pub status: JobStatus,
     /// Last file line the printer acknowledged (0: none yet).
     pub last_acknowledged_line: u64,
+    /// The file line to start again from if the board resets: before the oldest
+    /// acknowledged move that may still have been in its planner (0: not recorded).
+    #[serde(default)]
+    pub replay_line: u64,
     /// The last acknowledged line and those sent after it, with their wire numbers: on a
     /// printer that kept running, its line counter tells which of them it received.
     pub sent: Vec<SentLine>,
@@ -387,6 +399,17 @@ impl JobState {
         crate::output::write_atomically(path, |w| w.write_all(&json))
     }
 
+    /// Where a job resumed on a board that reset starts again: before the moves its
+    /// planner may have lost.
+    pub fn restart_line(&self) -> u64 {
+        let next = self.last_acknowledged_line + 1;
+        if self.replay_line > 0 {
+            self.replay_line.min(next)
+        } else {
+            next
+        }
+    }
+
     /// The file line that follows wire line `number`, if it is one of [`JobState::sent`].
     pub fn line_after_number(&self, number: u32) -> Option<u64> {
         let index = self.sent.iter().rposition(|s| s.number == number)?;
@@ -440,7 +463,7 @@ mod tests {
         ] {
             m.apply(c);
         }
-        let p = m.resume_preamble(2.0);
+        let p = m.resume_preamble(2.0, 3.0);
         let expected: Vec<String> = [
             "M140 S60",
             "M104 S215",
@@ -451,6 +474,8 @@ mod tests {
             "G28 X Y",
             "M190 S60",
             "M109 S215",
+            "M83",
+            "G1 E3 F300",
             "G1 X50 Y60 F3000",
             "G1 Z2.4 F600",
             "G92 E0",
@@ -472,7 +497,7 @@ mod tests {
         m.apply("M104 T1 S180");
         m.apply("M104 T0 S210");
         m.apply("T1");
-        let p = m.resume_preamble(2.0);
+        let p = m.resume_preamble(2.0, 0.0);
         assert!(p.contains(&"M109 T0 S210".to_string()));
         assert!(p.contains(&"M109 T1 S180".to_string()));
         assert!(p.contains(&"T1".to_string()));
@@ -487,6 +512,7 @@ mod tests {
             file_size: 10,
             status: JobStatus::Failed,
             last_acknowledged_line: 40,
+            replay_line: 21,
             sent: vec![
                 SentLine {
                     number: 7,

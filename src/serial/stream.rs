@@ -3,6 +3,7 @@
 //! and a job state file so that a job cut by a disconnect or a crash can be resumed at
 //! the right line.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -64,6 +65,13 @@ pub struct StreamOptions {
     pub state_path: Option<PathBuf>,
     /// How long cancel waits for the printer to take the cancel G-code.
     pub cancel_timeout: Duration,
+    /// Moves the printer may have acknowledged and not run when its board resets (its
+    /// planner blocks and its command buffer): a job resumed after a reset starts again
+    /// before the oldest of them.
+    pub replay_moves: usize,
+    /// Filament pushed through the re-heated nozzle, away from the part, before a
+    /// resumed job goes on, mm.
+    pub resume_prime_mm: f64,
 }
 
 /// Default wait for the reset banner.
@@ -74,6 +82,16 @@ pub const DEFAULT_TEMPERATURE_INTERVAL: Duration = Duration::from_secs(2);
 pub const DEFAULT_STATE_INTERVAL: Duration = Duration::from_secs(1);
 /// Default lift before re-homing X and Y on resume, mm.
 pub const DEFAULT_RESUME_LIFT_MM: f64 = 2.0;
+/// Moves a resumed job goes back after a reset: Marlin's 16 planner blocks and its
+/// 4-command buffer. At most that many moves run twice; none is skipped.
+pub const DEFAULT_REPLAY_MOVES: usize =
+    super::pace::DEFAULT_PLANNER_BLOCKS + super::protocol::DEFAULT_WINDOW;
+/// Default prime after re-heating for a resumed job, mm of filament: what a nozzle
+/// oozes while it heats.
+pub const DEFAULT_RESUME_PRIME_MM: f64 = 3.0;
+/// Wait for any answer to the first line when the board printed nothing on opening:
+/// a printer answers `M110` within milliseconds.
+const NO_ANSWER_WAIT: Duration = Duration::from_millis(1500);
 /// Longest wait between two looks at the pause/cancel controls.
 const CONTROL_TICK: Duration = Duration::from_millis(200);
 /// Bytes of the file's head and tail searched for the slicer's time estimate.
@@ -101,6 +119,8 @@ impl Default for StreamOptions {
             start: StartAt::Beginning,
             state_path: None,
             cancel_timeout: Duration::from_secs(30),
+            replay_moves: DEFAULT_REPLAY_MOVES,
+            resume_prime_mm: DEFAULT_RESUME_PRIME_MM,
         }
     }
 }
@@ -207,15 +227,17 @@ pub struct Summary {
     pub elapsed_s: f64,
     /// The printer's capabilities.
     pub firmware: FirmwareInfo,
-    /// The board reset when the port was opened.
+    /// The board reset: when the port was opened, or during the job.
     pub printer_reset: bool,
+    /// For a resumed job: whether the printer had reset or kept running.
+    pub resumed: Option<Resumed>,
     /// Commands sent to bring the printer back before resuming (empty for a fresh job
     /// or a printer that kept its state).
     pub preamble: Vec<String>,
     /// Why the job stopped, and how to resume it.
     pub message: Option<String>,
-    /// The job state file.
-    pub state_file: PathBuf,
+    /// The job state file, kept for `--resume` unless the job finished.
+    pub state_file: Option<PathBuf>,
 }
 
 /// Errors that keep a job from starting.
@@ -235,6 +257,9 @@ pub enum StreamError {
     /// The job cannot be resumed as asked.
     #[error("{0}")]
     Resume(String),
+    /// The file is not a print (a mesh, binary data, no motion).
+    #[error(transparent)]
+    NotAPrint(#[from] super::check::NotAPrint),
     /// The port failed before the job started.
     #[error(transparent)]
     Port(#[from] PortError),
@@ -257,6 +282,7 @@ pub fn run<'a>(
         path: path.to_path_buf(),
         source,
     };
+    super::check::check_file(path)?;
     let file = File::open(path).map_err(file_err)?;
     let total_bytes = file.metadata().map_err(file_err)?.len();
     let state_path = options
@@ -321,6 +347,9 @@ pub fn run<'a>(
         first_line: 1,
         printer_reset: false,
         preamble: Vec::new(),
+        resumed: None,
+        heard_anything: false,
+        recent_moves: VecDeque::new(),
     };
     session.log_note(&format!("lamina stream {}", path.display()));
     let outcome = session.job(previous, file);
@@ -331,6 +360,21 @@ pub fn run<'a>(
 enum Stop {
     Failed(String),
     Cancelled,
+    /// Nothing at all came from the port.
+    NoAnswer,
+}
+
+/// What a resumed job found the printer had done since it was cut.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Resumed {
+    /// The board reset (banner, or its line counter started over): what it had planned
+    /// was lost, so the job went back before the oldest move that may not have run, and
+    /// the printer was re-heated and re-homed.
+    Reset,
+    /// The board kept running through the disconnect: the job went on after the last
+    /// line it received.
+    KeptRunning,
 }
 
 struct Session<'a> {
@@ -366,6 +410,12 @@ struct Session<'a> {
     first_line: u64,
     printer_reset: bool,
     preamble: Vec<String>,
+    resumed: Option<Resumed>,
+    /// Any byte at all came from the port.
+    heard_anything: bool,
+    /// File lines of the latest acknowledged moves, oldest first (at most
+    /// [`StreamOptions::replay_moves`]): where to start again if the board resets.
+    recent_moves: VecDeque<u64>,
 }
 
 /// The file, read one line at a time with its position.
@@ -419,11 +469,12 @@ impl Session<'_> {
             .map_err(|e| Stop::Failed(e.to_string()))?
         };
         self.printer_reset = banner.reset;
-        self.message(if banner.reset {
-            "printer connected (board reset)"
-        } else {
-            "printer connected (no reset banner)"
-        });
+        if banner.reset {
+            self.message("printer connected (board reset)");
+        } else if !banner.lines.is_empty() {
+            self.message("printer connected (no reset banner)");
+        }
+        let heard = !banner.lines.is_empty();
 
         // Where to start, and whether the printer needs to be brought back first.
         let mut needs_restore = false;
@@ -438,21 +489,29 @@ impl Session<'_> {
                     None
                 } else {
                     self.ask_line_counter(state.next_number)?
+                        .and_then(|last| state.line_after_number(last).map(|l| (last, l)))
                 };
                 match kept {
-                    Some(last) => {
-                        let line = state
-                            .line_after_number(last)
-                            .unwrap_or(state.last_acknowledged_line + 1);
+                    Some((last, line)) => {
+                        self.resumed = Some(Resumed::KeptRunning);
                         self.message(&format!(
-                            "the printer kept running and received wire line {last}: \
-                             continuing at file line {line}"
+                            "the printer did not reset (it kept running and received wire \
+                             line {last}): continuing at file line {line}"
                         ));
                         line
                     }
                     None => {
                         needs_restore = true;
-                        state.last_acknowledged_line + 1
+                        self.printer_reset = true;
+                        self.resumed = Some(Resumed::Reset);
+                        let line = state.restart_line();
+                        self.message(&format!(
+                            "the printer reset and lost the moves it had planned: printing \
+                             again from file line {line} (the printer had acknowledged up \
+                             to line {})",
+                            state.last_acknowledged_line
+                        ));
+                        line
                     }
                 }
             }
@@ -486,8 +545,20 @@ impl Session<'_> {
         }
         self.machine = skipped.clone();
 
-        // Line numbering, then what the firmware can do.
+        // Line numbering, then what the firmware can do. A port with no printer on it
+        // (or the wrong baud rate) answers nothing: say so instead of waiting.
         self.protocol.start();
+        self.transmit()?;
+        if !heard && !self.resumed.is_some_and(|r| r == Resumed::KeptRunning) {
+            let deadline = Instant::now() + NO_ANSWER_WAIT;
+            while !self.heard_anything && Instant::now() < deadline {
+                self.check_cancel()?;
+                self.pump()?;
+            }
+            if !self.heard_anything {
+                return Err(Stop::NoAnswer);
+            }
+        }
         self.send_host("M115")?;
         self.wait_idle(None)?;
         let fw = self.protocol.firmware().clone();
@@ -511,7 +582,8 @@ impl Session<'_> {
 
         if needs_restore {
             self.phase = Phase::Restoring;
-            self.preamble = skipped.resume_preamble(self.options.resume_lift_mm);
+            self.preamble =
+                skipped.resume_preamble(self.options.resume_lift_mm, self.options.resume_prime_mm);
             self.message(&format!(
                 "restoring the printer to line {start_line}: {}",
                 self.preamble.join("; ")
@@ -619,10 +691,13 @@ impl Session<'_> {
                     .read_some(&mut buf, deadline.saturating_duration_since(Instant::now()))
                     .map_err(|e| Stop::Failed(e.to_string()))?;
                 let mut lines = Vec::new();
+                self.heard_anything |= n > 0;
                 self.reader.push(&buf[..n], |l| lines.push(l.to_string()));
                 for l in lines {
                     self.log_line('<', &l);
                     match response::parse(&l) {
+                        // The board restarted as the port opened, its banner late.
+                        Response::Start => return Ok(None),
                         Response::Resend(k) => {
                             answer = Some(k.wrapping_sub(1));
                             resend_seen = true;
@@ -635,7 +710,7 @@ impl Session<'_> {
                         }
                         Response::Ok(_) => {}
                         Response::FatalError(e) => {
-                            return Err(Stop::Failed(format!("the printer reported: {e}")));
+                            return Err(Stop::Failed(format!("the printer halted: {e}")));
                         }
                         _ => {}
                     }
@@ -646,6 +721,9 @@ impl Session<'_> {
                     return Ok(answer);
                 }
             }
+        }
+        if !self.heard_anything {
+            return Err(Stop::NoAnswer);
         }
         Ok(None)
     }
@@ -768,6 +846,7 @@ impl Session<'_> {
             .read_some(&mut buf, timeout)
             .map_err(|e| Stop::Failed(e.to_string()))?;
         if n > 0 {
+            self.heard_anything = true;
             let now = Instant::now();
             let mut lines = Vec::new();
             self.reader.push(&buf[..n], |l| lines.push(l.to_string()));
@@ -778,9 +857,10 @@ impl Session<'_> {
             self.transmit()?;
             self.handle_events();
         }
-        if self
-            .last_state_write
-            .is_none_or(|t| t.elapsed() >= self.options.state_interval)
+        if self.phase != Phase::Connecting
+            && self
+                .last_state_write
+                .is_none_or(|t| t.elapsed() >= self.options.state_interval)
         {
             let status = if self.phase == Phase::Paused {
                 JobStatus::Paused
@@ -803,7 +883,19 @@ impl Session<'_> {
                         self.commands += 1;
                         self.acked_line = s.line;
                         self.done_bytes = s.offset;
-                        if command_word(&command).as_deref() == Some("M73") {
+                        let word = command_word(&command);
+                        match word.as_deref() {
+                            Some("G0" | "G1" | "G2" | "G3") => {
+                                self.recent_moves.push_back(s.line);
+                                if self.recent_moves.len() > self.options.replay_moves {
+                                    self.recent_moves.pop_front();
+                                }
+                            }
+                            // Answered once every move before has run.
+                            Some("G4" | "G28" | "G29" | "M400") => self.recent_moves.clear(),
+                            _ => {}
+                        }
+                        if word.as_deref() == Some("M73") {
                             if let Some(r) = param(&command, 'R') {
                                 self.m73_remaining = Some((
                                     Instant::now(),
@@ -817,6 +909,10 @@ impl Session<'_> {
                 Event::LineError(_) => self.line_errors += 1,
                 Event::Probe => self.probes += 1,
                 Event::Temperature(t) => self.temperatures = Some(t),
+                Event::DoubtfulResend { number } => self.log_note(&format!(
+                    "the printer asked for line {number}, which cannot be right: probing"
+                )),
+                Event::Reset => self.printer_reset = true,
                 Event::Fatal(_)
                 | Event::DuplicateResend { .. }
                 | Event::Busy(_)
@@ -967,6 +1063,12 @@ impl Session<'_> {
             file_size: self.total_bytes,
             status,
             last_acknowledged_line: self.acked_line,
+            replay_line: self
+                .recent_moves
+                .front()
+                .copied()
+                .unwrap_or(self.acked_line + 1)
+                .min(self.acked_line + 1),
             sent: self
                 .protocol
                 .unacknowledged()
@@ -1009,8 +1111,21 @@ impl Session<'_> {
                 JobStatus::Failed,
                 Some(format!("{why}; {}", resume_hint(self.acked_line))),
             ),
+            Err(Stop::NoAnswer) => (
+                JobStatus::Failed,
+                Some(
+                    "no answer from a printer on <PORT> (is it the right port and baud rate?)"
+                        .to_string(),
+                ),
+            ),
         };
-        self.write_state(status, message.clone());
+        match status {
+            // A finished job leaves nothing to resume.
+            JobStatus::Done => self.remove_state(),
+            // Nothing was sent: the job state (if a run before left one) stays as it was.
+            _ if !self.heard_anything => {}
+            _ => self.write_state(status, message.clone()),
+        }
         if let Some(m) = &message {
             self.log_note(m);
         } else {
@@ -1031,9 +1146,24 @@ impl Session<'_> {
             elapsed_s: self.started.elapsed().as_secs_f64(),
             firmware: self.protocol.firmware().clone(),
             printer_reset: self.printer_reset,
+            resumed: self.resumed,
             preamble: self.preamble.clone(),
             message,
-            state_file: self.state_path.clone(),
+            state_file: (status != JobStatus::Done).then(|| self.state_path.clone()),
+        }
+    }
+
+    fn remove_state(&mut self) {
+        match std::fs::remove_file(&self.state_path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                let text = format!(
+                    "cannot remove the job state {}: {e}",
+                    self.state_path.display()
+                );
+                self.log_note(&text);
+            }
         }
     }
 }
