@@ -282,6 +282,17 @@ pub struct Protocol {
     /// The last error the printer reported without stopping (the cause of a halt that
     /// follows).
     last_warning: Option<String>,
+    /// Lines in flight behind the one refused at the latest rewind, and how many of them
+    /// the printer refused in turn: fewer means it threw them away unread.
+    stale_expected: usize,
+    stale_seen: usize,
+    /// The line asked for at the latest rewind has been sent again once for want of an
+    /// answer.
+    recovery_retried: bool,
+    /// Rewinds after which fewer refusals came than lines were in flight, less those
+    /// after which all came: positive for a firmware that empties its receive buffer on
+    /// an error.
+    flush_evidence: i32,
 }
 
 /// Errors of [`Protocol::send`].
@@ -338,6 +349,10 @@ impl Protocol {
             doubtful: None,
             line_number_error: None,
             last_warning: None,
+            stale_expected: 0,
+            stale_seen: 0,
+            recovery_retried: false,
+            flush_evidence: 0,
         }
     }
 
@@ -564,6 +579,17 @@ impl Protocol {
                     // Only urgent commands were waiting: they were taken at once by
                     // the emergency parser; their oks are not worth a probe.
                     self.urgent_inflight.clear();
+                } else if let Some((_, _, at)) = self.duplicates.filter(|_| !self.recovery_retried)
+                {
+                    // The line the printer asked for has not been answered: it was lost
+                    // again on the way (or its answer was). Send it again once, out of
+                    // turn; a copy too many is refused, never run twice. If that is not
+                    // answered either, the probe below settles it.
+                    self.recovery_retried = true;
+                    if !self.forced.contains(&at) {
+                        self.forced.push_back(at);
+                        self.events.push_back(Event::Probe);
+                    }
                 } else if self.cursor < self.sent_upto {
                     // The printer asked for a line that the window holds back, behind a
                     // line whose ok was lost. A probe numbered after it would only be
@@ -682,7 +708,10 @@ impl Protocol {
         if self.last_rx.is_none() {
             self.last_rx = Some(now);
         }
-        self.inflight.push_back(seq);
+        // One answer is awaited per line, however many copies went.
+        if !self.inflight.contains(&seq) {
+            self.inflight.push_back(seq);
+        }
         self.trim_history();
         Some(Outgoing { line, kind })
     }
@@ -807,6 +836,7 @@ impl Protocol {
             if self.duplicates.is_some_and(|(_, _, at)| seq >= at) {
                 // A line sent after the rewind went through: any later request for the
                 // same line is a new one.
+                self.settle_rewind();
                 self.duplicates = None;
             }
             self.events.push_back(event);
@@ -898,6 +928,15 @@ impl Protocol {
             if number == n && remaining > 0 && maybe_repeat {
                 self.duplicates = Some((number, remaining - 1, at));
                 self.events.push_back(Event::DuplicateResend { number: n });
+                self.stale_seen += 1;
+                // A firmware that empties its receive buffer each time it refuses a line
+                // (Marlin) may have thrown away the copy of line n sent since the rewind
+                // with it: send that one line again (a copy too many is refused, never
+                // run twice). Where the firmware keeps what it received, every repeat
+                // is answered in turn and an extra copy would only start another round.
+                if self.flush_evidence > 0 && self.cursor > at && !self.forced.contains(&at) {
+                    self.forced.push_back(at);
+                }
                 return;
             }
         }
@@ -942,7 +981,11 @@ impl Protocol {
             *ahead = (*ahead).min(open);
         }
         let dead = before - self.inflight.len();
+        self.settle_rewind();
+        self.recovery_retried = false;
         self.duplicates = Some((n, dead.saturating_sub(1), seq));
+        self.stale_expected = dead.saturating_sub(1);
+        self.stale_seen = 0;
         self.cursor = seq;
         if self.acked.is_some_and(|a| a >= seq) {
             // An ok was counted for a line the printer never accepted: take it back.
@@ -953,6 +996,22 @@ impl Protocol {
                 .find_map(|e| e.source);
         }
         self.events.push_back(Event::Resend { number: n });
+    }
+
+    /// Learn from the rewind just over whether the firmware empties its receive buffer
+    /// when it refuses a line.
+    fn settle_rewind(&mut self) {
+        if self.stale_expected > 0 {
+            let step = if self.stale_seen < self.stale_expected {
+                1
+            } else {
+                -1
+            };
+            self.flush_evidence =
+                (self.flush_evidence + step).clamp(-FLUSH_EVIDENCE, FLUSH_EVIDENCE);
+        }
+        self.stale_expected = 0;
+        self.stale_seen = 0;
     }
 
     /// The history position to resend from when the printer asks for line `n`.
@@ -985,6 +1044,9 @@ const RESEND_SLACK: usize = 8;
 
 /// The probe sent when an `ok` is overdue: harmless, answered with `ok T:...`.
 pub const PROBE_COMMAND: &str = "M105";
+/// Bound of the evidence on how the firmware treats its receive buffer (a few rewinds
+/// change its mind).
+const FLUSH_EVIDENCE: i32 = 4;
 /// Lost oks expected between two sync points.
 const SYNC_LOST_OKS: f64 = 0.25;
 /// Oks taken as seen, one of them lost, before the first is counted: the first sync
@@ -1525,18 +1587,18 @@ mod tests {
 
     #[test]
     fn repeated_request_after_a_probe_is_honoured() {
-        // The resent line is corrupted again while the repeat budget is still open: the
-        // request looks like a repeat. The probe clears the doubt; the next request is
-        // acted upon.
+        // The resent line is lost again while the repeat budget is still open: the
+        // request looks like a repeat. Without an answer the line goes once more, then a
+        // probe settles it.
         let mut s = Script::with_window(2);
         let cmds = ["G1 X1", "G1 X2", "G1 X3"];
         let mut it = cmds.iter();
         s.feed(&mut it);
         s.printer("Resend: 1");
         s.printer("ok");
-        assert_eq!(s.written.len(), 4);
+        assert_eq!(s.written[2..], [numbered(1, "G1 X1"), numbered(2, "G1 X2")]);
         // Line 2's original transmission was flushed by the firmware (no repeat came),
-        // and the resent line 1 is corrupted again:
+        // and the resent line 1 is lost again:
         s.printer("Resend: 1");
         s.printer("ok");
         assert_eq!(
@@ -1545,12 +1607,15 @@ mod tests {
             "taken for the repeat of the first request"
         );
         s.advance(OK_WAIT);
+        assert_eq!(s.written[4..], [numbered(1, "G1 X1")]);
+        // Lost once more: the probe, numbered after the lines sent, makes the printer
+        // ask for the missing one.
+        s.advance(OK_WAIT);
         assert_eq!(s.written.last(), Some(&numbered(3, "M105")));
-        // The probe, numbered after the missing line, makes the printer ask for it.
         s.printer("Error:Line Number is not Last Line Number+1, Last Line: 0");
         s.printer("Resend: 1");
         s.printer("ok");
-        assert_eq!(s.written[5..], [numbered(1, "G1 X1"), numbered(2, "G1 X2")]);
+        assert_eq!(s.written[6..], [numbered(1, "G1 X1"), numbered(2, "G1 X2")]);
         s.printer("ok");
         s.printer("ok");
         // The probe goes again in its turn (harmless), and the stream goes on.

@@ -753,13 +753,3 @@ pub fn pty() -> (TTYPort, String) {
     drop(slave);
     (master, name)
 }
-
-/// A test that cannot run here (a tool or a Python package is missing): fail when the
-/// environment demands every test (`LAMINA_REQUIRE_DATA=1`, as CI sets it), otherwise
-/// say so through the test harness and skip.
-pub fn skip_or_fail(why: &str) {
-    if std::env::var("LAMINA_REQUIRE_DATA").is_ok_and(|v| v == "1") {
-        panic!("{why} (LAMINA_REQUIRE_DATA=1: tests may not skip)");
-    }
-    eprintln!("skipping: {why}");
-}

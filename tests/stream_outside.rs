@@ -1,0 +1,310 @@
+//! `lamina stream` against printers written by others than lamina's authors, judged by a
+//! checker written by others too: `../shared/tools/printer_emu.py` (Marlin's host
+//! protocol on a pseudo-terminal, with its planner: `ok` when a move is planned, the log
+//! written when it has run, queue and planner lost on a reset; seeded faults) and
+//! OctoPrint's own virtual printer served by `../shared/tools/octo_pty.py`; the printers'
+//! logs are compared with the file by `../shared/tools/stream_check.py`.
+//!
+//! The jobs here are small so that CI stays quick; `judging_figures` (ignored, run with
+//! `cargo test --release --test stream_outside -- --ignored --nocapture`) streams the
+//! full-size jobs and prints the figures.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The shared tools folder, or a visible skip (a failure under `LAMINA_REQUIRE_DATA=1`).
+fn tools() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools");
+    if dir.join("printer_emu.py").is_file() && dir.join("stream_check.py").is_file() {
+        Some(dir)
+    } else {
+        common::skip(&format!(
+            "{} has no printer_emu.py / stream_check.py",
+            dir.display()
+        ));
+        None
+    }
+}
+
+/// A Python that can import OctoPrint: `LAMINA_OCTOPRINT_PYTHON` (CI installs OctoPrint
+/// in a virtual environment and names its Python there), else `python3` if it has it.
+fn octoprint_python() -> Option<String> {
+    let candidates = std::env::var("LAMINA_OCTOPRINT_PYTHON")
+        .ok()
+        .into_iter()
+        .chain(["python3".to_string()]);
+    for python in candidates {
+        let ok = Command::new(&python)
+            .args(["-c", "import octoprint.plugins.virtual_printer"])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(python);
+        }
+    }
+    common::skip("no Python with OctoPrint (set LAMINA_OCTOPRINT_PYTHON)");
+    None
+}
+
+/// A printer emulator running on a pseudo-terminal, and where it writes.
+struct Emulator {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Emulator {
+    /// Start `python SCRIPT --port-file F --log L ARGS` and wait for its port.
+    fn start(python: &str, script: &Path, args: &[&str]) -> Emulator {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let child = Command::new(python)
+            .arg(script)
+            .arg("--port-file")
+            .arg(dir.path().join("port"))
+            .arg("--log")
+            .arg(dir.path().join("exec.log"))
+            .args(["--idle-timeout", "120"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python runs");
+        let e = Emulator { child, dir };
+        let started = Instant::now();
+        while e.port().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} published no port",
+                script.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        e
+    }
+
+    fn port(&self) -> Option<String> {
+        std::fs::read_to_string(self.dir.path().join("port"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn log(&self) -> PathBuf {
+        self.dir.path().join("exec.log")
+    }
+
+    /// Stop it (as a printer keeps running what it planned, the log gets it) and return
+    /// what it said on stderr.
+    fn stop(self) -> (tempfile::TempDir, String) {
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let out = self.child.wait_with_output().expect("emulator ends");
+        (self.dir, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A job written by the tools' own generator: heating, homing, `moves` moves in layers,
+/// comments and blank lines.
+fn job(tools: &Path, dir: &Path, moves: usize) -> PathBuf {
+    let path = dir.join("job.gcode");
+    let status = Command::new("python3")
+        .arg(tools.join("make_test_gcode.py"))
+        .arg(&path)
+        .arg(moves.to_string())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    path
+}
+
+fn lamina_stream(file: &Path, port: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("stream")
+        .arg(file)
+        .args(["--port", port, "--banner-wait", "2", "--json", "-q"])
+        .args(args)
+        .output()
+        .expect("lamina runs")
+}
+
+/// `stream_check.py FILE LOG ARGS --json`: whether it passed, and its figures.
+fn stream_check(tools: &Path, file: &Path, log: &Path, args: &[&str]) -> (bool, serde_json::Value) {
+    let out = Command::new("python3")
+        .arg(tools.join("stream_check.py"))
+        .arg(file)
+        .arg(log)
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("python3 runs");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stream_check.py said no JSON ({e}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.success(), v)
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "lamina failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The faults of the judging job: 5% corrupted lines, 1% lost oks, 2% noise, a 4-slot
+/// buffer, moves taking time in the planner.
+const FAULTS: [&str; 10] = [
+    "--bufsize",
+    "4",
+    "--corrupt",
+    "0.05",
+    "--drop-ok",
+    "0.01",
+    "--noise",
+    "0.02",
+    "--seed",
+    "7",
+];
+
+/// Stream a job through printer_emu.py with `emu_args`; the time it took and the
+/// checker's verdict.
+fn emu_run(tools: &Path, file: &Path, emu_args: &[&str]) -> (Duration, bool, serde_json::Value) {
+    let emu = Emulator::start("python3", &tools.join("printer_emu.py"), emu_args);
+    let port = emu.port().expect("port");
+    let started = Instant::now();
+    let output = lamina_stream(file, &port, &[]);
+    let took = started.elapsed();
+    assert_ok(&output);
+    let log = emu.log();
+    let (_dir, _) = emu.stop();
+    let (pass, v) = stream_check(tools, file, &log, &[]);
+    (took, pass, v)
+}
+
+#[test]
+fn faulty_marlin_executes_exactly_the_file() {
+    let Some(tools) = tools() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = job(&tools, dir.path(), 1500);
+    let mut args = FAULTS.to_vec();
+    args.extend(["--move-time", "0.002"]);
+    let (_, pass, v) = emu_run(&tools, &file, &args);
+    assert!(pass, "{v}");
+}
+
+/// Cut a job with a board reset after `reset_after` executed commands, resume it, and
+/// return the checker's verdict on the whole log (`--resumed`).
+fn reset_and_resume(
+    tools: &Path,
+    file: &Path,
+    reset_after: usize,
+    move_time: &str,
+) -> (bool, serde_json::Value, String) {
+    let after = reset_after.to_string();
+    let emu = Emulator::start(
+        "python3",
+        &tools.join("printer_emu.py"),
+        &[
+            "--move-time",
+            move_time,
+            "--disconnect-after",
+            &after,
+            "--reopen",
+        ],
+    );
+    let port = emu.port().expect("port");
+    let first = lamina_stream(file, &port, &[]);
+    assert_eq!(first.status.code(), Some(1), "the reset cuts the job");
+    // The board comes back on a new pseudo-terminal (often at the same path).
+    std::thread::sleep(Duration::from_millis(1500));
+    let port = emu.port().expect("port");
+    let second = lamina_stream(file, &port, &["--resume"]);
+    assert_ok(&second);
+    let stderr = String::from_utf8_lossy(&second.stderr).into_owned();
+    let log = emu.log();
+    let (_dir, emu_said) = emu.stop();
+    assert!(
+        emu_said.contains("acknowledged commands still planned"),
+        "{emu_said}"
+    );
+    let (pass, v) = stream_check(tools, file, &log, &["--resumed"]);
+    let summary: serde_json::Value = serde_json::from_str(
+        String::from_utf8_lossy(&second.stdout)
+            .lines()
+            .last()
+            .unwrap_or(""),
+    )
+    .expect("JSON summary");
+    assert_eq!(summary["resumed"], "reset", "{summary}");
+    (pass, v, stderr)
+}
+
+#[test]
+fn board_reset_at_forty_percent_then_resume_loses_nothing() {
+    let Some(tools) = tools() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = job(&tools, dir.path(), 1000);
+    let (pass, v, _) = reset_and_resume(&tools, &file, 400, "0.005");
+    assert!(pass, "{v}");
+    assert_eq!(v["lost"], 0, "{v}");
+    assert!(v["doubled"].as_u64().is_some_and(|d| d <= 24), "{v}");
+}
+
+/// OctoPrint's virtual printer answers slowly (it times its moves) and keeps what it
+/// received when it refuses a line; its default faults include `resend_with_timeout` at
+/// line 105, after which it claims line 105 without ever running it, whatever the host
+/// does. lamina does not yet execute this job exactly (see issue 16).
+#[test]
+#[ignore = "lamina still loses line 105 and repeats resends against OctoPrint's virtual printer"]
+fn octoprint_virtual_printer_with_its_default_faults() {
+    let Some(tools) = tools() else { return };
+    let Some(python) = octoprint_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = job(&tools, dir.path(), 150);
+    let emu = Emulator::start(&python, &tools.join("octo_pty.py"), &[]);
+    let port = emu.port().expect("port");
+    let output = lamina_stream(&file, &port, &[]);
+    assert_ok(&output);
+    let log = emu.log();
+    let (_dir, _) = emu.stop();
+    let (pass, v) = stream_check(&tools, &file, &log, &[]);
+    assert!(pass, "{v}");
+}
+
+/// The figures issue 16 is judged by, on the full-size jobs. Prints them.
+#[test]
+#[ignore = "takes minutes: run with --ignored --nocapture for the figures"]
+fn judging_figures() {
+    let Some(tools) = tools() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = job(&tools, dir.path(), 7950);
+    let (clean, pass, _) = emu_run(&tools, &file, &["--move-time", "0.003"]);
+    assert!(pass);
+    let mut args = FAULTS.to_vec();
+    args.extend(["--move-time", "0.003"]);
+    let (faulty, pass, v) = emu_run(&tools, &file, &args);
+    assert!(pass, "{v}");
+    println!(
+        "8,000-command job: fault-free {:.1} s, with faults {:.1} s = {:.2}x",
+        clean.as_secs_f64(),
+        faulty.as_secs_f64(),
+        faulty.as_secs_f64() / clean.as_secs_f64()
+    );
+    let file3k = job(&tools, dir.path(), 2970);
+    let (pass, v, _) = reset_and_resume(&tools, &file3k, 1200, "0.01");
+    println!(
+        "reset at 40% of 3,000 then --resume: pass {pass}, lost {}, doubled {}, extra {}",
+        v["lost"], v["doubled"], v["extra"]
+    );
+}
