@@ -478,7 +478,8 @@ fn html_embeds_every_layer_and_fetches_nothing() {
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let html = std::fs::read_to_string(&out).unwrap();
+    // The page is windows-1252 with the packed toolpath as raw bytes.
+    let html = String::from_utf8_lossy(&std::fs::read(&out).unwrap()).into_owned();
     for needle in [
         "http://",
         "https://",
@@ -494,15 +495,10 @@ fn html_embeds_every_layer_and_fetches_nothing() {
     let data: serde_json::Value = serde_json::from_str(&html[start..end]).unwrap();
     let layers = data["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 3);
-    let vertices: u64 = layers.iter().map(|l| l[2].as_u64().unwrap()).sum();
-    let xy = data["xy"].as_str().unwrap();
-    let attr = data["attr"].as_str().unwrap();
-    let b64len = |n: u64| n.div_ceil(3) * 4;
-    assert_eq!(xy.len() as u64, b64len(vertices * 4));
-    assert_eq!(attr.len() as u64, b64len(vertices * 2));
+    let segments: u64 = layers.iter().map(|l| l[2].as_u64().unwrap()).sum();
+    assert!(html.contains("id=\"lamina-bytes\">"));
     let tp = square_toolpath();
-    let runs: usize = tp.layers.iter().map(|l| l.run_count()).sum();
-    assert_eq!(vertices as usize, tp.segment_count() + runs);
+    assert_eq!(segments as usize, tp.segment_count());
     screenshot(&out, "square");
 }
 
