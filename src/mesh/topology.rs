@@ -166,7 +166,9 @@ impl YzIndex {
     pub(crate) fn new(mesh: &Mesh) -> YzIndex {
         let bb = mesh.bounding_box().unwrap_or(BoundingBox::EMPTY);
         let size = bb.size();
-        let cell = (size[1].max(size[2]) / Self::CELLS as f64).max(1e-6);
+        // About one face per cell: a small mesh needs no fine grid.
+        let cells = ((mesh.faces.len() as f64).sqrt().ceil() as usize).clamp(1, Self::CELLS);
+        let cell = (size[1].max(size[2]) / cells as f64).max(1e-6);
         let ny = (size[1] / cell) as usize + 1;
         let nz = (size[2] / cell) as usize + 1;
         let range = |f: usize| {
