@@ -46,6 +46,9 @@ pub enum Problem {
     /// The path is a socket.
     #[error("it is a socket, not a file")]
     Socket,
+    /// No file can be made in the folder for another reason.
+    #[error("no file can be made in the folder '{}' ({})", .0.display(), .1)]
+    CannotCreate(PathBuf, io::Error),
     /// Symlinks pointing at each other.
     #[error("too many levels of symbolic links")]
     SymlinkLoop,
@@ -60,7 +63,9 @@ impl Problem {
         match self {
             Problem::NoFolder(_) => io::ErrorKind::NotFound,
             Problem::NotAFolder(_) => io::ErrorKind::NotADirectory,
-            Problem::FolderNotWritable(_, e) | Problem::Io(e) => e.kind(),
+            Problem::FolderNotWritable(_, e) | Problem::CannotCreate(_, e) | Problem::Io(e) => {
+                e.kind()
+            }
             Problem::IsFolder => io::ErrorKind::IsADirectory,
             Problem::Fifo | Problem::Device | Problem::Socket => io::ErrorKind::InvalidInput,
             Problem::SymlinkLoop => io::ErrorKind::InvalidInput,
@@ -107,6 +112,21 @@ pub fn remove_pending() -> usize {
     n
 }
 
+/// The operating system's error inside one that the temporary file crate wrapped with
+/// the temporary file's path.
+fn without_path(e: io::Error) -> io::Error {
+    let os = e
+        .get_ref()
+        .and_then(|inner| inner.source())
+        .and_then(|s| s.downcast_ref::<io::Error>())
+        .and_then(io::Error::raw_os_error)
+        .or_else(|| e.raw_os_error());
+    match os {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::from(e.kind()),
+    }
+}
+
 /// The file a path finally names: symlinks followed (a dangling one to the file it
 /// would create). Symlinks in the folders above are left to the file system.
 fn follow_symlinks(path: &Path) -> Result<PathBuf, Problem> {
@@ -127,6 +147,75 @@ fn follow_symlinks(path: &Path) -> Result<PathBuf, Problem> {
     Err(Problem::SymlinkLoop)
 }
 
+/// Check, before any work, that files can be written into the folder `dir` (made
+/// later if missing): the nearest folder that exists above it must be a folder that
+/// takes new files. Nothing is left behind by the check.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// assert!(lamina::output::check_folder(&dir.path().join("pictures/today")).is_ok());
+/// let file = dir.path().join("notes.txt");
+/// std::fs::write(&file, "x").unwrap();
+/// assert!(lamina::output::check_folder(&file.join("pictures")).is_err());
+/// ```
+pub fn check_folder(dir: &Path) -> Result<(), OutputError> {
+    let fail = |problem| OutputError {
+        path: dir.to_path_buf(),
+        problem,
+    };
+    let existing = dir
+        .ancestors()
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| fs::symlink_metadata(a).is_ok())
+        .unwrap_or(Path::new("."));
+    match fs::metadata(existing) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(fail(Problem::NotAFolder(existing.to_path_buf()))),
+        Err(e) => return Err(fail(Problem::Io(e))),
+    }
+    // An unnamed file: gone as soon as it is closed.
+    tempfile::tempfile_in(existing).map(drop).map_err(|e| {
+        let e = without_path(e);
+        match e.kind() {
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                fail(Problem::FolderNotWritable(existing.to_path_buf(), e))
+            }
+            _ => fail(Problem::CannotCreate(existing.to_path_buf(), e)),
+        }
+    })
+}
+
+/// Whether two paths name the same existing file (through symlinks and hard links).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let (a, b) = (dir.path().join("a.stl"), dir.path().join("b.stl"));
+/// std::fs::write(&a, "solid").unwrap();
+/// assert!(lamina::output::same_file(&a, &dir.path().join(".").join("a.stl")));
+/// assert!(!lamina::output::same_file(&a, &b)); // b does not exist
+/// ```
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        (ma.dev(), ma.ino()) == (mb.dev(), mb.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (ma, mb);
+        matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
+    }
+}
+
 /// The folder a file path is in (`.` for a bare name).
 fn folder_of(path: &Path) -> &Path {
     match path.parent() {
@@ -141,6 +230,12 @@ fn check_target(target: &Path) -> Result<(), Problem> {
         Ok(m) if m.is_file() => Ok(()),
         Ok(m) if m.is_dir() => Err(Problem::IsFolder),
         Ok(m) => Err(special_file(&m)),
+        // A file where a folder should be, somewhere above.
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => Err(target
+            .ancestors()
+            .skip(1)
+            .find(|a| fs::metadata(a).is_ok_and(|m| !m.is_dir()))
+            .map_or(Problem::Io(e), |a| Problem::NotAFolder(a.to_path_buf()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let dir = folder_of(target);
             match fs::metadata(dir) {
@@ -216,11 +311,15 @@ impl PendingFile {
             .prefix(".lamina-")
             .suffix(".part")
             .tempfile_in(dir)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-                    fail(Problem::FolderNotWritable(dir.to_path_buf(), e))
+            .map_err(|e| {
+                // The error names the temporary file: the user never gave that name.
+                let e = without_path(e);
+                match e.kind() {
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                        fail(Problem::FolderNotWritable(dir.to_path_buf(), e))
+                    }
+                    _ => fail(Problem::CannotCreate(dir.to_path_buf(), e)),
                 }
-                _ => fail(Problem::Io(e)),
             })?;
         list.push(tmp.path().to_path_buf());
         drop(list);
@@ -456,6 +555,32 @@ mod tests {
             "{text}"
         );
         assert!(matches!(e.problem, Problem::NoFolder(_)), "{e}");
+    }
+
+    #[test]
+    fn a_file_where_a_folder_should_be_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("notes.txt");
+        fs::write(&file, "x").unwrap();
+        for path in [file.join("x.gcode"), file.join("deeper/x.gcode")] {
+            let e = PendingFile::create(&path).unwrap_err();
+            assert!(
+                matches!(&e.problem, Problem::NotAFolder(p) if *p == file),
+                "{e}"
+            );
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_folder_no_file_can_be_made_in_is_named_not_the_temporary_file() {
+        // /proc refuses new files to everyone, root included.
+        let e = PendingFile::create(Path::new("/proc/x.gcode")).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("'/proc'") && !text.contains(".part") && !text.contains(".lamina-"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -103,30 +103,28 @@ fn a_named_pipe_is_refused_untouched_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = cube(d);
-    let fifo = d.join("out.stl");
-    let c = std::ffi::CString::new(s(&fifo)).unwrap();
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
-    for args in [
-        vec!["slice", s(&model), "-o", s(&fifo)],
-        vec!["repair", s(&model), "-o", s(&fifo)],
-    ] {
+    for (command, name) in [("slice", "out.gcode"), ("repair", "out.stl")] {
+        let fifo = d.join(name);
+        let c = std::ffi::CString::new(s(&fifo)).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let args = [command, s(&model), "-o", s(&fifo)];
         let o = run_with_limit(&args, Duration::from_secs(30));
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         let e = stderr(&o);
-        assert!(e.contains("named pipe") && e.contains("out.stl"), "{e}");
+        assert!(e.contains("named pipe") && e.contains(name), "{e}");
         let t = std::fs::symlink_metadata(&fifo).unwrap().file_type();
         assert!(t.is_fifo(), "the pipe was replaced");
     }
     assert!(parts(d).is_empty());
 }
 
-/// A device node to write at: a copy of /dev/null made in `dir` when running as root
-/// (so that a regression could never replace a real device), else /dev/null itself (a
-/// user cannot replace it).
+/// A device node named `name` to write at: a copy of /dev/null made in `dir` when
+/// running as root (so that a regression could never replace a real device), else
+/// /dev/null itself (a user cannot replace it).
 #[cfg(unix)]
-fn device(dir: &Path) -> PathBuf {
+fn device(dir: &Path, name: &str) -> PathBuf {
     if unsafe { libc::geteuid() } == 0 {
-        let p = dir.join("null.stl");
+        let p = dir.join(name);
         let c = std::ffi::CString::new(s(&p)).unwrap();
         let dev = libc::makedev(1, 3);
         assert_eq!(
@@ -146,13 +144,14 @@ fn a_device_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = cube(d);
-    let dev = device(d);
-    let rdev = std::fs::metadata(&dev).unwrap().rdev();
-    let mut commands = vec![vec!["slice", s(&model), "-o", s(&dev)]];
-    if dev.extension().is_some_and(|e| e == "stl") {
-        commands.push(vec!["repair", s(&model), "-o", s(&dev)]);
-    }
-    for args in commands {
+    for (command, name) in [("slice", "null.gcode"), ("repair", "null.stl")] {
+        let dev = device(d, name);
+        if command == "repair" && dev.extension().is_none() {
+            // /dev/null has no mesh extension: repair would refuse it for that.
+            continue;
+        }
+        let rdev = std::fs::metadata(&dev).unwrap().rdev();
+        let args = [command, s(&model), "-o", s(&dev)];
         let o = run_with_limit(&args, Duration::from_secs(30));
         assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
         assert!(stderr(&o).contains("device"), "{}", stderr(&o));
@@ -180,6 +179,21 @@ fn a_folder_as_output_is_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a folder"), "{}", stderr(&o));
     assert!(!out.exists());
+    // And a folder for pictures that cannot be made, before any slicing too.
+    let under_a_file = model.join("pictures");
+    let mut cases = vec![(s(&under_a_file), "cube.stl' is not a folder")];
+    if cfg!(target_os = "linux") {
+        cases.push(("/proc/pictures", "folder '/proc'"));
+    }
+    for (pictures, needle) in cases {
+        let o = lamina(&["slice", s(&model), "-o", s(&out), "--preview", pictures]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+        assert!(
+            !out.exists(),
+            "sliced before the picture folder was checked"
+        );
+    }
 }
 
 /// A model that takes several seconds to slice: a sphere of 150 mm with 200,000
@@ -265,6 +279,33 @@ fn a_read_only_output_folder_is_refused_at_once() {
     assert_eq!(o.status.code(), Some(1));
     let e = stderr(&o);
     assert!(e.contains("not writable") && e.contains("x.gcode"), "{e}");
+}
+
+/// Folders that cannot take the output: each is named, never the temporary file.
+#[test]
+fn an_output_folder_that_cannot_take_a_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = cube(d);
+    let notes = d.join("notes.txt");
+    std::fs::write(&notes, "x").unwrap();
+    let mut cases = vec![(
+        notes.join("x.gcode"),
+        "notes.txt' is not a folder".to_string(),
+    )];
+    if cfg!(target_os = "linux") {
+        // /proc takes no new file, from root either.
+        cases.push((PathBuf::from("/proc/x.gcode"), "folder '/proc'".to_string()));
+    }
+    for (out, needle) in cases {
+        let o = lamina(&["slice", s(&model), "-o", s(&out), "--json"]);
+        assert_eq!(o.status.code(), Some(1));
+        let e = stderr(&o);
+        assert!(e.contains(s(&out)) && e.contains(&needle), "{e}");
+        assert!(!e.contains(".part") && !e.contains(".lamina-"), "{e}");
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["file"], s(&out), "{j}");
+    }
 }
 
 /// Interrupt a slice at a moment chosen by `when` (called with the child and the
@@ -519,6 +560,74 @@ fn every_usage_error_exits_2() {
 }
 
 #[test]
+fn slicing_onto_a_model_is_refused_and_leaves_it_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = cube(d);
+    let bytes = std::fs::read(&model).unwrap();
+    // A scan without an extension (lamina reads STL by its content).
+    let scan = d.join("scan");
+    std::fs::copy(&model, &scan).unwrap();
+    let mut cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![s(&model).into(), "-o".into(), s(&model).into()],
+            "would replace",
+        ),
+        (
+            vec![s(&scan).into(), "-o".into(), s(&scan).into()],
+            "would replace",
+        ),
+        (
+            vec![format!("{}@0", s(&scan)), "-o".into(), s(&scan).into()],
+            "would replace",
+        ),
+        (
+            vec![
+                "--tool".into(),
+                "0".into(),
+                s(&scan).into(),
+                "-o".into(),
+                s(&scan).into(),
+            ],
+            "would replace",
+        ),
+        (
+            vec![s(&model).into(), "-o".into(), s(&d.join("new.STL")).into()],
+            ".stl mesh file",
+        ),
+        (
+            vec![s(&model).into(), "-o".into(), s(&d.join("new.3mf")).into()],
+            ".3mf mesh file",
+        ),
+    ];
+    #[cfg(unix)]
+    {
+        let link = d.join("latest.gcode");
+        std::os::unix::fs::symlink(&model, &link).unwrap();
+        cases.push((
+            vec![s(&model).into(), "-o".into(), s(&link).into()],
+            "would replace",
+        ));
+    }
+    for (args, needle) in &cases {
+        let args: Vec<&str> = [
+            &["slice"][..],
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        ]
+        .concat();
+        let o = lamina(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert_eq!(std::fs::read(&model).unwrap(), bytes, "{args:?}");
+        assert_eq!(std::fs::read(&scan).unwrap(), bytes, "{args:?}");
+    }
+    assert!(!d.join("new.STL").exists() && !d.join("new.3mf").exists());
+    // A G-code name beside the model is fine.
+    let o = lamina(&["slice", s(&scan), "-o", s(&d.join("scan.gcode")), "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
 fn inspect_reports_every_file_and_fails_if_any_did() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -640,11 +749,18 @@ fn a_model_in_inches_or_metres_gets_a_warning_with_the_scale() {
             "--scale 0.03937",
         ),
         ([15_000.0, 5_000.0, 16_000.0], "--scale 0.001"),
+        // A skull in metres: far too small to slice.
+        ([0.135, 0.216, 0.188], "--scale 1000"),
     ] {
-        let p = d.join("huge.stl");
+        let p = d.join("off.stl");
         io::write_stl(&p, &skull_like(size)).unwrap();
         let o = lamina(&["slice", s(&p), "-o", s(&out)]);
         assert_eq!(o.status.code(), Some(1));
         assert!(stderr(&o).contains(scale), "{size:?}: {}", stderr(&o));
+        // The JSON error names the file.
+        let o = lamina(&["slice", s(&p), "-o", s(&out), "--json"]);
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["file"], s(&p), "{j}");
+        assert!(j["error"].as_str().unwrap().contains(scale), "{j}");
     }
 }

@@ -50,7 +50,7 @@ enum Command {
     Slice(Box<slice::SliceArgs>),
     /// Report a mesh's size, volume and defects.
     Inspect(inspect::InspectArgs),
-    /// Fix holes, winding, degenerate and duplicate faces; write an STL.
+    /// Fix holes, winding, degenerate and duplicate faces; write an STL, OBJ or 3MF.
     Repair(repair::RepairArgs),
     /// List profiles or show one's values.
     Profiles(profiles::ProfilesArgs),
@@ -99,6 +99,18 @@ pub(crate) use usage;
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct Reported(pub String);
+
+/// An object of a model file could not be placed: the error names the object, this
+/// names its file too ("skull.stl: 'skull' is only 0.2 mm ...").
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .path.display())]
+pub struct ModelFile {
+    /// The file the object came from.
+    pub path: std::path::PathBuf,
+    /// What is wrong with the object.
+    #[source]
+    pub error: lamina::mesh::place::PlaceError,
+}
 
 /// Standard output was closed by the reader (`lamina ... | head`): nothing more is
 /// wanted, the command ends quietly with success.
@@ -229,7 +241,9 @@ pub fn error_file(e: &anyhow::Error) -> Option<String> {
     use lamina::output::OutputError;
     use lamina::profile::ProfileError;
     e.chain().find_map(|c| {
-        let path = if let Some(e) = c.downcast_ref::<OutputError>() {
+        let path = if let Some(e) = c.downcast_ref::<ModelFile>() {
+            &e.path
+        } else if let Some(e) = c.downcast_ref::<OutputError>() {
             &e.path
         } else if let Some(e) = c.downcast_ref::<LoadError>() {
             match e {

@@ -1,6 +1,6 @@
 //! Loading models with a progress bar, and the transform options.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -43,12 +43,13 @@ pub fn load_models(paths: &[PathBuf], global: &Global) -> Result<Vec<Object>> {
 /// clap gives them: N, MODEL, N, MODEL...). When any model is assigned to a tool, all
 /// the models are parts of one assembly (in their file coordinates; unassigned ones on
 /// tool 0); the objects of a 3MF file that assigns extruders are one assembly too.
+/// Returns the objects and the file each came from.
 pub fn load_assigned(
     models: &[PathBuf],
     pairs: &[String],
     tools: usize,
     global: &Global,
-) -> Result<Vec<Object>> {
+) -> Result<(Vec<Object>, Vec<PathBuf>)> {
     let mut specs: Vec<(PathBuf, Option<usize>)> = models.iter().map(|m| split_tool(m)).collect();
     for pair in pairs.chunks(2) {
         let [n, model] = pair else {
@@ -64,6 +65,7 @@ pub fn load_assigned(
     // With any tool assignment, the models are parts of one assembly.
     let assembly = specs.iter().any(|(_, t)| t.is_some());
     let mut objects = Vec::new();
+    let mut files = Vec::new();
     for (k, (path, tool)) in specs.iter().enumerate() {
         if let Some(t) = tool {
             if *t >= tools {
@@ -92,9 +94,45 @@ pub fn load_assigned(
                 o.group = Some(k + 1);
             }
         }
+        files.extend(std::iter::repeat_n(path.clone(), loaded.len()));
         objects.extend(loaded);
     }
-    Ok(objects)
+    Ok((objects, files))
+}
+
+/// Mesh file extensions: G-code written under one of them would pass for a model.
+const MESH_EXTENSIONS: [&str; 3] = ["stl", "obj", "3mf"];
+
+/// Refuse a G-code output that would replace one of the models (`models` and `pairs` as
+/// [`load_assigned`] takes them) or that has a mesh file's extension: a typo such as
+/// `lamina slice skull.stl -o skull.stl` must not turn the scan into G-code.
+pub fn check_gcode_output(output: &Path, models: &[PathBuf], pairs: &[String]) -> Result<()> {
+    if output.as_os_str() == "-" {
+        return Ok(());
+    }
+    let inputs = models
+        .iter()
+        .map(|m| split_tool(m).0)
+        .chain(pairs.chunks(2).filter_map(|p| p.get(1)).map(PathBuf::from));
+    for model in inputs {
+        if lamina::output::same_file(output, &model) {
+            return Err(usage!(
+                "-o '{}' is the model '{}': the G-code would replace it; give the output a name ending in .gcode",
+                output.display(),
+                model.display()
+            ));
+        }
+    }
+    let ext = output
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if let Some(ext) = ext.filter(|e| MESH_EXTENSIONS.contains(&e.as_str())) {
+        return Err(usage!(
+            "-o '{}' names a .{ext} mesh file, but slice writes G-code; give the output a name ending in .gcode",
+            output.display()
+        ));
+    }
+    Ok(())
 }
 
 /// `MODEL@N` → (MODEL, Some(N)) when MODEL is not itself a file with that name.

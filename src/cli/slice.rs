@@ -13,7 +13,7 @@ use lamina::profile::Settings;
 
 use super::models::{load_assigned, transform};
 use super::profile_args::ProfileArgs;
-use super::{Global, out_json, stdout_error, usage};
+use super::{Global, ModelFile, out_json, stdout_error, usage};
 
 /// Support styles on the command line.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,9 +154,22 @@ pub fn placed_objects(
     global: &Global,
 ) -> Result<Vec<lamina::mesh::Object>> {
     let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
-    let mut objects = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
+    let (mut objects, files) = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
     let bed = pipeline::bed(settings);
-    place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING)?;
+    place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING).map_err(|e| {
+        // An object that cannot be placed: the error names its file too.
+        let file = e
+            .object()
+            .and_then(|name| objects.iter().position(|o| o.name == name))
+            .and_then(|i| files.get(i));
+        match file {
+            Some(f) => anyhow::Error::new(ModelFile {
+                path: f.clone(),
+                error: e,
+            }),
+            None => e.into(),
+        }
+    })?;
     Ok(objects)
 }
 
@@ -178,10 +191,7 @@ pub fn slice_to(
     } else {
         Some(PendingFile::create(output)?)
     };
-    let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
-    let mut objects = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
-    let bed = pipeline::bed(settings);
-    place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING)?;
+    let objects = placed_objects(models, job, settings, global)?;
     let unit_warnings: Vec<String> = objects
         .iter()
         .filter_map(|o| {
@@ -294,6 +304,10 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
             dir.display()
         );
     }
+    if let Some(dir) = &args.preview {
+        lamina::output::check_folder(dir)?;
+    }
+    super::models::check_gcode_output(&args.output, &args.models, &args.job.tool)?;
     // Where the time goes, for `--json`.
     let clock = args.json.then(lamina::timing::Recorder::start);
     let settings = args.job.settings()?;

@@ -173,6 +173,18 @@ pub enum PlaceError {
     },
 }
 
+impl PlaceError {
+    /// The name of the object the error is about, if it is about one.
+    pub fn object(&self) -> Option<&str> {
+        match self {
+            PlaceError::Empty { name }
+            | PlaceError::TooLarge { name, .. }
+            | PlaceError::TooSmall { name, .. } => Some(name),
+            PlaceError::BedFull { .. } => None,
+        }
+    }
+}
+
 fn fmt_size(s: [f64; 3]) -> String {
     format!("{:.1} x {:.1} x {:.1}", s[0], s[1], s[2])
 }
