@@ -47,6 +47,7 @@ fn support(c: &mut Criterion) {
     let width = settings.line_width(WidthRole::Support, p.support_tool, false);
     let overhangs = overhang::detect(
         &layers,
+        Some(&mesh),
         p.support_threshold,
         p.support_min_area,
         p.support_bridges,

@@ -197,7 +197,8 @@ pub fn slice(
                 ..LayerRegions::default()
             })
             .collect();
-        support_report = support::add_support(&stack.layers, &mut skeleton, settings);
+        let meshes: Vec<&crate::mesh::Mesh> = objects.iter().map(|o| &o.mesh).collect();
+        support_report = support::add_support(&stack.layers, &meshes, &mut skeleton, settings);
         stack.support = skeleton.into_iter().map(|l| l.support).collect();
     }
 

@@ -608,7 +608,7 @@ mod tests {
 
     fn run(mesh: &crate::mesh::Mesh, h: f64, p: &AreaParams) -> (Vec<Layer>, Vec<SupportLayer>) {
         let layers = slice_mesh(mesh, &layer_specs(0.2, 0.2, h), &SliceOptions::default()).0;
-        let over = detect(&layers, 55.0, 0.1, true, 0.45);
+        let over = detect(&layers, None, 55.0, 0.1, true, 0.45);
         let s = support_areas(&layers, &over, p);
         (layers, s)
     }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::fill::{FillParams, FillPattern, fill};
 use crate::geom::{self, ExPolygon, JoinType, scaled};
 use crate::layer::LayerRegions;
+use crate::mesh::Mesh;
 use crate::path::{ExtrusionPath, Role, bead_spacing};
 use crate::profile::{Settings, SolubleMode, SupportInside, SupportStyle, WidthRole};
 use crate::slice::Layer;
@@ -104,9 +105,12 @@ pub fn area_params(s: &Settings) -> AreaParams {
 }
 
 /// Generate support for every object and add its paths to `regions` (the merged
-/// layers; object layers share their heights). Returns `None` when support is off.
+/// layers; object layers share their heights). `meshes[k]` is object `k`'s placed mesh,
+/// whose downward surfaces are found on the triangles themselves. Returns `None` when
+/// support is off.
 pub fn add_support(
     objects: &[Vec<Layer>],
+    meshes: &[&Mesh],
     regions: &mut [LayerRegions],
     s: &Settings,
 ) -> Option<SupportReport> {
@@ -129,9 +133,10 @@ pub fn add_support(
     let soluble_inside = (p.support_inside == SupportInside::Soluble)
         .then(|| s.soluble_tool())
         .flatten();
-    for layers in objects {
+    for (k, layers) in objects.iter().enumerate() {
         let overhangs = overhang::detect(
             layers,
+            meshes.get(k).copied(),
             p.support_threshold,
             p.support_min_area,
             p.support_bridges,

@@ -1,8 +1,11 @@
 //! Overhang detection: the part of each layer the layer below does not hold.
 
 use crate::geom::{self, ExPolygon, JoinType, scaled};
+use crate::geom::{Point, Polygon};
 use crate::layer::skins::bridge_angle;
+use crate::mesh::Mesh;
 use crate::slice::Layer;
+use nalgebra::Vector3;
 
 /// Overhangs narrower than this (mm) are numerical noise. (Real overhangs just past the
 /// threshold angle are thin rings on each layer: they must stay.)
@@ -29,16 +32,25 @@ pub fn allowed_step(layer_height: f64, threshold_deg: f64) -> f64 {
 
 /// The overhangs of every layer (empty for the first layer, which rests on the bed).
 ///
+/// A layer's overhang is what the layer below does not hold (the layer sticks out
+/// further than the threshold allows), joined, when `mesh` is given, by the bands of
+/// the model's own surface that face down flatter than the threshold between the two
+/// layers' cutting planes (see [`surface_bands`]): a surface just flatter than the
+/// threshold steps out by hardly more than the allowed step on each layer, too little
+/// for the layers alone to show it reliably.
+///
 /// With `support_bridges` false, overhang regions that span between two held sides
 /// (bridges, shorter than [`MAX_BRIDGE_SPAN`]) are left out.
 pub fn detect(
     layers: &[Layer],
+    mesh: Option<&Mesh>,
     threshold_deg: f64,
     min_area: f64,
     support_bridges: bool,
     line_width: f64,
 ) -> Vec<Vec<ExPolygon>> {
     use rayon::prelude::*;
+    let bands = mesh.map(|m| surface_bands(m, layers, threshold_deg));
     (0..layers.len())
         .into_par_iter()
         .map(|i| {
@@ -52,6 +64,17 @@ pub fn detect(
             let half = scaled(SLIVER_WIDTH) as f64 / 2.0;
             let shrunk = geom::offset(&raw, -half, JoinType::Miter);
             let mut over = geom::offset(&shrunk, half, JoinType::Miter);
+            if let Some(band) = bands.as_ref().map(|b| &b[i]).filter(|b| !b.is_empty()) {
+                // The surface's bands over the layer below's own area are inside the
+                // model (faces of overlapping shells, or flipped ones): not overhangs.
+                let open = geom::difference(band, below);
+                let open = geom::offset(&open, -half, JoinType::Miter);
+                let open = geom::offset(&open, half, JoinType::Miter);
+                if !open.is_empty() {
+                    over.extend(open);
+                    over = geom::union(&over, geom::FillRule::NonZero);
+                }
+            }
             over.retain(|o| o.area_mm2() >= min_area);
             if !support_bridges {
                 over.retain(|o| !is_bridge(o, below, line_width));
@@ -59,6 +82,115 @@ pub fn detect(
             over
         })
         .collect()
+}
+
+/// For every layer, the XY footprint of the model's surface that faces down flatter than
+/// `threshold_deg` from the horizontal and lies between the layer below's cutting plane
+/// and this layer's (the first layer rests on the bed and gets none). This is the
+/// surface support must hold, measured on the triangles themselves.
+pub fn surface_bands(mesh: &Mesh, layers: &[Layer], threshold_deg: f64) -> Vec<Vec<ExPolygon>> {
+    use rayon::prelude::*;
+    let n = layers.len();
+    if n < 2 {
+        return vec![Vec::new(); n];
+    }
+    let cos_t = threshold_deg.clamp(0.0, 90.0).to_radians().cos();
+    let planes: Vec<f64> = layers.iter().map(|l| l.slice_z).collect();
+    // Faces facing down flatter than the threshold, bucketed by the slabs they cross
+    // (slab i runs from plane i - 1 to plane i).
+    let mut counts = vec![0usize; n + 1];
+    let mut ranges: Vec<(u32, usize, usize)> = Vec::new();
+    for (fi, f) in mesh.faces.iter().enumerate() {
+        let [a, b, c] = f.map(|v| Vector3::from(mesh.vertices[v as usize].map(f64::from)));
+        let nrm = (b - a).cross(&(c - a));
+        let len = nrm.norm();
+        if len <= 0.0 || nrm.z >= -cos_t * len {
+            continue;
+        }
+        let zmin = a.z.min(b.z).min(c.z);
+        let zmax = a.z.max(b.z).max(c.z);
+        let first = planes.partition_point(|&p| p <= zmin).max(1);
+        let end = (planes.partition_point(|&p| p < zmax) + 1).min(n);
+        if first < end {
+            ranges.push((fi as u32, first, end));
+            for k in first..end {
+                counts[k + 1] += 1;
+            }
+        }
+    }
+    for k in 0..n {
+        counts[k + 1] += counts[k];
+    }
+    let mut cursor = counts.clone();
+    let mut slab_faces = vec![0u32; counts[n]];
+    for &(fi, first, end) in &ranges {
+        for k in first..end {
+            slab_faces[cursor[k]] = fi;
+            cursor[k] += 1;
+        }
+    }
+    (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let faces = &slab_faces[counts[i]..counts[i + 1]];
+            if faces.is_empty() {
+                return Vec::new();
+            }
+            let (lo, hi) = (planes[i - 1], planes[i]);
+            let pieces: Vec<Polygon> = faces
+                .iter()
+                .filter_map(|&fi| {
+                    let tri = mesh.faces[fi as usize].map(|v| mesh.vertices[v as usize]);
+                    let mut poly = Polygon::new(
+                        clip_to_slab(tri, lo, hi)
+                            .into_iter()
+                            .map(|p| Point::from_mm(p[0], p[1]))
+                            .collect(),
+                    );
+                    if poly.points.len() < 3 {
+                        return None;
+                    }
+                    if !poly.is_ccw() {
+                        poly.reverse();
+                    }
+                    Some(poly)
+                })
+                .collect();
+            geom::union(&pieces, geom::FillRule::NonZero)
+        })
+        .collect()
+}
+
+/// The part of a triangle between the planes `z = lo` and `z = hi`, as a convex
+/// polygon (mm). Points on an edge are computed from the edge's corners in a fixed
+/// order, so faces sharing the edge get the same point.
+fn clip_to_slab(tri: [[f32; 3]; 3], lo: f64, hi: f64) -> Vec<[f64; 3]> {
+    let pts: Vec<[f64; 3]> = tri.iter().map(|p| p.map(f64::from)).collect();
+    let cut = |poly: Vec<[f64; 3]>, z: f64, keep_above: bool| -> Vec<[f64; 3]> {
+        let inside = |p: &[f64; 3]| if keep_above { p[2] >= z } else { p[2] <= z };
+        let mut out = Vec::with_capacity(poly.len() + 2);
+        for k in 0..poly.len() {
+            let (a, b) = (poly[k], poly[(k + 1) % poly.len()]);
+            if inside(&a) {
+                out.push(a);
+            }
+            if inside(&a) != inside(&b) {
+                let (p, q) = if (a[0], a[1], a[2]) < (b[0], b[1], b[2]) {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
+                let t = (z - p[2]) / (q[2] - p[2]);
+                out.push([p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1]), z]);
+            }
+        }
+        out
+    };
+    let above = cut(pts, lo, true);
+    if above.len() < 3 {
+        return Vec::new();
+    }
+    cut(above, hi, false)
 }
 
 /// Whether an overhang spans between held sides: most of the lines across it in its
@@ -96,7 +228,7 @@ fn anchored_fraction(
     line_width: f64,
     bb: &geom::BBox,
 ) -> f64 {
-    use crate::geom::{Point, Polyline};
+    use crate::geom::Polyline;
     let w = scaled(line_width) as f64;
     let grown = geom::offset(std::slice::from_ref(region), w, JoinType::Miter);
     let anchors = geom::offset(below, w, JoinType::Miter);
@@ -148,7 +280,7 @@ mod tests {
             cuboid([0.0, 0.0, 10.0], [20.0, 4.0, 12.0]),
         ]);
         let layers = layers_of(&t, 12.0);
-        let over = detect(&layers, 55.0, 0.1, true, 0.45);
+        let over = detect(&layers, None, 55.0, 0.1, true, 0.45);
         for (i, o) in over.iter().enumerate() {
             let area: f64 = o.iter().map(ExPolygon::area_mm2).sum();
             if i == 50 {
@@ -164,7 +296,7 @@ mod tests {
     fn sphere_overhangs_below_the_threshold_angle_only() {
         let r = 10.0;
         let layers = layers_of(&uv_sphere([0.0, 0.0, r], r, 90, 180), 2.0 * r);
-        let over = detect(&layers, 45.0, 0.01, true, 0.45);
+        let over = detect(&layers, None, 45.0, 0.01, true, 0.45);
         for (i, o) in over.iter().enumerate().skip(1) {
             let z = layers[i].slice_z - r;
             let area: f64 = o.iter().map(ExPolygon::area_mm2).sum();
@@ -178,6 +310,53 @@ mod tests {
         }
     }
 
+    /// A cone standing on its tip, its side `slope_deg` from the horizontal, 10 mm tall,
+    /// closed by a flat top.
+    fn cone_on_its_tip(slope_deg: f64) -> crate::mesh::Mesh {
+        let (h, segs) = (10.0f64, 96);
+        let r = h / slope_deg.to_radians().tan();
+        let mut vertices = vec![[0.0f32, 0.0, 0.0], [0.0, 0.0, h as f32]];
+        let mut faces = Vec::new();
+        for k in 0..segs {
+            let a = k as f64 / segs as f64 * std::f64::consts::TAU;
+            vertices.push([(r * a.cos()) as f32, (r * a.sin()) as f32, h as f32]);
+            let (i, j) = (2 + k as u32, 2 + ((k + 1) % segs) as u32);
+            faces.push([0, j, i]);
+            faces.push([1, i, j]);
+        }
+        crate::mesh::Mesh { vertices, faces }
+    }
+
+    #[test]
+    fn surfaces_just_flatter_than_the_threshold_are_found_on_every_layer() {
+        // 43°: the side steps out 0.214 mm a layer, 0.014 past the allowed 0.2 mm.
+        let steep = cone_on_its_tip(43.0);
+        let layers = layers_of(&steep, 10.0);
+        let with = detect(&layers, Some(&steep), 45.0, 0.1, true, 0.45);
+        for (i, o) in with.iter().enumerate().skip(2).take(40) {
+            let area: f64 = o.iter().map(ExPolygon::area_mm2).sum();
+            // The band between the cutting planes: mid circumference × 0.214 mm.
+            let t = 43f64.to_radians().tan();
+            let want = std::f64::consts::TAU * (layers[i].slice_z - 0.1) / t * 0.2 / t;
+            assert!(
+                (area - want).abs() < 0.05 * want,
+                "layer {i}: {area} vs {want}"
+            );
+            // The layers alone see only the 0.014 mm the side steps past the allowed
+            // step.
+            let alone: f64 = detect(&layers[i - 1..=i], None, 45.0, 0.0, true, 0.45)[1]
+                .iter()
+                .map(ExPolygon::area_mm2)
+                .sum();
+            assert!(alone < 0.2 * want, "layer {i}: {alone}");
+        }
+        // 47° is steeper than the threshold: nothing.
+        let steeper = cone_on_its_tip(47.0);
+        let layers = layers_of(&steeper, 10.0);
+        let none = detect(&layers, Some(&steeper), 45.0, 0.1, true, 0.45);
+        assert!(none.iter().all(Vec::is_empty));
+    }
+
     #[test]
     fn short_bridge_is_recognised() {
         // Two pillars with a 10 mm gap and a slab over them.
@@ -187,8 +366,8 @@ mod tests {
             cuboid([0.0, 0.0, 10.0], [20.0, 10.0, 12.0]),
         ]);
         let layers = layers_of(&arch, 12.0);
-        let with = detect(&layers, 55.0, 0.1, true, 0.45);
-        let without = detect(&layers, 55.0, 0.1, false, 0.45);
+        let with = detect(&layers, None, 55.0, 0.1, true, 0.45);
+        let without = detect(&layers, None, 55.0, 0.1, false, 0.45);
         assert_eq!(with[50].len(), 1);
         assert!(without[50].is_empty());
     }
