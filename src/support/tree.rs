@@ -19,12 +19,19 @@ use crate::slice::Layer;
 const PIXEL: f64 = 0.25;
 /// Segments of the polygon drawn for a branch's circle.
 const CIRCLE_SEGMENTS: usize = 16;
-/// Tips closer than this fraction of the spacing to an existing branch are not added.
-const TIP_EXCLUSION: f64 = 0.75;
 /// Branches closer than this (mm) lean towards each other to merge further down.
 const MERGE_REACH: f64 = 10.0;
 /// Steering passes per layer when a branch must move away from the model.
 const STEER_STEPS: usize = 3;
+/// How far from a support bead (mm) an overhang still counts as held: a point of the
+/// surface is held by extrusion within 1 mm of it, and the rest is margin for the
+/// circle's polygon and the exact cut clear of the model.
+const HOLD_REACH: f64 = 0.8;
+/// Spacing (mm) of the points a contact area is sampled at to find what no branch holds.
+const CONTACT_SAMPLE: f64 = 0.4;
+/// How far (mm) a new tip may move from the point it is to hold to get clear of the
+/// model.
+const TIP_SHIFT: f64 = 1.5;
 
 /// Tree settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -244,6 +251,9 @@ struct Node {
     depth: usize,
     /// The tips this branch carries (merged branches carry several).
     ids: Vec<u32>,
+    /// Whether the branch is following an overhang down (it does not lean towards its
+    /// neighbours then).
+    following: bool,
 }
 
 /// One layer's circle of a branch.
@@ -258,6 +268,13 @@ struct Mark {
 }
 
 /// Tree support for the layers of one object.
+///
+/// Layers are walked from the top down. On each layer the branches grown so far descend
+/// (thicken, merge, lean towards their neighbours, keep clear of the model); then every
+/// part of the layer's contact area (the overhang the support top holds across the Z
+/// gap) that no branch holds yet gets a new tip, placed where it is clear of the model
+/// and near enough to hold it (see [`HOLD_REACH`]). A branch that cannot keep clear ends
+/// there: it lands on the model under it.
 pub fn tree_support(
     layers: &[Layer],
     overhangs: &[Vec<ExPolygon>],
@@ -298,20 +315,23 @@ pub fn tree_support(
     let tip_r = tree.tip_diameter / 2.0;
     let max_r = (tree.branch_diameter / 2.0).max(tip_r);
     let clearance = area.xy_gap;
+    // A branch's printed edge lies half a line inside its circle.
+    let edge_inset = area.line_inset;
+    let reach = |radius: f64| (radius - edge_inset).max(0.0) + HOLD_REACH;
 
     let mut nodes: Vec<Node> = Vec::new();
     let mut trail: Vec<Mark> = Vec::new();
     let mut next_id = 0u32;
     // Fields for the layers being processed, computed one layer ahead in parallel.
     let field_of = |j: usize| Field::new(&layers[j].islands, x0, y0, w, h);
-    let contact_at = |j: usize| overhangs.get(j + 1 + k_top).is_some_and(|o| !o.is_empty());
+    let contact_of = |j: usize| overhangs.get(j + 1 + k_top).filter(|o| !o.is_empty());
     // Branches that end: each tip's marks below this layer are dropped at the end.
     let mut ended: HashMap<u32, usize> = HashMap::new();
     let mut next_field: Option<Field> = None;
     for j in (0..n).rev() {
         // Layers with no branch and no new tip need no field.
-        let busy = !nodes.is_empty() || contact_at(j);
-        let ahead = j > 0 && (busy || contact_at(j - 1));
+        let busy = !nodes.is_empty() || contact_of(j).is_some();
+        let ahead = j > 0 && (busy || contact_of(j - 1).is_some());
         let field = next_field.take();
         // This layer's branches grow while the next layer's field is computed.
         let grow_layer = || {
@@ -325,10 +345,40 @@ pub fn tree_support(
                 node.depth += 1;
                 node.radius = (tip_r + grow * node.depth as f64).min(max_r);
             }
+            let samples =
+                contact_of(j).map(|c| ContactSamples::new(c, tree.tip_spacing, CONTACT_SAMPLE));
+            if let Some(samples) = &samples {
+                // Branches still under an overhang they can hold follow it down.
+                for node in &mut nodes {
+                    if let Some(target) = samples.nearest(node.pos, reach(node.radius) + step) {
+                        let d = (target.0 - node.pos.0).hypot(target.1 - node.pos.1);
+                        if d > reach(node.radius) * 0.5 {
+                            let mv = step.min(d - reach(node.radius) * 0.5);
+                            node.pos.0 += (target.0 - node.pos.0) / d * mv;
+                            node.pos.1 += (target.1 - node.pos.1) / d * mv;
+                            node.following = true;
+                            continue;
+                        }
+                    }
+                    node.following = false;
+                }
+            } else {
+                for node in &mut nodes {
+                    node.following = false;
+                }
+            }
             merge_nodes(&mut nodes, step);
             let mut kept = Vec::with_capacity(nodes.len());
             for mut node in nodes.drain(..) {
                 if steer(&field, &mut node.pos, node.radius + clearance, step) {
+                    kept.push(node);
+                    continue;
+                }
+                // Squeezed: a thinner branch, bent harder, may still pass.
+                let thin = tip_r.max(node.radius * 0.5);
+                if steer(&field, &mut node.pos, thin + clearance, step) {
+                    node.radius = thin;
+                    node.depth = ((thin - tip_r) / grow.max(1e-9)) as usize;
                     kept.push(node);
                     continue;
                 }
@@ -345,28 +395,45 @@ pub fn tree_support(
             }
             nodes = kept;
 
-            // 2. New tips under this layer's contact areas.
-            if let Some(contact) = overhangs.get(j + 1 + k_top) {
-                for p in tip_positions(contact, tree.tip_spacing) {
-                    let too_close = nodes
-                        .iter()
-                        .any(|n| near(n.pos, p, TIP_EXCLUSION * tree.tip_spacing));
-                    if too_close {
+            // 2. New tips where the contact area is not held yet.
+            if let Some(samples) = &samples {
+                let mut held = vec![false; samples.points.len()];
+                for node in &nodes {
+                    samples.mark_within(node.pos, reach(node.radius), &mut held);
+                }
+                let tip_reach = reach(tip_r);
+                for k in 0..samples.points.len() {
+                    if held[k] {
                         continue;
                     }
+                    let p = samples.points[k];
                     let mut pos = p;
-                    if !steer(&field, &mut pos, tip_r + clearance, step) {
-                        // Right against the model: the wall below holds it.
+                    if !steer(&field, &mut pos, tip_r + clearance, TIP_SHIFT) {
                         continue;
                     }
+                    if (pos.0 - p.0).hypot(pos.1 - p.1) > tip_reach {
+                        // No room near enough to hold it.
+                        continue;
+                    }
+                    samples.mark_within(pos, tip_reach, &mut held);
                     nodes.push(Node {
                         pos,
                         radius: tip_r,
                         depth: 0,
                         ids: vec![next_id],
+                        following: true,
                     });
                     next_id += 1;
                 }
+            }
+            if std::env::var("LAMINA_TREE_DEBUG").is_ok() {
+                eprintln!(
+                    "layer {j}: nodes {} tips {} following {} samples {}",
+                    nodes.len(),
+                    nodes.iter().filter(|n| n.depth == 0).count(),
+                    nodes.iter().filter(|n| n.following).count(),
+                    samples.as_ref().map_or(0, |s| s.points.len())
+                );
             }
             for node in &nodes {
                 trail.push(Mark {
@@ -404,7 +471,7 @@ pub fn tree_support(
         }
     }
     // Branches were steered on a raster a pixel coarse, and against their own layer
-    // only: cut them clear of the model (and of the layers the bottom gap keeps free)
+    // only: cut them clear of the model (and of the layers the Z gaps keep free)
     // exactly, as grid support is.
     let model = coarse_islands(layers);
     let gap = scaled(area.xy_gap) as f64;
@@ -413,11 +480,14 @@ pub fn tree_support(
             if base.is_empty() && interface.is_empty() {
                 return;
             }
-            let near = geom::offset(
+            let mut near = geom::offset(
                 &model[j.saturating_sub(k_bottom)..=j].concat(),
                 gap,
                 JoinType::Miter,
             );
+            // Nor may a tip reach under the model of the Z gap's layers above it (a
+            // gently sloping surface sticks out far on each layer).
+            near.extend(model[(j + 1).min(n)..(j + 1 + k_top).min(n)].concat());
             let interface = geom::difference(&interface, &near);
             let base = geom::difference(&base, &near);
             layer.base = geom::difference(&base, &interface);
@@ -426,6 +496,101 @@ pub fn tree_support(
         },
     );
     mark_interior(&model, &mut out, area.enclosure_radius);
+    out
+}
+
+/// Points spread over a layer's contact area (a lattice inside it and its outline
+/// walked), to tell which parts of it the branches hold.
+struct ContactSamples {
+    points: Vec<(f64, f64)>,
+    cell: f64,
+    grid: HashMap<(i64, i64), Vec<u32>>,
+}
+
+impl ContactSamples {
+    /// Tips are tried on a lattice of `tip_spacing` first (evenly spaced tips), the
+    /// rest of the area is sampled every `spacing`.
+    fn new(areas: &[ExPolygon], tip_spacing: f64, spacing: f64) -> ContactSamples {
+        let mut points = tip_positions(areas, tip_spacing);
+        points.extend(area_samples(areas, spacing));
+        let cell = 1.0;
+        let mut grid: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
+        for (k, p) in points.iter().enumerate() {
+            grid.entry(Self::key(*p, cell)).or_default().push(k as u32);
+        }
+        ContactSamples { points, cell, grid }
+    }
+
+    fn key(p: (f64, f64), cell: f64) -> (i64, i64) {
+        ((p.0 / cell).floor() as i64, (p.1 / cell).floor() as i64)
+    }
+
+    /// The samples within `r` of `p`.
+    fn within(&self, p: (f64, f64), r: f64) -> impl Iterator<Item = usize> + '_ {
+        let (kx0, ky0) = Self::key((p.0 - r, p.1 - r), self.cell);
+        let (kx1, ky1) = Self::key((p.0 + r, p.1 + r), self.cell);
+        (kx0..=kx1)
+            .flat_map(move |kx| (ky0..=ky1).map(move |ky| (kx, ky)))
+            .filter_map(|k| self.grid.get(&k))
+            .flatten()
+            .map(|&k| k as usize)
+            .filter(move |&k| near(self.points[k], p, r))
+    }
+
+    fn mark_within(&self, p: (f64, f64), r: f64, held: &mut [bool]) {
+        for k in self.within(p, r) {
+            held[k] = true;
+        }
+    }
+
+    /// The nearest sample within `r` of `p`.
+    fn nearest(&self, p: (f64, f64), r: f64) -> Option<(f64, f64)> {
+        self.within(p, r).map(|k| self.points[k]).min_by(|a, b| {
+            let da = (a.0 - p.0).hypot(a.1 - p.1);
+            let db = (b.0 - p.0).hypot(b.1 - p.1);
+            da.total_cmp(&db)
+        })
+    }
+}
+
+/// Points over `areas`: a square lattice of `spacing` inside them, and their rings
+/// walked at `spacing` (thin bands the lattice misses).
+fn area_samples(areas: &[ExPolygon], spacing: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    for e in areas {
+        let Some(b) = e.bbox() else { continue };
+        let (bx0, by0) = b.min.to_mm();
+        let (bx1, by1) = b.max.to_mm();
+        let (c0, c1) = (
+            (bx0 / spacing).floor() as i64,
+            (bx1 / spacing).ceil() as i64,
+        );
+        let (r0, r1) = (
+            (by0 / spacing).floor() as i64,
+            (by1 / spacing).ceil() as i64,
+        );
+        for r in r0..=r1 {
+            for c in c0..=c1 {
+                let p = (c as f64 * spacing, r as f64 * spacing);
+                if e.contains(Point::from_mm(p.0, p.1)) {
+                    out.push(p);
+                }
+            }
+        }
+        for ring in e.rings() {
+            let mut walked = 0.0;
+            let mut next = 0.0;
+            for (a, bp) in ring.edges() {
+                let len = a.distance(bp) / geom::SCALE;
+                while next <= walked + len && len > 0.0 {
+                    let t = (next - walked) / len;
+                    out.push(a.lerp(bp, t).to_mm());
+                    next += spacing;
+                }
+                walked += len;
+            }
+        }
+    }
     out
 }
 
@@ -505,9 +670,10 @@ fn merge_nodes(nodes: &mut Vec<Node>, step: f64) {
             nodes[i].depth = a.depth.max(b.depth);
             nodes[i].radius = a.radius.max(b.radius);
             nodes[i].ids.extend(b.ids);
+            nodes[i].following = a.following || b.following;
             alive[j] = false;
-        } else if d < cell {
-            // Lean towards the neighbour.
+        } else if d < cell && !a.following {
+            // Lean towards the neighbour (branches following an overhang stay under it).
             let mv = step.min(d / 2.0);
             moves[i] = ((b.pos.0 - a.pos.0) / d * mv, (b.pos.1 - a.pos.1) / d * mv);
         }
