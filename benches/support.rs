@@ -53,6 +53,13 @@ fn support(c: &mut Criterion) {
         p.support_bridges,
         width,
     );
+    let points = overhang::surface_points(
+        Some(&mesh),
+        &layers,
+        &overhangs,
+        p.support_threshold,
+        lamina::support::tree::SURFACE_SPACING,
+    );
     let params = area_params(&settings);
     let tree = TreeParams::from_settings(&settings);
     let mut g = c.benchmark_group("support");
@@ -61,7 +68,7 @@ fn support(c: &mut Criterion) {
         b.iter(|| support_areas(black_box(&layers), &overhangs, &params))
     });
     g.bench_function("tree, dome and 300 specks, 270 layers", |b| {
-        b.iter(|| tree_support(black_box(&layers), &overhangs, &params, &tree))
+        b.iter(|| tree_support(black_box(&layers), &points, &params, &tree))
     });
     g.finish();
 }

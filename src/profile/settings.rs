@@ -481,13 +481,15 @@ pub struct Print {
     pub support_inside: SupportInside,
     /// Gaps in the model narrower than twice this (mm) enclose what is inside them.
     pub support_enclosure_radius: f64,
-    /// Tree: largest branch angle from vertical, degrees.
+    /// Tree: largest branch angle from vertical, degrees (steep enough for a branch to
+    /// follow a 45° overhang down, so one tip holds many layers of it).
     pub tree_branch_angle: f64,
     /// Tree: tip diameter, mm.
     pub tree_tip_diameter: f64,
     /// Tree: largest branch diameter, mm.
     pub tree_branch_diameter: f64,
-    /// Tree: diameter growth angle, degrees.
+    /// Tree: diameter growth angle, degrees (branches thicken slowly: most merge
+    /// before they need to).
     pub tree_diameter_growth: f64,
     /// Tree: spacing of contact tips, mm.
     pub tree_tip_spacing: f64,
@@ -584,10 +586,10 @@ impl Default for Print {
             support_min_area: 0.1,
             support_inside: SupportInside::Allow,
             support_enclosure_radius: 4.0,
-            tree_branch_angle: 40.0,
+            tree_branch_angle: 60.0,
             tree_tip_diameter: 0.8,
             tree_branch_diameter: 3.0,
-            tree_diameter_growth: 5.0,
+            tree_diameter_growth: 2.0,
             tree_tip_spacing: 1.8,
             support_tool: 0,
             support_interface_tool: 0,

@@ -143,12 +143,21 @@ pub fn add_support(
             width,
         );
         let mut support = match style {
-            SupportStyle::Tree => tree::tree_support(
-                layers,
-                &overhangs,
-                &params,
-                &tree::TreeParams::from_settings(s),
-            ),
+            SupportStyle::Tree => {
+                let points = overhang::surface_points(
+                    meshes.get(k).copied(),
+                    layers,
+                    &overhangs,
+                    p.support_threshold,
+                    tree::SURFACE_SPACING,
+                );
+                tree::tree_support(
+                    layers,
+                    &points,
+                    &params,
+                    &tree::TreeParams::from_settings(s),
+                )
+            }
             _ => support_areas(layers, &overhangs, &params),
         };
         for (l, sl) in layers.iter().zip(&support) {

@@ -161,6 +161,161 @@ pub fn surface_bands(mesh: &Mesh, layers: &[Layer], threshold_deg: f64) -> Vec<V
         .collect()
 }
 
+/// A point of the model's surface that support must hold, with the surface's outward
+/// unit normal there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SurfacePoint {
+    /// Position, mm.
+    pub pos: [f64; 3],
+    /// Outward unit normal (facing down).
+    pub normal: [f64; 3],
+}
+
+/// Overhangs closer than this (mm) to the bands of downward faces are those faces'
+/// own; what lies further out comes from the layers alone.
+const FLAT_MARGIN: f64 = 0.3;
+
+/// Points about `spacing` mm apart over everything support must hold: on the faces of
+/// `mesh` that face down flatter than `threshold_deg` (where they lie over a layer's
+/// overhang, `overhangs` from [`detect`]), and on the rest of each layer's overhang
+/// (found by the layers alone: a gap in a broken mesh, a flipped face) facing straight
+/// down at the layer's underside.
+pub fn surface_points(
+    mesh: Option<&Mesh>,
+    layers: &[Layer],
+    overhangs: &[Vec<ExPolygon>],
+    threshold_deg: f64,
+    spacing: f64,
+) -> Vec<SurfacePoint> {
+    use rayon::prelude::*;
+    let n = layers.len().min(overhangs.len());
+    if n < 2 {
+        return Vec::new();
+    }
+    let planes: Vec<f64> = layers.iter().map(|l| l.slice_z).collect();
+    let cos_t = threshold_deg.clamp(0.0, 90.0).to_radians().cos();
+    // Points on the faces, bucketed by the slab they lie in.
+    let mut on_faces: Vec<Vec<SurfacePoint>> = vec![Vec::new(); n];
+    if let Some(mesh) = mesh {
+        for f in &mesh.faces {
+            let [a, b, c] = f.map(|v| Vector3::from(mesh.vertices[v as usize].map(f64::from)));
+            let (u, v) = (b - a, c - a);
+            let nrm = u.cross(&v);
+            let len = nrm.norm();
+            if len <= 0.0 || nrm.z >= -cos_t * len {
+                continue;
+            }
+            let normal: [f64; 3] = (nrm / len).into();
+            let longest = u.norm().max(v.norm()).max((c - b).norm());
+            let k = (longest / spacing).ceil().max(1.0) as usize;
+            for i in 0..k {
+                for j in 0..k - i {
+                    let (s, t) = (
+                        (i as f64 + 1.0 / 3.0) / k as f64,
+                        (j as f64 + 1.0 / 3.0) / k as f64,
+                    );
+                    let p = a + s * u + t * v;
+                    let slab = planes.partition_point(|&z| z < p.z);
+                    if slab >= 1 && slab < n {
+                        on_faces[slab].push(SurfacePoint {
+                            pos: p.into(),
+                            normal,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let tol = scaled(0.05) as f64;
+    let flat_margin = scaled(FLAT_MARGIN) as f64;
+    (1..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let mut out = Vec::new();
+            if overhangs[i].is_empty() {
+                return out;
+            }
+            // Face points over the overhang (faces over the model below are inside it).
+            let grown = geom::offset(&overhangs[i], tol, JoinType::Miter);
+            let boxes: Vec<_> = grown.iter().map(ExPolygon::bbox).collect();
+            let inside = |x: f64, y: f64| {
+                let q = Point::from_mm(x, y);
+                grown
+                    .iter()
+                    .zip(&boxes)
+                    .any(|(e, b)| b.is_some_and(|b| b.contains(q)) && e.contains(q))
+            };
+            let mut footprint: Vec<Polygon> = Vec::new();
+            for p in &on_faces[i] {
+                if inside(p.pos[0], p.pos[1]) {
+                    out.push(*p);
+                    footprint.push(Polygon::circle(
+                        Point::from_mm(p.pos[0], p.pos[1]),
+                        flat_margin as geom::Coord,
+                        6,
+                    ));
+                }
+            }
+            // The rest of the overhang, flat at the layer's underside.
+            let rest = if footprint.is_empty() {
+                overhangs[i].clone()
+            } else {
+                geom::difference(&overhangs[i], &footprint)
+            };
+            let z = layers[i - 1].z;
+            for e in &rest {
+                for (x, y) in lattice_points(e, spacing) {
+                    out.push(SurfacePoint {
+                        pos: [x, y, z],
+                        normal: [0.0, 0.0, -1.0],
+                    });
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Points of a square lattice of `spacing` inside `area`, and its rings walked at
+/// `spacing` (thin bands the lattice misses), mm.
+pub fn lattice_points(area: &ExPolygon, spacing: f64) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let Some(b) = area.bbox() else {
+        return out;
+    };
+    let (bx0, by0) = b.min.to_mm();
+    let (bx1, by1) = b.max.to_mm();
+    let (c0, c1) = (
+        (bx0 / spacing).floor() as i64,
+        (bx1 / spacing).ceil() as i64,
+    );
+    let (r0, r1) = (
+        (by0 / spacing).floor() as i64,
+        (by1 / spacing).ceil() as i64,
+    );
+    for r in r0..=r1 {
+        for c in c0..=c1 {
+            let p = (c as f64 * spacing, r as f64 * spacing);
+            if area.contains(Point::from_mm(p.0, p.1)) {
+                out.push(p);
+            }
+        }
+    }
+    for ring in area.rings() {
+        let mut walked = 0.0;
+        let mut next = 0.0;
+        for (a, bp) in ring.edges() {
+            let len = a.distance(bp) / geom::SCALE;
+            while next <= walked + len && len > 0.0 {
+                out.push(a.lerp(bp, (next - walked) / len).to_mm());
+                next += spacing;
+            }
+            walked += len;
+        }
+    }
+    out
+}
+
 /// The part of a triangle between the planes `z = lo` and `z = hi`, as a convex
 /// polygon (mm). Points on an edge are computed from the edge's corners in a fixed
 /// order, so faces sharing the edge get the same point.

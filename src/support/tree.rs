@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use std::collections::HashMap;
 
 use super::areas::{AreaEdge, AreaParams, SupportLayer, coarse_islands, mark_interior};
+use super::overhang::SurfacePoint;
 use crate::geom::{self, ExPolygon, JoinType, Point, Polygon, scaled};
 use crate::profile::Settings;
 use crate::slice::Layer;
@@ -19,6 +20,9 @@ use crate::slice::Layer;
 const PIXEL: f64 = 0.25;
 /// Segments of the polygon drawn for a branch's circle.
 const CIRCLE_SEGMENTS: usize = 16;
+/// Branches merge when their centres are closer than this many times the larger
+/// radius.
+const MERGE_OVERLAP: f64 = 1.0;
 /// Branches closer than this (mm) lean towards each other to merge further down.
 const MERGE_REACH: f64 = 10.0;
 /// Steering passes per layer when a branch must move away from the model.
@@ -27,11 +31,22 @@ const STEER_STEPS: usize = 3;
 /// surface is held by extrusion within 1 mm of it, and the rest is margin for the
 /// circle's polygon and the exact cut clear of the model.
 const HOLD_REACH: f64 = 0.8;
-/// Spacing (mm) of the points a contact area is sampled at to find what no branch holds.
-const CONTACT_SAMPLE: f64 = 0.4;
+/// Spacing (mm) of the points of the surface tree support checks it holds.
+pub const SURFACE_SPACING: f64 = 0.4;
+/// How far (mm) above the surface's tangent plane a support bead must lie to count as
+/// under it (the outside measure asks for 0.02 mm).
+const AIR_MARGIN: f64 = 0.05;
+/// How far out along the slope (mm) a new tip starts its search for a clear spot.
+const TIP_OUTSET: f64 = 0.3;
 /// How far (mm) a new tip may move from the point it is to hold to get clear of the
 /// model.
 const TIP_SHIFT: f64 = 1.5;
+/// How much (mm) a point's wait for a tip stays short of the last layer that could
+/// hold it, for the layers' rounding.
+const HOLD_WINDOW_MARGIN: f64 = 0.05;
+/// Layer tops this close (mm) above the Z gap under a point still count as under it
+/// (layer heights are rounded).
+const LAYER_ROUNDING: f64 = 0.01;
 
 /// Tree settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -267,17 +282,71 @@ struct Mark {
     tip: bool,
 }
 
+/// A point of the surface waiting to be held (from the highest layer whose top is at
+/// least the Z gap below it), and the lowest layer that may still hold it.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    point: SurfacePoint,
+    /// The lowest layer whose top is at most two layers and the Z gap below the point.
+    last: usize,
+}
+
+/// What tree support needs to know of the layers and the settings.
+struct Geometry<'a> {
+    layers: &'a [Layer],
+    /// Half a support line: a branch's printed edge lies this far inside its circle.
+    edge_inset: f64,
+}
+
+impl Geometry<'_> {
+    /// Whether a branch at `pos` of `radius` on layer `layer` holds `s`: some point of
+    /// its edge (or, over its inside, the point itself) lies within [`HOLD_REACH`] of
+    /// the point in XY and on the air side of the surface there.
+    fn holds(&self, pos: (f64, f64), radius: f64, layer: usize, s: &SurfacePoint) -> bool {
+        let l = &self.layers[layer];
+        let dz = l.z - l.height / 2.0 - s.pos[2];
+        let n = s.normal;
+        let air = |q: (f64, f64)| {
+            (q.0 - s.pos[0]) * n[0] + (q.1 - s.pos[1]) * n[1] + dz * n[2] > AIR_MARGIN
+        };
+        let rho = (radius - self.edge_inset).max(0.0);
+        let (vx, vy) = (s.pos[0] - pos.0, s.pos[1] - pos.1);
+        let d = vx.hypot(vy);
+        if d <= rho {
+            return air((s.pos[0], s.pos[1]));
+        }
+        if d - rho > HOLD_REACH {
+            return false;
+        }
+        // The edge's point nearest the surface point, and its point furthest out along
+        // the surface's slope (the one most surely under it).
+        let nearest = (pos.0 + vx / d * rho, pos.1 + vy / d * rho);
+        if air(nearest) {
+            return true;
+        }
+        let nh = n[0].hypot(n[1]);
+        if nh < 1e-9 {
+            return false;
+        }
+        let out = (pos.0 + n[0] / nh * rho, pos.1 + n[1] / nh * rho);
+        near(out, (s.pos[0], s.pos[1]), HOLD_REACH) && air(out)
+    }
+}
+
 /// Tree support for the layers of one object.
 ///
 /// Layers are walked from the top down. On each layer the branches grown so far descend
-/// (thicken, merge, lean towards their neighbours, keep clear of the model); then every
-/// part of the layer's contact area (the overhang the support top holds across the Z
-/// gap) that no branch holds yet gets a new tip, placed where it is clear of the model
-/// and near enough to hold it (see [`HOLD_REACH`]). A branch that cannot keep clear ends
-/// there: it lands on the model under it.
+/// (thicken, merge, lean towards their neighbours, keep clear of the model); branches
+/// still under an overhang follow it down. Every point of the surface to support
+/// (`points`, from [`overhang::surface_points`]) waits, from the highest layer whose
+/// support may hold it to the lowest, for a branch to hold it; on its lowest layer it
+/// gets a new tip, placed where it is clear of the model and holds it. A branch that
+/// cannot keep clear ends there: it lands on the model under it.
+///
+/// [`overhang::surface_points`]: super::overhang::surface_points
 pub fn tree_support(
     layers: &[Layer],
-    overhangs: &[Vec<ExPolygon>],
+    points: &[SurfacePoint],
     area: &AreaParams,
     tree: &TreeParams,
 ) -> Vec<SupportLayer> {
@@ -315,56 +384,67 @@ pub fn tree_support(
     let tip_r = tree.tip_diameter / 2.0;
     let max_r = (tree.branch_diameter / 2.0).max(tip_r);
     let clearance = area.xy_gap;
-    // A branch's printed edge lies half a line inside its circle.
-    let edge_inset = area.line_inset;
-    let reach = |radius: f64| (radius - edge_inset).max(0.0) + HOLD_REACH;
+    let geo = Geometry {
+        layers,
+        edge_inset: area.line_inset,
+    };
+    let reach = |radius: f64| (radius - area.line_inset).max(0.0) + HOLD_REACH;
+
+    // Each point waits from the highest layer whose top is the Z gap below it down to
+    // the lowest whose top is at most two layers and the gap below it.
+    let window = 2.0 * lh + area.top_z_gap - HOLD_WINDOW_MARGIN;
+    let tops: Vec<f64> = layers.iter().map(|l| l.z).collect();
+    let mut arriving: Vec<Vec<Sample>> = vec![Vec::new(); n];
+    for p in points {
+        let z = p.pos[2];
+        let below = tops.partition_point(|&t| t <= z - area.top_z_gap + LAYER_ROUNDING);
+        let Some(first) = below.checked_sub(1) else {
+            continue;
+        };
+        let last = tops.partition_point(|&t| t < z - window).min(first);
+        arriving[first].push(Sample { point: *p, last });
+    }
 
     let mut nodes: Vec<Node> = Vec::new();
     let mut trail: Vec<Mark> = Vec::new();
     let mut next_id = 0u32;
     // Fields for the layers being processed, computed one layer ahead in parallel.
     let field_of = |j: usize| Field::new(&layers[j].islands, x0, y0, w, h);
-    let contact_of = |j: usize| overhangs.get(j + 1 + k_top).filter(|o| !o.is_empty());
+    let mut pending: Vec<Sample> = Vec::new();
     // Branches that end: each tip's marks below this layer are dropped at the end.
     let mut ended: HashMap<u32, usize> = HashMap::new();
     let mut next_field: Option<Field> = None;
+    let mut above: Option<Field> = None;
     for j in (0..n).rev() {
-        // Layers with no branch and no new tip need no field.
-        let busy = !nodes.is_empty() || contact_of(j).is_some();
-        let ahead = j > 0 && (busy || contact_of(j - 1).is_some());
+        // Layers with no branch and no point to hold need no field.
+        let busy = !nodes.is_empty() || !arriving[j].is_empty() || !pending.is_empty();
+        let ahead = j > 0 && (busy || !arriving[j - 1].is_empty());
         let field = next_field.take();
+        let field_above = above.take();
         // This layer's branches grow while the next layer's field is computed.
-        let grow_layer = || {
+        let grow_layer = || -> Option<Field> {
             if !busy {
-                return;
+                return None;
             }
             let field = field.unwrap_or_else(|| field_of(j));
-            // 1. Existing branches descend one layer: grow, merge with or lean
-            // towards their neighbours, keep clear of the model.
+            pending.append(&mut arriving[j]);
+            let index = SampleIndex::new(&pending);
+            // 1. Existing branches descend one layer: grow, follow the overhang they
+            // hold, merge with or lean towards their neighbours, keep clear of the
+            // model.
             for node in &mut nodes {
                 node.depth += 1;
-                node.radius = (tip_r + grow * node.depth as f64).min(max_r);
-            }
-            let samples =
-                contact_of(j).map(|c| ContactSamples::new(c, tree.tip_spacing, CONTACT_SAMPLE));
-            if let Some(samples) = &samples {
-                // Branches still under an overhang they can hold follow it down.
-                for node in &mut nodes {
-                    if let Some(target) = samples.nearest(node.pos, reach(node.radius) + step) {
-                        let d = (target.0 - node.pos.0).hypot(target.1 - node.pos.1);
-                        if d > reach(node.radius) * 0.5 {
-                            let mv = step.min(d - reach(node.radius) * 0.5);
-                            node.pos.0 += (target.0 - node.pos.0) / d * mv;
-                            node.pos.1 += (target.1 - node.pos.1) / d * mv;
-                            node.following = true;
-                            continue;
-                        }
+                node.radius = (node.radius + grow).min(max_r);
+                node.following = false;
+                let r = reach(node.radius);
+                if let Some(t) = index.nearest(node.pos, r + step) {
+                    let d = (t.0 - node.pos.0).hypot(t.1 - node.pos.1);
+                    if d > r * 0.5 {
+                        let mv = step.min(d - r * 0.5);
+                        node.pos.0 += (t.0 - node.pos.0) / d * mv;
+                        node.pos.1 += (t.1 - node.pos.1) / d * mv;
                     }
-                    node.following = false;
-                }
-            } else {
-                for node in &mut nodes {
-                    node.following = false;
+                    node.following = true;
                 }
             }
             merge_nodes(&mut nodes, step);
@@ -378,7 +458,6 @@ pub fn tree_support(
                 let thin = tip_r.max(node.radius * 0.5);
                 if steer(&field, &mut node.pos, thin + clearance, step) {
                     node.radius = thin;
-                    node.depth = ((thin - tip_r) / grow.max(1e-9)) as usize;
                     kept.push(node);
                     continue;
                 }
@@ -395,27 +474,59 @@ pub fn tree_support(
             }
             nodes = kept;
 
-            // 2. New tips where the contact area is not held yet.
-            if let Some(samples) = &samples {
-                let mut held = vec![false; samples.points.len()];
-                for node in &nodes {
-                    samples.mark_within(node.pos, reach(node.radius), &mut held);
-                }
-                let tip_reach = reach(tip_r);
-                for k in 0..samples.points.len() {
-                    if held[k] {
-                        continue;
+            // 2. What the branches hold; new tips for what cannot wait any longer.
+            let mut held = vec![false; pending.len()];
+            let mark = |pos: (f64, f64), radius: f64, held: &mut [bool]| {
+                for k in index.within(pos, reach(radius)) {
+                    if !held[k] && geo.holds(pos, radius, j, &pending[k].point) {
+                        held[k] = true;
                     }
-                    let p = samples.points[k];
-                    let mut pos = p;
+                }
+            };
+            for node in &nodes {
+                mark(node.pos, node.radius, &mut held);
+            }
+            // Points near the tip lattice first, so tips come out evenly spaced.
+            let mut due: Vec<usize> = (0..pending.len())
+                .filter(|&k| !held[k] && (pending[k].last >= j || j == 0))
+                .collect();
+            let lattice = |k: usize| {
+                let p = pending[k].point.pos;
+                let s = tree.tip_spacing;
+                let (dx, dy) = (p[0] / s - (p[0] / s).round(), p[1] / s - (p[1] / s).round());
+                dx * dx + dy * dy
+            };
+            due.sort_by(|&a, &b| lattice(a).total_cmp(&lattice(b)));
+            for k in due {
+                if held[k] {
+                    continue;
+                }
+                let s = pending[k].point;
+                // Start a little out along the slope (under the surface), then get
+                // clear of the model.
+                let nh = s.normal[0].hypot(s.normal[1]);
+                let starts = [
+                    if nh > 1e-9 {
+                        (
+                            s.pos[0] + s.normal[0] / nh * TIP_OUTSET,
+                            s.pos[1] + s.normal[1] / nh * TIP_OUTSET,
+                        )
+                    } else {
+                        (s.pos[0], s.pos[1])
+                    },
+                    (s.pos[0], s.pos[1]),
+                ];
+                for start in starts {
+                    let mut pos = start;
                     if !steer(&field, &mut pos, tip_r + clearance, TIP_SHIFT) {
                         continue;
                     }
-                    if (pos.0 - p.0).hypot(pos.1 - p.1) > tip_reach {
-                        // No room near enough to hold it.
+                    // Not right under the layer above either: the Z gap stays open.
+                    let open = field_above.as_ref().is_none_or(|f| f.sample(pos) >= tip_r);
+                    if !open || !geo.holds(pos, tip_r, j, &s) {
                         continue;
                     }
-                    samples.mark_within(pos, tip_reach, &mut held);
+                    mark(pos, tip_r, &mut held);
                     nodes.push(Node {
                         pos,
                         radius: tip_r,
@@ -424,17 +535,15 @@ pub fn tree_support(
                         following: true,
                     });
                     next_id += 1;
+                    break;
                 }
             }
-            if std::env::var("LAMINA_TREE_DEBUG").is_ok() {
-                eprintln!(
-                    "layer {j}: nodes {} tips {} following {} samples {}",
-                    nodes.len(),
-                    nodes.iter().filter(|n| n.depth == 0).count(),
-                    nodes.iter().filter(|n| n.following).count(),
-                    samples.as_ref().map_or(0, |s| s.points.len())
-                );
-            }
+            // What is held, and what can no longer be (its last layer is past), goes.
+            let mut k = 0;
+            pending.retain(|s| {
+                k += 1;
+                !held[k - 1] && s.last < j
+            });
             for node in &nodes {
                 trail.push(Mark {
                     id: node.ids[0],
@@ -445,15 +554,17 @@ pub fn tree_support(
                     tip: node.depth == 0,
                 });
             }
+            Some(field)
         };
-        let ((), prefetched) = rayon::join(grow_layer, || ahead.then(|| field_of(j - 1)));
+        let (here, prefetched) = rayon::join(grow_layer, || ahead.then(|| field_of(j - 1)));
+        above = here;
         next_field = prefetched;
     }
     trail.retain(|m| ended.get(&m.id).is_none_or(|&cut| m.layer >= cut));
 
     // Draw the circles of every layer.
-    let mut by_layer: Vec<(Vec<Polygon>, Vec<Polygon>, f64)> =
-        vec![(Vec::new(), Vec::new(), 0.0); n];
+    let mut by_layer: Vec<(Vec<Polygon>, Vec<Polygon>, Vec<Polygon>)> =
+        vec![(Vec::new(), Vec::new(), Vec::new()); n];
     for m in &trail {
         let c = Polygon::circle(
             Point::from_mm(m.pos.0, m.pos.1),
@@ -462,7 +573,7 @@ pub fn tree_support(
         );
         let slot = &mut by_layer[m.layer];
         if m.tip {
-            slot.2 += c.area_mm2();
+            slot.2.push(c.clone());
         }
         if m.interface {
             slot.1.push(c);
@@ -476,7 +587,7 @@ pub fn tree_support(
     let model = coarse_islands(layers);
     let gap = scaled(area.xy_gap) as f64;
     out.par_iter_mut().zip(by_layer).enumerate().for_each(
-        |(j, (layer, (base, interface, contact)))| {
+        |(j, (layer, (base, interface, tips)))| {
             if base.is_empty() && interface.is_empty() {
                 return;
             }
@@ -492,55 +603,61 @@ pub fn tree_support(
             let base = geom::difference(&base, &near);
             layer.base = geom::difference(&base, &interface);
             layer.interface = interface;
-            layer.contact_area = contact;
+            // Contact: the tips right under the model across the Z gap (as for grid
+            // support; a tip beside a sloping surface holds it without touching it).
+            let over = model[(j + 1).min(n)..(j + 2 + k_top).min(n)].concat();
+            if !tips.is_empty() && !over.is_empty() {
+                let tips = geom::difference(&tips, &near);
+                layer.contact_area = geom::intersection(&tips, &over)
+                    .iter()
+                    .map(ExPolygon::area_mm2)
+                    .sum();
+            }
         },
     );
     mark_interior(&model, &mut out, area.enclosure_radius);
     out
 }
 
-/// Points spread over a layer's contact area (a lattice inside it and its outline
-/// walked), to tell which parts of it the branches hold.
-struct ContactSamples {
+/// The points waiting to be held, indexed for near queries.
+struct SampleIndex {
     points: Vec<(f64, f64)>,
-    cell: f64,
     grid: HashMap<(i64, i64), Vec<u32>>,
 }
 
-impl ContactSamples {
-    /// Tips are tried on a lattice of `tip_spacing` first (evenly spaced tips), the
-    /// rest of the area is sampled every `spacing`.
-    fn new(areas: &[ExPolygon], tip_spacing: f64, spacing: f64) -> ContactSamples {
-        let mut points = tip_positions(areas, tip_spacing);
-        points.extend(area_samples(areas, spacing));
-        let cell = 1.0;
+impl SampleIndex {
+    /// Cell size of the index, mm.
+    const CELL: f64 = 1.0;
+
+    fn new(samples: &[Sample]) -> SampleIndex {
+        let points: Vec<(f64, f64)> = samples
+            .iter()
+            .map(|s| (s.point.pos[0], s.point.pos[1]))
+            .collect();
         let mut grid: HashMap<(i64, i64), Vec<u32>> = HashMap::new();
         for (k, p) in points.iter().enumerate() {
-            grid.entry(Self::key(*p, cell)).or_default().push(k as u32);
+            grid.entry(Self::key(*p)).or_default().push(k as u32);
         }
-        ContactSamples { points, cell, grid }
+        SampleIndex { points, grid }
     }
 
-    fn key(p: (f64, f64), cell: f64) -> (i64, i64) {
-        ((p.0 / cell).floor() as i64, (p.1 / cell).floor() as i64)
+    fn key(p: (f64, f64)) -> (i64, i64) {
+        (
+            (p.0 / Self::CELL).floor() as i64,
+            (p.1 / Self::CELL).floor() as i64,
+        )
     }
 
     /// The samples within `r` of `p`.
     fn within(&self, p: (f64, f64), r: f64) -> impl Iterator<Item = usize> + '_ {
-        let (kx0, ky0) = Self::key((p.0 - r, p.1 - r), self.cell);
-        let (kx1, ky1) = Self::key((p.0 + r, p.1 + r), self.cell);
+        let (kx0, ky0) = Self::key((p.0 - r, p.1 - r));
+        let (kx1, ky1) = Self::key((p.0 + r, p.1 + r));
         (kx0..=kx1)
             .flat_map(move |kx| (ky0..=ky1).map(move |ky| (kx, ky)))
             .filter_map(|k| self.grid.get(&k))
             .flatten()
             .map(|&k| k as usize)
             .filter(move |&k| near(self.points[k], p, r))
-    }
-
-    fn mark_within(&self, p: (f64, f64), r: f64, held: &mut [bool]) {
-        for k in self.within(p, r) {
-            held[k] = true;
-        }
     }
 
     /// The nearest sample within `r` of `p`.
@@ -551,47 +668,6 @@ impl ContactSamples {
             da.total_cmp(&db)
         })
     }
-}
-
-/// Points over `areas`: a square lattice of `spacing` inside them, and their rings
-/// walked at `spacing` (thin bands the lattice misses).
-fn area_samples(areas: &[ExPolygon], spacing: f64) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
-    for e in areas {
-        let Some(b) = e.bbox() else { continue };
-        let (bx0, by0) = b.min.to_mm();
-        let (bx1, by1) = b.max.to_mm();
-        let (c0, c1) = (
-            (bx0 / spacing).floor() as i64,
-            (bx1 / spacing).ceil() as i64,
-        );
-        let (r0, r1) = (
-            (by0 / spacing).floor() as i64,
-            (by1 / spacing).ceil() as i64,
-        );
-        for r in r0..=r1 {
-            for c in c0..=c1 {
-                let p = (c as f64 * spacing, r as f64 * spacing);
-                if e.contains(Point::from_mm(p.0, p.1)) {
-                    out.push(p);
-                }
-            }
-        }
-        for ring in e.rings() {
-            let mut walked = 0.0;
-            let mut next = 0.0;
-            for (a, bp) in ring.edges() {
-                let len = a.distance(bp) / geom::SCALE;
-                while next <= walked + len && len > 0.0 {
-                    let t = (next - walked) / len;
-                    out.push(a.lerp(bp, t).to_mm());
-                    next += spacing;
-                }
-                walked += len;
-            }
-        }
-    }
-    out
 }
 
 fn near(a: (f64, f64), b: (f64, f64), d: f64) -> bool {
@@ -658,7 +734,7 @@ fn merge_nodes(nodes: &mut Vec<Node>, step: f64) {
         }
         let Some((j, d)) = nearest else { continue };
         let (a, b) = (nodes[i].clone(), nodes[j].clone());
-        if d <= 0.5 * (a.radius + b.radius) {
+        if d <= MERGE_OVERLAP * a.radius.max(b.radius) {
             // Merge into one branch at the weighted middle.
             let wa = a.radius * a.radius;
             let wb = b.radius * b.radius;
@@ -692,51 +768,6 @@ fn merge_nodes(nodes: &mut Vec<Node>, step: f64) {
         nodes[idx].pos.1 += m.1;
         idx += 1;
     }
-}
-
-/// Contact tip positions over `areas`: a hexagonal lattice anchored to the bed, and for
-/// regions the lattice misses (thin rings of a gently sloped overhang), points along
-/// their outline.
-fn tip_positions(areas: &[ExPolygon], spacing: f64) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
-    let row = spacing * 3f64.sqrt() / 2.0;
-    for e in areas {
-        let Some(b) = e.bbox() else { continue };
-        let (bx0, by0) = b.min.to_mm();
-        let (bx1, by1) = b.max.to_mm();
-        let mut found = false;
-        let r0 = (by0 / row).floor() as i64;
-        let r1 = (by1 / row).ceil() as i64;
-        for r in r0..=r1 {
-            let y = r as f64 * row;
-            let shift = if r % 2 == 0 { 0.0 } else { spacing / 2.0 };
-            let c0 = ((bx0 - shift) / spacing).floor() as i64;
-            let c1 = ((bx1 - shift) / spacing).ceil() as i64;
-            for c in c0..=c1 {
-                let x = c as f64 * spacing + shift;
-                if e.contains(Point::from_mm(x, y)) {
-                    out.push((x, y));
-                    found = true;
-                }
-            }
-        }
-        // Thin regions: walk the outline.
-        let perimeter = e.contour.length() / geom::SCALE;
-        if !found || e.area_mm2() < perimeter * spacing * 0.25 {
-            let mut walked = 0.0;
-            let mut next = 0.0;
-            for (a, bp) in e.contour.edges() {
-                let len = a.distance(bp) / geom::SCALE;
-                while next <= walked + len && len > 0.0 {
-                    let t = (next - walked) / len;
-                    out.push(a.lerp(bp, t).to_mm());
-                    next += spacing;
-                }
-                walked += len;
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -787,20 +818,5 @@ mod tests {
         );
         let (gx, gy) = f.gradient((13.0, 5.0));
         assert!(gx > 0.9 && gy.abs() < 0.2);
-    }
-
-    #[test]
-    fn tips_cover_an_area_and_a_thin_ring() {
-        let sq = ExPolygon::new(Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0)));
-        let tips = tip_positions(&[sq], 2.0);
-        assert!(tips.len() >= 20 && tips.len() <= 35, "{}", tips.len());
-        let mut ring_hole = Polygon::circle(Point::new(0, 0), scaled(9.9), 200);
-        ring_hole.reverse();
-        let ring = ExPolygon {
-            contour: Polygon::circle(Point::new(0, 0), scaled(10.0), 200),
-            holes: vec![ring_hole],
-        };
-        let tips = tip_positions(&[ring], 2.0);
-        assert!(tips.len() >= 30, "{}", tips.len());
     }
 }
