@@ -171,8 +171,8 @@ pub struct SurfacePoint {
     pub normal: [f64; 3],
 }
 
-/// Overhangs closer than this (mm) to the bands of downward faces are those faces'
-/// own; what lies further out comes from the layers alone.
+/// Overhangs within about this distance (mm) of points on downward faces are those
+/// faces' own; what lies further out comes from the layers alone.
 const FLAT_MARGIN: f64 = 0.3;
 
 /// Points about `spacing` mm apart over everything support must hold: on the faces of
@@ -227,7 +227,6 @@ pub fn surface_points(
         }
     }
     let tol = scaled(0.05) as f64;
-    let flat_margin = scaled(FLAT_MARGIN) as f64;
     (1..n)
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -245,30 +244,35 @@ pub fn surface_points(
                     .zip(&boxes)
                     .any(|(e, b)| b.is_some_and(|b| b.contains(q)) && e.contains(q))
             };
-            let mut footprint: Vec<Polygon> = Vec::new();
+            // Face points over the overhang, in a grid of FLAT_MARGIN cells.
+            let key = |x: f64, y: f64| {
+                (
+                    (x / FLAT_MARGIN).floor() as i64,
+                    (y / FLAT_MARGIN).floor() as i64,
+                )
+            };
+            let mut cells: std::collections::HashSet<(i64, i64)> = Default::default();
             for p in &on_faces[i] {
                 if inside(p.pos[0], p.pos[1]) {
                     out.push(*p);
-                    footprint.push(Polygon::circle(
-                        Point::from_mm(p.pos[0], p.pos[1]),
-                        flat_margin as geom::Coord,
-                        6,
-                    ));
+                    cells.insert(key(p.pos[0], p.pos[1]));
                 }
             }
-            // The rest of the overhang, flat at the layer's underside.
-            let rest = if footprint.is_empty() {
-                overhangs[i].clone()
-            } else {
-                geom::difference(&overhangs[i], &footprint)
+            // The rest of the overhang (no face point near), flat at the layer's
+            // underside.
+            let near_face = |x: f64, y: f64| {
+                let (kx, ky) = key(x, y);
+                (kx - 1..=kx + 1).any(|a| (ky - 1..=ky + 1).any(|b| cells.contains(&(a, b))))
             };
             let z = layers[i - 1].z;
-            for e in &rest {
+            for e in &overhangs[i] {
                 for (x, y) in lattice_points(e, spacing) {
-                    out.push(SurfacePoint {
-                        pos: [x, y, z],
-                        normal: [0.0, 0.0, -1.0],
-                    });
+                    if !near_face(x, y) {
+                        out.push(SurfacePoint {
+                            pos: [x, y, z],
+                            normal: [0.0, 0.0, -1.0],
+                        });
+                    }
                 }
             }
             out

@@ -591,21 +591,38 @@ pub fn tree_support(
             if base.is_empty() && interface.is_empty() {
                 return;
             }
+            // Only the model near this layer's branches matters.
+            let boxes: Vec<geom::BBox> = base
+                .iter()
+                .chain(&interface)
+                .filter_map(Polygon::bbox)
+                .map(|b| b.inflated(2 * gap as geom::Coord))
+                .collect();
+            let nearby = |l: &[Vec<ExPolygon>]| -> Vec<ExPolygon> {
+                l.iter()
+                    .flatten()
+                    .filter(|e| {
+                        e.bbox()
+                            .is_some_and(|b| boxes.iter().any(|c| c.overlaps(&b)))
+                    })
+                    .cloned()
+                    .collect()
+            };
             let mut near = geom::offset(
-                &model[j.saturating_sub(k_bottom)..=j].concat(),
+                &nearby(&model[j.saturating_sub(k_bottom)..=j]),
                 gap,
                 JoinType::Miter,
             );
             // Nor may a tip reach under the model of the Z gap's layers above it (a
             // gently sloping surface sticks out far on each layer).
-            near.extend(model[(j + 1).min(n)..(j + 1 + k_top).min(n)].concat());
+            near.extend(nearby(&model[(j + 1).min(n)..(j + 1 + k_top).min(n)]));
             let interface = geom::difference(&interface, &near);
             let base = geom::difference(&base, &near);
             layer.base = geom::difference(&base, &interface);
             layer.interface = interface;
             // Contact: the tips right under the model across the Z gap (as for grid
             // support; a tip beside a sloping surface holds it without touching it).
-            let over = model[(j + 1).min(n)..(j + 2 + k_top).min(n)].concat();
+            let over = nearby(&model[(j + 1).min(n)..(j + 2 + k_top).min(n)]);
             if !tips.is_empty() && !over.is_empty() {
                 let tips = geom::difference(&tips, &near);
                 layer.contact_area = geom::intersection(&tips, &over)
