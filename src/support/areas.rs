@@ -319,6 +319,39 @@ pub fn support_areas(
     for (j, areas) in cut_layers {
         printable[j] = areas;
     }
+    // Under a steep slope the contact band lies within the XY gap of the layer below,
+    // so its column only starts a few layers lower, too far under the surface to hold
+    // it where the slope begins. There the contact reaches out past the gap on its own
+    // layer (under the surface higher up); a piece left standing on air is grown down
+    // or left out afterwards (see `stand`).
+    let reach = scaled(p.xy_gap + p.line_inset + CONTACT_MARGIN) as f64;
+    let reaches: Vec<Vec<ExPolygon>> = (0..n)
+        .into_par_iter()
+        .map(|j| {
+            let Some(o) = overhangs.get(j + 1 + k_top).filter(|o| !o.is_empty()) else {
+                return Vec::new();
+            };
+            let wide = geom::offset(o, reach, JoinType::Miter);
+            let (model_near, _) = by_boxes(&model[j], &wide);
+            if model_near.is_empty() {
+                return Vec::new();
+            }
+            let out = geom::intersection(&wide, &geom::offset(&model_near, reach, JoinType::Miter));
+            let mut clear: Vec<ExPolygon> = Vec::new();
+            for m in &model[j.saturating_sub(k_bottom)..=j] {
+                clear.extend(by_boxes(m, &wide).0);
+            }
+            let out = geom::difference(&out, &geom::offset(&clear, iface_xy, JoinType::Miter));
+            let out = geom::difference(&out, &printable[j]);
+            cleaned(out, tol, PIECE_MIN)
+        })
+        .collect();
+    for (here, extra) in printable.iter_mut().zip(reaches) {
+        if !extra.is_empty() {
+            here.extend(extra);
+            *here = geom::union(here, geom::FillRule::NonZero);
+        }
+    }
 
     // What stands inside the model, found on whole layers (the split below only
     // moves areas between interface and base).

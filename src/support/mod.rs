@@ -8,6 +8,7 @@
 
 pub mod areas;
 pub mod overhang;
+pub mod stand;
 pub mod tree;
 
 use rayon::prelude::*;
@@ -46,6 +47,9 @@ pub struct SupportReport {
     pub filament_g: f64,
     /// Time spent printing support, s.
     pub time_s: f64,
+    /// Pieces that would have stood on air: grown down to rest on something, or left
+    /// out.
+    pub standing: stand::Standing,
 }
 
 impl SupportReport {
@@ -65,6 +69,10 @@ impl SupportReport {
                 } else {
                     ""
                 }
+            ),
+            format!(
+                "support pieces on air = {} grown down ({} layers), {} left out",
+                self.standing.grown, self.standing.grown_layers, self.standing.dropped
             ),
         ]
     }
@@ -171,6 +179,8 @@ pub fn add_support(
             drop_interior(&mut support);
             report.interior_removed = true;
         }
+        let model: Vec<Vec<ExPolygon>> = layers.iter().map(|l| l.islands.clone()).collect();
+        report.standing += stand::stand(&mut support, &model, params.xy_gap);
         for (l, sl) in layers.iter().zip(&support) {
             let area: f64 = sl
                 .base
