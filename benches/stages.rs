@@ -115,7 +115,7 @@ fn stages(c: &mut Criterion) {
                     ..LayerRegions::default()
                 })
                 .collect();
-            add_support(std::slice::from_ref(&band), &mut r, &grid)
+            add_support(std::slice::from_ref(&band), &[&mesh], &mut r, &grid)
         })
     });
     g.bench_function("plan (30 layers)", |b| {

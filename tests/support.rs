@@ -179,7 +179,6 @@ fn t_shape_bar_is_held_by_grid() {
 }
 
 #[test]
-#[ignore = "waits for issue 14: tree holds 0.957 of the T's bar"]
 fn t_shape_bar_is_held_by_tree() {
     t_shape_is_held("tree");
 }
@@ -210,14 +209,12 @@ fn sphere_is_held_by_grid() {
 }
 
 #[test]
-#[ignore = "waits for issue 14: tree holds 0.424 of the sphere's overhang points"]
 fn sphere_is_held_by_tree() {
     sphere_is_held("tree", ANGLE);
 }
 
 /// Up to the profile's own threshold: slopes of 50-55° (z 3.5-4.3 mm) get no support.
 #[test]
-#[ignore = "waits for issue 14: grid holds 0.961 of the sphere at the profile's 55°"]
 fn sphere_is_held_by_grid_up_to_the_profile_threshold() {
     sphere_is_held("grid", PROFILE_ANGLE);
 }
@@ -323,7 +320,6 @@ fn branching_vessel_is_held_by_grid() {
 }
 
 #[test]
-#[ignore = "waits for issue 14: tree holds 0.803 of the branching vessel"]
 fn branching_vessel_is_held_by_tree() {
     branching_vessel_is_held("tree");
 }
@@ -493,7 +489,6 @@ fn artery_tree_stands_clear_of_the_model() {
 }
 
 #[test]
-#[ignore = "waits for issue 14: tree holds 0.684 of the artery's overhang points"]
 fn artery_is_held_by_tree() {
     vessel_support(ARTERY, "tree", &[Check::Held]);
 }
@@ -509,7 +504,6 @@ fn aneurysm_is_held_by_tree() {
 }
 
 #[test]
-#[ignore = "waits for issue 14: 0.69% of the aneurysm's tree support floats (3.0 mm at z 2.2)"]
 fn aneurysm_tree_stands() {
     vessel_support(ANEURYSM, "tree", &[Check::Stands]);
 }
@@ -525,7 +519,6 @@ fn aorta_tree_stands_clear_of_the_model() {
 }
 
 #[test]
-#[ignore = "waits for issue 14: tree holds 0.587 of the aorta's overhang points"]
 fn aorta_is_held_by_tree() {
     vessel_support(AORTA, "tree", &[Check::Held]);
 }

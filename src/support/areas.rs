@@ -30,6 +30,11 @@ const MAP_CELL: f64 = 0.5;
 /// Contact areas are grown by this much (mm) so the overhang's edge is held too.
 const CONTACT_MARGIN: f64 = 0.2;
 
+/// How far past the XY gap from the model above a column's top may be a thin band
+/// (mm): under a slope each layer's top is a band as wide as the slope recedes in one
+/// layer, a few tenths of a millimetre.
+const SLOPE_BAND: f64 = 0.5;
+
 /// Settings for support areas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AreaParams {
@@ -325,6 +330,7 @@ pub fn support_areas(
     // layer (under the surface higher up); a piece left standing on air is grown down
     // or left out afterwards (see `stand`).
     let reach = scaled(p.xy_gap + p.line_inset + CONTACT_MARGIN) as f64;
+    let above_xy = scaled(REACH_CLEAR + p.line_inset) as f64;
     let reaches: Vec<Vec<ExPolygon>> = (0..n)
         .into_par_iter()
         .map(|j| {
@@ -341,7 +347,14 @@ pub fn support_areas(
             for m in &model[j.saturating_sub(k_bottom)..=j] {
                 clear.extend(by_boxes(m, &wide).0);
             }
-            let out = geom::difference(&out, &geom::offset(&clear, iface_xy, JoinType::Miter));
+            let mut clear = geom::offset(&clear, iface_xy, JoinType::Miter);
+            // The model of the layer above begins within this layer's height (the
+            // first specks of a branch's underside are too small for its section).
+            if let Some(up) = model.get(j + 1) {
+                let (up, _) = by_boxes(up, &wide);
+                clear.extend(geom::offset(&up, above_xy, JoinType::Miter));
+            }
+            let out = geom::difference(&out, &clear);
             let out = geom::difference(&out, &printable[j]);
             cleaned(out, tol, PIECE_MIN)
         })
@@ -358,11 +371,38 @@ pub fn support_areas(
     let interior = enclosed_parts(&model, &printable, p.enclosure_radius);
 
     // What each layer has with nothing printable right above it: the columns' tops.
+    // Away from the model a column's edge moves by up to the carrying's simplification
+    // from one layer to the next; the slivers that leaves are not tops (dense lines
+    // there would stand past the sparse body below). Next to the model the thin bands
+    // under a slope are tops.
+    let wobble = scaled(WANT_SIMPLIFY) as f64;
+    let slope_band = scaled(p.xy_gap + p.line_inset + SLOPE_BAND) as f64;
     let exposed: Vec<Vec<ExPolygon>> = (0..n)
         .into_par_iter()
         .map(|j| match printable.get(j + 1) {
             _ if printable[j].is_empty() => Vec::new(),
-            Some(up) if !up.is_empty() => uncovered(&printable[j], up),
+            Some(up) if !up.is_empty() => {
+                let bare = uncovered(&printable[j], up);
+                if bare.is_empty() {
+                    return bare;
+                }
+                let opened = geom::offset(
+                    &geom::offset(&bare, -wobble, JoinType::Miter),
+                    wobble,
+                    JoinType::Miter,
+                );
+                let above: Vec<ExPolygon> = model[j + 1..(j + 3 + k_top).min(n)]
+                    .iter()
+                    .flat_map(|l| by_boxes(l, &bare).0)
+                    .collect();
+                if above.is_empty() {
+                    return opened;
+                }
+                let near = geom::offset(&above, slope_band, JoinType::Miter);
+                let mut tops = geom::intersection(&bare, &near);
+                tops.extend(opened);
+                geom::union(&tops, geom::FillRule::NonZero)
+            }
             _ => printable[j].clone(),
         })
         .collect();
@@ -446,6 +486,12 @@ pub fn support_areas(
     }
     out
 }
+
+/// How far a contact reaching past the XY gap keeps from the model of the layer above
+/// it, mm: the surface it reaches under begins within its own layer's height, so its
+/// lines stay this far from where it starts (less than the XY gap, which it reaches
+/// past; far enough that no line fuses with the surface's first specks).
+const REACH_CLEAR: f64 = 0.5;
 
 /// Split `v` into the islands whose box overlaps the box of some island of `other`,
 /// and the rest.

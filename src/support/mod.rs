@@ -180,7 +180,7 @@ pub fn add_support(
             report.interior_removed = true;
         }
         let model: Vec<Vec<ExPolygon>> = layers.iter().map(|l| l.islands.clone()).collect();
-        report.standing += stand::stand(&mut support, &model, params.xy_gap);
+        report.standing += stand::stand(&mut support, &model, params.xy_gap + params.line_inset);
         for (l, sl) in layers.iter().zip(&support) {
             let area: f64 = sl
                 .base

@@ -66,7 +66,8 @@ fn unheld(here: &[ExPolygon], support: &[ExPolygon], model: &[ExPolygon]) -> Vec
 }
 
 /// Make every support island of `layers` rest on the layer below: `model[j]` is layer
-/// `j`'s model, `gap` the XY gap columns grown down keep from it (mm).
+/// `j`'s model, `gap` how far the areas of columns grown down keep from it (mm: the XY
+/// gap plus half a line, as the areas hold line centres).
 pub fn stand(layers: &mut [SupportLayer], model: &[Vec<ExPolygon>], gap: f64) -> Standing {
     let mut done = Standing::default();
     let n = layers.len().min(model.len());
