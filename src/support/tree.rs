@@ -287,6 +287,8 @@ struct Mark {
 #[derive(Debug, Clone, Copy)]
 struct Sample {
     point: SurfacePoint,
+    /// The highest layer whose top is the Z gap below the point.
+    first: usize,
     /// The lowest layer whose top is at most two layers and the Z gap below the point.
     last: usize,
 }
@@ -402,7 +404,11 @@ pub fn tree_support(
             continue;
         };
         let last = tops.partition_point(|&t| t < z - window).min(first);
-        arriving[first].push(Sample { point: *p, last });
+        arriving[first].push(Sample {
+            point: *p,
+            first,
+            last,
+        });
     }
 
     let mut nodes: Vec<Node> = Vec::new();
@@ -526,11 +532,30 @@ pub fn tree_support(
                     if !open || !geo.holds(pos, tip_r, j, &s) {
                         continue;
                     }
-                    mark(pos, tip_r, &mut held);
+                    // The tip rises to the highest layer every point it holds
+                    // allows: its top the Z gap under the surface, not deeper.
+                    let mut top = usize::MAX;
+                    for k in index.within(pos, reach(tip_r)) {
+                        if !held[k] && geo.holds(pos, tip_r, j, &pending[k].point) {
+                            held[k] = true;
+                            top = top.min(pending[k].first);
+                        }
+                    }
+                    let top = if top == usize::MAX { j } else { top.max(j) };
+                    for l in j + 1..=top {
+                        trail.push(Mark {
+                            id: next_id,
+                            layer: l,
+                            pos,
+                            radius: tip_r,
+                            interface: true,
+                            tip: l == top,
+                        });
+                    }
                     nodes.push(Node {
                         pos,
                         radius: tip_r,
-                        depth: 0,
+                        depth: top - j,
                         ids: vec![next_id],
                         following: true,
                     });
