@@ -589,7 +589,7 @@ impl Default for Print {
             tree_branch_angle: 60.0,
             tree_tip_diameter: 0.8,
             tree_branch_diameter: 3.0,
-            tree_diameter_growth: 2.0,
+            tree_diameter_growth: 1.0,
             tree_tip_spacing: 1.8,
             support_tool: 0,
             support_interface_tool: 0,
