@@ -96,6 +96,8 @@ pub struct Report {
     pub outline_repairs: ChainStats,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// The support warnings among them with their figures (area, heights, a hint).
+    pub warning_details: Vec<support::warn::Warning>,
 }
 
 /// Where the prime tower stands.
@@ -288,7 +290,13 @@ pub fn slice(
     if !stack.any_islands {
         return Err(PipelineError::Empty);
     }
-    let (warnings, repairs, object_reports) = stack.finish();
+    let (mut warnings, repairs, object_reports) = stack.finish();
+    let warning_details = support::warn::warnings(objects, settings, support_report.as_ref());
+    warnings.extend(
+        warning_details
+            .iter()
+            .map(|w| format!("{} ({})", w.message, w.hint)),
+    );
     let prime_tower = tower.map(|t| TowerReport {
         x: t.min[0],
         y: t.min[1],
@@ -374,6 +382,7 @@ pub fn slice(
         prime_tower,
         outline_repairs: repairs,
         warnings,
+        warning_details,
     })
 }
 

@@ -10,6 +10,7 @@ pub mod areas;
 pub mod overhang;
 pub mod stand;
 pub mod tree;
+pub mod warn;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -39,6 +40,8 @@ pub struct SupportReport {
     pub interior_volume_mm3: f64,
     /// Layers with interior support.
     pub interior_layers: usize,
+    /// Lowest and highest layer tops with interior support, mm.
+    pub interior_heights: Option<(f64, f64)>,
     /// Whether interior support was left out.
     pub interior_removed: bool,
     /// Support filament, mm (from the estimate).
@@ -173,6 +176,8 @@ pub fn add_support(
             if a > 0.0 {
                 report.interior_volume_mm3 += a * l.height;
                 report.interior_layers += 1;
+                let (lo, _) = report.interior_heights.unwrap_or((l.z, l.z));
+                report.interior_heights = Some((lo.min(l.z), l.z));
             }
         }
         if p.support_inside == SupportInside::None {
