@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::topology::{
-    EdgeMap, YzIndex, corners, inside_other_shell, key_vertices, shells, tet_volume, tri_area,
+    VertexFaces, YzIndex, corners, inside_other_shell, key_vertices, shells_around, tet_volume,
+    tri_area,
 };
 use super::{BoundingBox, Mesh};
 
@@ -57,7 +58,7 @@ pub struct MeshReport {
     pub winding_consistent: bool,
 }
 
-/// Check `mesh`. Linear in its size (apart from one sort of its edges).
+/// Check `mesh`. Linear in its size.
 ///
 /// ```
 /// use lamina::mesh::{check::check, shapes::cuboid};
@@ -67,58 +68,51 @@ pub struct MeshReport {
 /// assert!((r.volume_mm3 - 1000.0).abs() < 1e-9 && (r.area_mm2 - 600.0).abs() < 1e-9);
 /// ```
 pub fn check(mesh: &Mesh) -> MeshReport {
-    let edges = EdgeMap::new(mesh);
-    let (labels, n_shells) = shells(mesh, &edges);
+    // Walked through the faces around each vertex rather than a sorted list of every
+    // edge use: the check then needs little more memory than the mesh itself.
+    let around = VertexFaces::new(mesh);
+    let (labels, n_shells) = shells_around(mesh, &around);
 
-    let per_face: Vec<(f64, f64)> = (0..mesh.faces.len())
-        .into_par_iter()
-        .map(|f| {
-            let [a, b, c] = corners(mesh, f);
-            (tri_area(a, b, c), tet_volume(a, b, c))
-        })
-        .collect();
-    let area: f64 = per_face.iter().map(|x| x.0).sum();
-    let volume: f64 = per_face.iter().map(|x| x.1).sum();
-
-    let degenerate = mesh
-        .faces
-        .iter()
-        .zip(&per_face)
-        .filter(|(f, (a, _))| f[0] == f[1] || f[1] == f[2] || f[0] == f[2] || *a < DEGENERATE_AREA)
-        .count();
-    let duplicate = duplicate_groups(mesh).iter().map(Vec::len).sum();
+    let (mut area, mut volume, mut degenerate) = (0.0f64, 0.0f64, 0usize);
+    let mut shell_volume = vec![0.0f64; n_shells];
+    for (f, face) in mesh.faces.iter().enumerate() {
+        let [a, b, c] = corners(mesh, f);
+        let (s, v) = (tri_area(a, b, c), tet_volume(a, b, c));
+        area += s;
+        volume += v;
+        shell_volume[labels[f] as usize] += v;
+        if face[0] == face[1] || face[1] == face[2] || face[0] == face[2] || s < DEGENERATE_AREA {
+            degenerate += 1;
+        }
+    }
+    let duplicate = duplicate_count(mesh, &around);
 
     let (mut boundary, mut non_manifold, mut inconsistent) = (0, 0, 0);
     let mut shell_open = vec![false; n_shells];
     let mut boundary_edges: Vec<(u32, u32)> = Vec::new();
-    for g in edges.groups() {
-        match g.len() {
-            1 => {
-                boundary += 1;
-                shell_open[labels[g[0].face as usize] as usize] = true;
-                let (lo, hi) = key_vertices(g[0].key);
-                boundary_edges.push(if g[0].forward { (lo, hi) } else { (hi, lo) });
-            }
-            2 => {
-                if g[0].forward == g[1].forward {
-                    inconsistent += 1;
-                }
-            }
-            _ => {
-                non_manifold += 1;
-                for u in g {
-                    shell_open[labels[u.face as usize] as usize] = true;
-                }
+    around.for_each_edge(mesh, |g| match g.len() {
+        1 => {
+            boundary += 1;
+            shell_open[labels[g[0].face as usize] as usize] = true;
+            let (lo, hi) = key_vertices(g[0].key);
+            boundary_edges.push(if g[0].forward { (lo, hi) } else { (hi, lo) });
+        }
+        2 => {
+            if g[0].forward == g[1].forward {
+                inconsistent += 1;
             }
         }
-    }
+        _ => {
+            non_manifold += 1;
+            for u in g {
+                shell_open[labels[u.face as usize] as usize] = true;
+            }
+        }
+    });
+    drop(around);
     let (loops, longest) = boundary_loops(mesh, &boundary_edges);
 
-    // Shell volumes: negative closed shells are cavities when inside another shell.
-    let mut shell_volume = vec![0.0f64; n_shells];
-    for (f, (_, v)) in per_face.iter().enumerate() {
-        shell_volume[labels[f] as usize] += v;
-    }
+    // Negative closed shells are cavities when inside another shell.
     let negative: Vec<usize> = (0..n_shells)
         .filter(|&s| !shell_open[s] && shell_volume[s] < 0.0)
         .collect();
@@ -210,6 +204,27 @@ pub fn duplicate_groups(mesh: &Mesh) -> Vec<Vec<u32>> {
         .collect();
     groups.sort_unstable();
     groups
+}
+
+/// The number of faces that share their three vertices with another face: the faces of
+/// every [`duplicate_groups`] group, found through the faces around each face's lowest
+/// vertex.
+fn duplicate_count(mesh: &Mesh, around: &VertexFaces) -> usize {
+    let sorted = |f: [u32; 3]| {
+        let mut k = f;
+        k.sort_unstable();
+        k
+    };
+    (0..mesh.faces.len())
+        .into_par_iter()
+        .filter(|&f| {
+            let k = sorted(mesh.faces[f]);
+            around
+                .around(k[0])
+                .iter()
+                .any(|&g| g as usize != f && sorted(mesh.faces[g as usize]) == k)
+        })
+        .count()
 }
 
 /// Number of hole rims (chains of boundary edges) and the longest one's length (mm).
@@ -340,6 +355,7 @@ impl MeshReport {
 mod tests {
     use super::*;
     use crate::mesh::shapes::{cuboid, merge, tube, uv_sphere};
+    use crate::mesh::topology::EdgeUse;
 
     #[test]
     fn cube_known_answers() {
@@ -401,6 +417,25 @@ mod tests {
         // The duplicated face makes its three edges used three times, and the
         // degenerate face runs along cube edge 0-1 twice more.
         assert_eq!(r.non_manifold_edges, 4);
+    }
+
+    #[test]
+    fn edges_around_vertices_are_the_sorted_edge_groups() {
+        use crate::mesh::topology::{EdgeMap, VertexFaces};
+        let mut m = merge(&[cuboid([0.0; 3], [1.0; 3]), tube([3.0; 3], 1.0, 2.0, 2.0, 8)]);
+        m.faces.push(m.faces[3]);
+        m.faces.push([0, 0, 1]);
+        m.faces.push([2, 2, 2]);
+        m.faces.push([4, 5, 4]);
+        m.faces.remove(7);
+        let mut walked: Vec<Vec<EdgeUse>> = Vec::new();
+        VertexFaces::new(&m).for_each_edge(&m, |g| walked.push(g.to_vec()));
+        walked.sort();
+        let sorted: Vec<Vec<EdgeUse>> = EdgeMap::new(&m).groups().map(<[_]>::to_vec).collect();
+        assert_eq!(walked, sorted);
+        // A face lost from the walk would show.
+        walked.pop();
+        assert_ne!(walked, sorted);
     }
 
     #[test]

@@ -97,21 +97,110 @@ impl Components {
         }
     }
 
-    /// A dense shell number for every face, and the number of shells.
-    pub fn labels(&mut self) -> (Vec<u32>, usize) {
-        let n = self.parent.len();
-        let mut label = vec![u32::MAX; n];
-        let mut next = 0u32;
-        let mut out = vec![0u32; n];
-        for f in 0..n as u32 {
-            let r = self.find(f) as usize;
-            if label[r] == u32::MAX {
-                label[r] = next;
-                next += 1;
-            }
-            out[f as usize] = label[r];
+    /// A dense shell number for every face (numbered in order of their first face),
+    /// and the number of shells. The labels take the place of the parents: no second
+    /// array of a face's size.
+    pub fn labels(mut self) -> (Vec<u32>, usize) {
+        let n = self.parent.len() as u32;
+        // A component's root is its lowest face (union keeps the lower root), so after
+        // full compression every face points at a face at or before it.
+        for f in 0..n {
+            let r = self.find(f);
+            self.parent[f as usize] = r;
         }
-        (out, next as usize)
+        let mut next = 0u32;
+        for f in 0..n as usize {
+            let r = self.parent[f] as usize;
+            self.parent[f] = if r == f {
+                next += 1;
+                next - 1
+            } else {
+                // The root came earlier and holds its label already.
+                self.parent[r]
+            };
+        }
+        (self.parent, next as usize)
+    }
+}
+
+/// The faces around every vertex, in compressed rows: 4 bytes per vertex and per face
+/// corner, where an [`EdgeMap`] takes 16 bytes per edge use. What `check` walks the
+/// edges with, so that checking a mesh costs little more memory than the mesh.
+pub struct VertexFaces {
+    /// `faces[start[v]..start[v + 1]]` are the faces on vertex `v`, ascending.
+    start: Vec<u32>,
+    faces: Vec<u32>,
+}
+
+impl VertexFaces {
+    /// Build the rows (a face repeating a vertex is listed once on it).
+    pub fn new(mesh: &Mesh) -> VertexFaces {
+        let distinct = |f: [u32; 3]| {
+            [
+                Some(f[0]),
+                (f[1] != f[0]).then_some(f[1]),
+                (f[2] != f[0] && f[2] != f[1]).then_some(f[2]),
+            ]
+        };
+        let mut start = vec![0u32; mesh.vertices.len() + 1];
+        for f in &mesh.faces {
+            for v in distinct(*f).into_iter().flatten() {
+                start[v as usize + 1] += 1;
+            }
+        }
+        for i in 0..mesh.vertices.len() {
+            start[i + 1] += start[i];
+        }
+        let mut faces = vec![0u32; start[mesh.vertices.len()] as usize];
+        let mut cursor = start.clone();
+        for (i, f) in mesh.faces.iter().enumerate() {
+            for v in distinct(*f).into_iter().flatten() {
+                faces[cursor[v as usize] as usize] = i as u32;
+                cursor[v as usize] += 1;
+            }
+        }
+        VertexFaces { start, faces }
+    }
+
+    /// The faces on vertex `v`.
+    pub fn around(&self, v: u32) -> &[u32] {
+        &self.faces[self.start[v as usize] as usize..self.start[v as usize + 1] as usize]
+    }
+
+    /// Call `visit` once for every edge with its uses, as [`EdgeMap::groups`] gives
+    /// them (sorted by face, then direction), edge by edge in order of their first use.
+    pub fn for_each_edge(&self, mesh: &Mesh, mut visit: impl FnMut(&[EdgeUse])) {
+        let mut group: Vec<EdgeUse> = Vec::new();
+        for (f, face) in mesh.faces.iter().enumerate() {
+            for k in 0..3 {
+                let (key, _) = key_of(face[k], face[(k + 1) % 3]);
+                // Visit the edge at its first use only: no earlier corner of this
+                // face and no earlier face has it.
+                let first_here = (0..k).all(|j| key_of(face[j], face[(j + 1) % 3]).0 != key);
+                if !first_here {
+                    continue;
+                }
+                group.clear();
+                for &g in self.around(key_vertices(key).0) {
+                    let other = mesh.faces[g as usize];
+                    for j in 0..3 {
+                        let (kj, forward) = key_of(other[j], other[(j + 1) % 3]);
+                        if kj == key {
+                            group.push(EdgeUse {
+                                key,
+                                face: g,
+                                forward,
+                            });
+                        }
+                    }
+                }
+                if group[0].face as usize != f {
+                    continue;
+                }
+                group.sort_unstable();
+                visit(&group);
+            }
+        }
     }
 }
 
@@ -125,6 +214,17 @@ pub fn shells(mesh: &Mesh, edges: &EdgeMap) -> (Vec<u32>, usize) {
             c.union(g[0].face, g[1].face);
         }
     }
+    c.labels()
+}
+
+/// [`shells`] found through the faces around each vertex.
+pub fn shells_around(mesh: &Mesh, around: &VertexFaces) -> (Vec<u32>, usize) {
+    let mut c = Components::new(mesh.faces.len());
+    around.for_each_edge(mesh, |g| {
+        if g.len() == 2 {
+            c.union(g[0].face, g[1].face);
+        }
+    });
     c.labels()
 }
 
