@@ -13,7 +13,7 @@ use crate::gcode::{
     self, Filament, Flavor, GcodeHook, GcodeJob, MachineConfig, Retraction, TemplateRenderer,
     ToolConfig,
 };
-use crate::geom::{ExPolygon, Point, Polygon, Polyline};
+use crate::geom::{self, ExPolygon, Point, Polygon, Polyline};
 use crate::layer::{self, LayerRegions};
 use crate::mesh::Object;
 use crate::mesh::place::Bed;
@@ -44,6 +44,12 @@ pub enum PipelineError {
     /// The prime tower does not fit.
     #[error(transparent)]
     Tower(#[from] plan::tower::TowerError),
+    /// The polygon engine failed: the layers would miss parts.
+    #[error(
+        "the polygon engine failed on {0} operation(s) (a coordinate beyond its range?); \
+         the G-code would miss parts of the model, so none was written"
+    )]
+    Geometry(u64),
     /// The temporary file the G-code waits in until its header is known.
     #[error("cannot make a temporary G-code file in '{}': {source}", dir.display())]
     Spill {
@@ -163,6 +169,7 @@ pub fn slice(
     progress: &(dyn Fn(Stage, usize, usize) + Sync),
     output: Output<'_>,
 ) -> Result<Report, PipelineError> {
+    let clip_failures = geom::clip_failures();
     let p = &settings.print;
     let options = SliceOptions {
         closing_radius: p.slice_closing_radius,
@@ -287,6 +294,10 @@ pub fn slice(
         drop(chunk);
         sink.finish()?
     };
+    let failed = geom::clip_failures() - clip_failures;
+    if failed > 0 {
+        return Err(PipelineError::Geometry(failed));
+    }
     if !stack.any_islands {
         return Err(PipelineError::Empty);
     }

@@ -276,9 +276,7 @@ pub mod memory {
     }
 
     fn page_size() -> u64 {
-        // SAFETY: sysconf has no preconditions.
-        let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        u64::try_from(p).unwrap_or(4096)
+        u64::try_from(rustix::param::page_size()).unwrap_or(4096)
     }
 }
 

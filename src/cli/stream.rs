@@ -198,28 +198,26 @@ fn hms(d: Duration) -> String {
     format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
 }
 
-/// Puts a terminal's stdin in key-at-a-time mode and back.
+/// Puts a terminal's stdin in key-at-a-time mode (no echo, no line editing; Ctrl-C
+/// still signals) for as long as it lives, and back when dropped.
 struct RawStdin {
-    saved: Option<libc::termios>,
+    saved: Option<rustix::termios::Termios>,
 }
 
 impl RawStdin {
     fn enable() -> RawStdin {
-        if !std::io::stdin().is_terminal() {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
             return RawStdin { saved: None };
         }
-        let fd = libc::STDIN_FILENO;
-        // SAFETY: termios is plain data; tcgetattr fills it, and only on success is it used.
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        if unsafe { libc::tcgetattr(fd, &mut t) } != 0 {
+        let Ok(saved) = rustix::termios::tcgetattr(&stdin) else {
             return RawStdin { saved: None };
-        }
-        let saved = t;
-        t.c_lflag &= !(libc::ICANON | libc::ECHO);
-        t.c_cc[libc::VMIN] = 1;
-        t.c_cc[libc::VTIME] = 0;
-        // SAFETY: fd is stdin, t a valid termios derived from the current settings.
-        if unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) } != 0 {
+        };
+        let mut t = saved.clone();
+        t.local_modes &= !(rustix::termios::LocalModes::ICANON | rustix::termios::LocalModes::ECHO);
+        t.special_codes[rustix::termios::SpecialCodeIndex::VMIN] = 1;
+        t.special_codes[rustix::termios::SpecialCodeIndex::VTIME] = 0;
+        if rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, &t).is_err() {
             return RawStdin { saved: None };
         }
         RawStdin { saved: Some(saved) }
@@ -229,10 +227,10 @@ impl RawStdin {
 impl Drop for RawStdin {
     fn drop(&mut self) {
         if let Some(saved) = &self.saved {
-            // SAFETY: restores the settings read in `enable`.
-            unsafe {
-                libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, saved);
-            }
+            let stdin = std::io::stdin();
+            // Nothing more can be done if the terminal refuses its own settings back.
+            let _ =
+                rustix::termios::tcsetattr(&stdin, rustix::termios::OptionalActions::Now, saved);
         }
     }
 }

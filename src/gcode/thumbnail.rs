@@ -6,8 +6,6 @@ use super::config::Thumbnail;
 /// Base64 characters per comment line (PrusaSlicer's).
 pub const LINE_LENGTH: usize = 78;
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Standard base64 with padding.
 ///
 /// ```
@@ -15,23 +13,8 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 /// assert_eq!(lamina::gcode::thumbnail::base64(b"PNG!"), "UE5HIQ==");
 /// ```
 pub fn base64(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for k in 0..4 {
-            if k <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * k) & 0x3f) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// Append a thumbnail block (with its surrounding `;` lines) to `buf`; returns the
@@ -61,28 +44,8 @@ mod tests {
     use super::*;
 
     fn decode(s: &str) -> Vec<u8> {
-        let val = |c: u8| ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
-        let mut out = Vec::new();
-        for chunk in s.as_bytes().chunks(4) {
-            let pad = chunk.iter().filter(|&&c| c == b'=').count();
-            let mut n = 0;
-            for &c in chunk {
-                n = (n << 6) | if c == b'=' { 0 } else { val(c) };
-            }
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&bytes[..3 - pad]);
-        }
-        out
-    }
-
-    #[test]
-    fn round_trip_every_length() {
-        let data: Vec<u8> = (0..=255u8).collect();
-        for n in 0..40 {
-            let enc = base64(&data[..n]);
-            assert_eq!(enc.len(), n.div_ceil(3) * 4);
-            assert_eq!(decode(&enc), &data[..n]);
-        }
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(s).unwrap()
     }
 
     #[test]

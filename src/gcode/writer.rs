@@ -719,23 +719,11 @@ pub fn utc_now() -> String {
 /// assert_eq!(lamina::gcode::utc_timestamp(1_700_000_000), "2023-11-14 at 22:13:20 UTC");
 /// ```
 pub fn utc_timestamp(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let rem = unix_seconds % 86_400;
-    // Days since 1970-01-01 to a proleptic Gregorian date, counting in 400-year eras
-    // that start on 1 March (so leap days fall at the end of a year).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} at {:02}:{:02}:{:02} UTC",
-        rem / 3_600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] at [hour]:[minute]:[second] UTC");
+    i64::try_from(unix_seconds)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| t.format(format).ok())
+        .unwrap_or_else(|| "an unknown date".to_string())
 }

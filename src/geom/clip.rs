@@ -1,11 +1,15 @@
 //! Boolean operations and offsets, through Clipper2.
 //!
-//! This file is the only place lamina talks to Clipper2. The engine works on `i64`
-//! points exactly like [`Point`], so paths pass in and out without scaling. The
-//! `clipper2` crate's high-level API covers closed outputs only; polygons with holes
-//! (a poly tree) and clipping open lines (infill) need the engine's own entry points,
-//! reached through `clipper2c-sys`. All unsafe code is kept in [`ffi`] below.
+//! The engine works on `i64` points exactly like [`Point`], so paths pass in and out
+//! without scaling; it is reached only through the safe wrapper in
+//! [`clipper`](super::clipper), which returns its failures as errors. The operations
+//! here cannot fail as far as their callers see: a failure (a point beyond the
+//! engine's range, the engine giving up) yields no geometry and is counted, and
+//! [`failures`] lets a whole job be refused rather than printed with parts missing.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::clipper::{self, ClipError, Op};
 use super::{ExPolygon, Point, Polygon, Polyline};
 
 use clipper2::EndType;
@@ -17,6 +21,23 @@ pub const ARC_TOLERANCE: f64 = 5_000.0;
 
 /// Miter joins sharper than this (in multiples of the offset) are squared off.
 pub const MITER_LIMIT: f64 = 3.0;
+
+/// Operations the engine failed on since the program started.
+static FAILURES: AtomicU64 = AtomicU64::new(0);
+
+/// How many polygon operations have failed since the program started (each gave no
+/// geometry). A job compares the count before and after it and is refused if it grew.
+pub fn failures() -> u64 {
+    FAILURES.load(Ordering::Relaxed)
+}
+
+/// The result of the engine, or no geometry with the failure counted.
+fn counted<T>(r: Result<Vec<T>, ClipError>) -> Vec<T> {
+    r.unwrap_or_else(|_| {
+        FAILURES.fetch_add(1, Ordering::Relaxed);
+        Vec::new()
+    })
+}
 
 /// Anything that is a set of closed rings: polygons, polygons with holes.
 pub trait Rings {
@@ -75,12 +96,12 @@ impl<T: Rings + ?Sized> Rings for &T {
 /// assert_eq!(u[0].area(), 150.0);
 /// ```
 pub fn union(subject: &(impl Rings + ?Sized), fill: FillRule) -> Vec<ExPolygon> {
-    nest(ffi::boolean(
-        ffi::Op::Union,
+    nest(counted(clipper::boolean(
+        Op::Union,
         subject,
         &[] as &[Polygon],
         fill,
-    ))
+    )))
 }
 
 /// Union of closed rings, flattened to rings (outer contours counter-clockwise, holes
@@ -101,12 +122,12 @@ pub fn union_polygons(subject: &(impl Rings + ?Sized), fill: FillRule) -> Vec<Po
 /// assert_eq!(d[0].area(), 64.0);
 /// ```
 pub fn difference(subject: &(impl Rings + ?Sized), clip: &(impl Rings + ?Sized)) -> Vec<ExPolygon> {
-    nest(ffi::boolean(
-        ffi::Op::Difference,
+    nest(counted(clipper::boolean(
+        Op::Difference,
         subject,
         clip,
         FillRule::NonZero,
-    ))
+    )))
 }
 
 /// Intersection of `subject` and `clip` (non-zero fill on both).
@@ -114,12 +135,12 @@ pub fn intersection(
     subject: &(impl Rings + ?Sized),
     clip: &(impl Rings + ?Sized),
 ) -> Vec<ExPolygon> {
-    nest(ffi::boolean(
-        ffi::Op::Intersection,
+    nest(counted(clipper::boolean(
+        Op::Intersection,
         subject,
         clip,
         FillRule::NonZero,
-    ))
+    )))
 }
 
 /// Grow (positive `delta`) or shrink (negative) areas by `delta` integer units.
@@ -131,23 +152,36 @@ pub fn intersection(
 /// assert!((inner[0].area_mm2() - 64.0).abs() < 1e-6);
 /// ```
 pub fn offset(areas: &(impl Rings + ?Sized), delta: f64, join: JoinType) -> Vec<ExPolygon> {
-    nest(ffi::offset(areas, delta, join, EndType::Polygon))
+    nest(counted(clipper::offset(
+        areas,
+        delta,
+        (MITER_LIMIT, ARC_TOLERANCE),
+        join,
+        EndType::Polygon,
+    )))
 }
 
 /// Like [`offset`] but returns the flat rings.
 pub fn offset_polygons(areas: &(impl Rings + ?Sized), delta: f64, join: JoinType) -> Vec<Polygon> {
-    ffi::offset(areas, delta, join, EndType::Polygon)
+    counted(clipper::offset(
+        areas,
+        delta,
+        (MITER_LIMIT, ARC_TOLERANCE),
+        join,
+        EndType::Polygon,
+    ))
 }
 
 /// The area covered by open lines drawn `2 * delta` wide with round ends: what an
 /// extrusion of width `2 * delta` along them covers.
 pub fn offset_polylines(lines: &[Polyline], delta: f64) -> Vec<ExPolygon> {
-    nest(ffi::offset_open(
+    nest(counted(clipper::offset_open(
         lines,
         delta,
+        (MITER_LIMIT, ARC_TOLERANCE),
         JoinType::Round,
         EndType::Round,
-    ))
+    )))
 }
 
 /// Group the rings of an offset result (already a union: solids counter-clockwise,
@@ -195,12 +229,12 @@ fn nest(rings: Vec<Polygon>) -> Vec<ExPolygon> {
 /// assert_eq!(inside[0].length(), 10.0);
 /// ```
 pub fn clip_polylines(lines: &[Polyline], clip: &(impl Rings + ?Sized)) -> Vec<Polyline> {
-    ffi::clip_open(ffi::Op::Intersection, lines, clip)
+    counted(clipper::clip_open(Op::Intersection, lines, clip))
 }
 
 /// The parts of open `lines` outside `clip`.
 pub fn diff_polylines(lines: &[Polyline], clip: &(impl Rings + ?Sized)) -> Vec<Polyline> {
-    ffi::clip_open(ffi::Op::Difference, lines, clip)
+    counted(clipper::clip_open(Op::Difference, lines, clip))
 }
 
 /// The area `areas` sweeps when moved along the segment from (0, 0) to `(dx, dy)`
@@ -297,237 +331,6 @@ fn flatten(ex: Vec<ExPolygon>) -> Vec<Polygon> {
     out
 }
 
-/// The unsafe boundary with the Clipper2 engine.
-mod ffi {
-    use super::{ARC_TOLERANCE, MITER_LIMIT, Point, Polygon, Polyline, Rings};
-    use clipper2::{EndType, FillRule, JoinType};
-    use clipper2c_sys as sys;
-    use std::os::raw::c_int;
-
-    #[derive(Clone, Copy)]
-    pub(super) enum Op {
-        Union,
-        Difference,
-        Intersection,
-    }
-
-    impl Op {
-        fn raw(self) -> sys::ClipperClipType {
-            match self {
-                Op::Union => sys::ClipperClipType_UNION,
-                Op::Difference => sys::ClipperClipType_DIFFERENCE,
-                Op::Intersection => sys::ClipperClipType_INTERSECTION,
-            }
-        }
-    }
-
-    // `Point` is `#[repr(C)] { x: i64, y: i64 }`, the layout of `ClipperPoint64`.
-    const _: () = assert!(
-        std::mem::size_of::<Point>() == std::mem::size_of::<sys::ClipperPoint64>()
-            && std::mem::align_of::<Point>() == std::mem::align_of::<sys::ClipperPoint64>()
-    );
-
-    /// An owned `Paths64` on the C++ side.
-    struct Paths(*mut sys::ClipperPaths64);
-
-    impl Paths {
-        fn empty() -> Paths {
-            // SAFETY: memory of the size the constructor asks for, constructed in place.
-            unsafe {
-                let mem = sys::clipper_allocate(sys::clipper_paths64_size());
-                Paths(sys::clipper_paths64(mem))
-            }
-        }
-
-        fn push(&mut self, points: &[Point]) {
-            // SAFETY: `points` has the layout of ClipperPoint64 (asserted above) and is
-            // only read; the temporary path is copied into `self` and then freed.
-            unsafe {
-                let mem = sys::clipper_allocate(sys::clipper_path64_size());
-                let path = sys::clipper_path64_of_points(
-                    mem,
-                    points.as_ptr() as *mut sys::ClipperPoint64,
-                    points.len(),
-                );
-                sys::clipper_paths64_add_path(self.0, path);
-                sys::clipper_delete_path64(path);
-            }
-        }
-
-        fn from_rings(rings: &(impl Rings + ?Sized)) -> Paths {
-            let mut p = Paths::empty();
-            rings.for_each_ring(&mut |r| {
-                if r.len() >= 3 {
-                    p.push(r);
-                }
-            });
-            p
-        }
-
-        fn from_polylines(lines: &[Polyline]) -> Paths {
-            let mut p = Paths::empty();
-            for l in lines {
-                if l.points.len() >= 2 {
-                    p.push(&l.points);
-                }
-            }
-            p
-        }
-
-        fn to_point_vecs(&self) -> Vec<Vec<Point>> {
-            // SAFETY: indices stay within the lengths the engine reports.
-            unsafe {
-                let n = sys::clipper_paths64_length(self.0);
-                let mut out = Vec::with_capacity(n);
-                for i in 0..n {
-                    let m = sys::clipper_paths64_path_length(self.0, i as c_int);
-                    let mut pts = Vec::with_capacity(m);
-                    for j in 0..m {
-                        let p = sys::clipper_paths64_get_point(self.0, i as c_int, j as c_int);
-                        pts.push(Point::new(p.x, p.y));
-                    }
-                    out.push(pts);
-                }
-                out
-            }
-        }
-    }
-
-    impl Drop for Paths {
-        fn drop(&mut self) {
-            // SAFETY: created by clipper_paths64 on clipper_allocate memory.
-            unsafe { sys::clipper_delete_paths64(self.0) }
-        }
-    }
-
-    /// An owned `Clipper64` engine.
-    struct Engine(*mut sys::ClipperClipper64);
-
-    impl Engine {
-        fn new() -> Engine {
-            // SAFETY: as for Paths::empty.
-            unsafe {
-                let mem = sys::clipper_allocate(sys::clipper_clipper64_size());
-                Engine(sys::clipper_clipper64(mem))
-            }
-        }
-    }
-
-    impl Drop for Engine {
-        fn drop(&mut self) {
-            // SAFETY: created by clipper_clipper64.
-            unsafe { sys::clipper_delete_clipper64(self.0) }
-        }
-    }
-
-    /// A boolean operation's result as flat rings: solids counter-clockwise, holes
-    /// clockwise (the engine's orientation rule), to be nested by the caller.
-    ///
-    /// The engine's poly tree is not used: where rings of the subject and the clip
-    /// coincide it can hang a hole at the top level, which would then read as a solid.
-    pub(super) fn boolean(
-        op: Op,
-        subject: &(impl Rings + ?Sized),
-        clip: &(impl Rings + ?Sized),
-        fill: FillRule,
-    ) -> Vec<Polygon> {
-        let subj = Paths::from_rings(subject);
-        let clip = Paths::from_rings(clip);
-        let engine = Engine::new();
-        let closed = Paths::empty();
-        let open = Paths::empty();
-        // SAFETY: all handles are live for the duration of the calls.
-        let ok = unsafe {
-            sys::clipper_clipper64_add_subject(engine.0, subj.0);
-            sys::clipper_clipper64_add_clip(engine.0, clip.0);
-            sys::clipper_clipper64_execute(engine.0, op.raw(), fill.into(), closed.0, open.0)
-        };
-        if ok != 1 {
-            return Vec::new();
-        }
-        closed
-            .to_point_vecs()
-            .into_iter()
-            .filter(|p| p.len() >= 3)
-            .map(Polygon::new)
-            .collect()
-    }
-
-    pub(super) fn clip_open(
-        op: Op,
-        lines: &[Polyline],
-        clip: &(impl Rings + ?Sized),
-    ) -> Vec<Polyline> {
-        let subj = Paths::from_polylines(lines);
-        let clip = Paths::from_rings(clip);
-        let engine = Engine::new();
-        let closed = Paths::empty();
-        let open = Paths::empty();
-        // SAFETY: all handles are live for the duration of the calls.
-        let ok = unsafe {
-            sys::clipper_clipper64_add_open_subject(engine.0, subj.0);
-            sys::clipper_clipper64_add_clip(engine.0, clip.0);
-            sys::clipper_clipper64_execute(
-                engine.0,
-                op.raw(),
-                FillRule::NonZero.into(),
-                closed.0,
-                open.0,
-            )
-        };
-        if ok != 1 {
-            return Vec::new();
-        }
-        open.to_point_vecs()
-            .into_iter()
-            .filter(|p| p.len() >= 2)
-            .map(Polyline::new)
-            .collect()
-    }
-
-    fn run_offset(paths: &Paths, delta: f64, join: JoinType, end: EndType) -> Vec<Vec<Point>> {
-        // SAFETY: handles live for the duration of the calls; the result is owned by a
-        // `Paths` so it is freed.
-        unsafe {
-            let mem = sys::clipper_allocate(sys::clipper_clipperoffset_size());
-            let off = sys::clipper_clipperoffset(mem, MITER_LIMIT, ARC_TOLERANCE, 0, 0);
-            sys::clipper_clipperoffset_add_paths64(off, paths.0, join.into(), end.into());
-            let mem = sys::clipper_allocate(sys::clipper_paths64_size());
-            let result = Paths(sys::clipper_clipperoffset_execute(mem, off, delta));
-            sys::clipper_delete_clipperoffset(off);
-            result.to_point_vecs()
-        }
-    }
-
-    pub(super) fn offset(
-        areas: &(impl Rings + ?Sized),
-        delta: f64,
-        join: JoinType,
-        end: EndType,
-    ) -> Vec<Polygon> {
-        let paths = Paths::from_rings(areas);
-        run_offset(&paths, delta, join, end)
-            .into_iter()
-            .filter(|p| p.len() >= 3)
-            .map(Polygon::new)
-            .collect()
-    }
-
-    pub(super) fn offset_open(
-        lines: &[Polyline],
-        delta: f64,
-        join: JoinType,
-        end: EndType,
-    ) -> Vec<Polygon> {
-        let paths = Paths::from_polylines(lines);
-        run_offset(&paths, delta, join, end)
-            .into_iter()
-            .filter(|p| p.len() >= 3)
-            .map(Polygon::new)
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -576,6 +379,17 @@ mod tests {
             .collect();
         all.extend(moved);
         union(&all, FillRule::NonZero)
+    }
+
+    #[test]
+    fn a_failed_operation_is_counted() {
+        let before = failures();
+        let far = Polygon::rectangle(i64::MAX - 10, 0, i64::MAX, 10);
+        assert!(union(&far, FillRule::NonZero).is_empty());
+        assert!(failures() > before);
+        // The same shape within range is not a failure.
+        let near = Polygon::rectangle(0, 0, 10, 10);
+        assert_eq!(union(&near, FillRule::NonZero).len(), 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 
 mod cells;
 mod clip;
+mod clipper;
 mod point;
 mod polygon;
 mod simplify;
@@ -23,8 +24,10 @@ mod simplify;
 pub use cells::CellMap;
 pub use clip::{
     FillRule, JoinType, MITER_LIMIT, Rings, clip_polylines, diff_polylines, difference,
-    intersection, offset, offset_polygons, offset_polylines, sweep, union, union_polygons,
+    failures as clip_failures, intersection, offset, offset_polygons, offset_polylines, sweep,
+    union, union_polygons,
 };
+pub use clipper::ClipError;
 pub use point::{Coord, Point};
 pub use polygon::{BBox, ExPolygon, Polygon, Polyline};
 pub use simplify::simplify_polyline;

@@ -6,9 +6,6 @@
 //! them. Aligned and rear seams move to a concave corner nearby where there is one:
 //! in a corner that turns into the part the mark is hidden.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use crate::geom::{BBox, Point, scaled};
 
 use super::params::SeamPosition;
@@ -29,29 +26,8 @@ pub const ALIGN_RADIUS: f64 = 2.0;
 /// Vertices within this of the largest Y (integer units, 1 µm) all count as the rear.
 const REAR_TIE: i64 = 1_000;
 
-/// A fast hasher for cell keys (multiply-rotate; the keys are small integers, no
-/// hostile input).
-#[derive(Debug, Clone, Copy, Default)]
-struct CellHasher(u64);
-
-impl Hasher for CellHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_i64(&mut self, v: i64) {
-        self.write_u64(v as u64);
-    }
-}
-
-type CellMap<V> = HashMap<(i64, i64), V, BuildHasherDefault<CellHasher>>;
+/// Cells keyed by their integer coordinates (a fast hasher: no hostile input).
+type CellMap<V> = rustc_hash::FxHashMap<(i64, i64), V>;
 
 /// Seams of the previous layer, looked up by position.
 #[derive(Debug, Clone, Default)]

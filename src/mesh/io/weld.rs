@@ -1,45 +1,11 @@
 //! Welding vertices by exact position while a mesh is read.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use crate::mesh::Mesh;
 use crate::timing::{self, Stage};
 
-/// A fast hasher for small integer keys (the multiply-rotate scheme of FxHash).
-#[derive(Default, Clone, Copy)]
-pub struct FastHasher(u64);
-
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl Hasher for FastHasher {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut buf = [0u8; 8];
-            buf[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(buf));
-        }
-    }
-
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(u64::from(v));
-    }
-
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(SEED);
-    }
-}
-
-/// A hash map with [`FastHasher`].
-pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+/// A hash map with a fast hasher for small integer keys (no hostile input: the keys
+/// are coordinates' bit patterns and vertex numbers).
+pub type FastMap<K, V> = rustc_hash::FxHashMap<K, V>;
 
 /// Builds an indexed [`Mesh`] from triangles given by corner positions, merging
 /// corners with bit-identical coordinates (`-0.0` and `0.0` count as the same).
