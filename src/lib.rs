@@ -14,6 +14,7 @@
 pub mod fill;
 pub mod gcode;
 pub mod geom;
+pub mod input;
 pub mod layer;
 pub mod mesh;
 pub mod output;

@@ -239,6 +239,7 @@ fn is_usage(e: &anyhow::Error) -> bool {
 pub fn error_file(e: &anyhow::Error) -> Option<String> {
     use lamina::mesh::io::{LoadError, SaveError};
     use lamina::output::OutputError;
+    use lamina::preview::toolpath::LoadError as GcodeLoadError;
     use lamina::profile::ProfileError;
     e.chain().find_map(|c| {
         let path = if let Some(e) = c.downcast_ref::<ModelFile>() {
@@ -246,9 +247,9 @@ pub fn error_file(e: &anyhow::Error) -> Option<String> {
         } else if let Some(e) = c.downcast_ref::<OutputError>() {
             &e.path
         } else if let Some(e) = c.downcast_ref::<LoadError>() {
-            match e {
-                LoadError::Open { path, .. } | LoadError::Read { path, .. } => path,
-            }
+            e.path()
+        } else if let Some(e) = c.downcast_ref::<GcodeLoadError>() {
+            e.path()
         } else if let Some(e) = c.downcast_ref::<SaveError>() {
             &e.path
         } else if let Some(ProfileError::File { path, .. }) = c.downcast_ref::<ProfileError>() {

@@ -175,6 +175,31 @@ impl Polyline {
         Polyline { points }
     }
 
+    /// Parallel straight lines at `angle` (radians), `spacing` apart (integer units),
+    /// covering the disc of `radius` around `center`: probes laid across an area to
+    /// see where lines in that direction would end.
+    ///
+    /// ```
+    /// use lamina::geom::{Point, Polyline};
+    /// let lines = Polyline::parallel_lines(Point::new(0, 0), 10.0, 5.0, 0.0);
+    /// assert_eq!(lines.len(), 5);
+    /// assert_eq!(lines[0].points, vec![Point::new(-10, -10), Point::new(10, -10)]);
+    /// ```
+    pub fn parallel_lines(center: Point, radius: f64, spacing: f64, angle: f64) -> Vec<Polyline> {
+        let (c, s) = (angle.cos(), angle.sin());
+        let n = (2.0 * radius / spacing).ceil() as i64;
+        (0..=n)
+            .map(|k| {
+                let off = -radius + k as f64 * spacing;
+                let (ox, oy) = (center.x as f64 - s * off, center.y as f64 + c * off);
+                Polyline::new(vec![
+                    Point::new((ox - c * radius) as i64, (oy - s * radius) as i64),
+                    Point::new((ox + c * radius) as i64, (oy + s * radius) as i64),
+                ])
+            })
+            .collect()
+    }
+
     /// Length, integer units.
     pub fn length(&self) -> f64 {
         self.points.windows(2).map(|w| w[0].distance(w[1])).sum()

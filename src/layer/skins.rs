@@ -211,18 +211,7 @@ impl BridgeReach {
         }
         let mut best = (0.0, f64::NEG_INFINITY);
         for angle in candidates {
-            let (c, s) = (angle.cos(), angle.sin());
-            let n = (2.0 * radius / spacing).ceil() as i64;
-            let lines: Vec<Polyline> = (0..=n)
-                .map(|k| {
-                    let off = -radius + k as f64 * spacing;
-                    let (ox, oy) = (center.x as f64 - s * off, center.y as f64 + c * off);
-                    Polyline::new(vec![
-                        Point::new((ox - c * radius) as i64, (oy - s * radius) as i64),
-                        Point::new((ox + c * radius) as i64, (oy + s * radius) as i64),
-                    ])
-                })
-                .collect();
+            let lines = Polyline::parallel_lines(center, radius, spacing, angle);
             let pieces = geom::clip_polylines(&lines, grown_bridge);
             let mut score = 0.0;
             for p in &pieces {

@@ -14,7 +14,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::path::Role;
 
@@ -305,25 +305,7 @@ pub enum ParseError {
 }
 
 /// A G-code file could not be loaded: the path and the reason.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file could not be opened.
-    #[error("cannot open '{}': {source}", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: std::io::Error,
-    },
-    /// The file was opened but is not usable G-code.
-    #[error("'{}': {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: ParseError,
-    },
-}
+pub type LoadError = crate::input::LoadError<ParseError>;
 
 /// Read a G-code file.
 ///

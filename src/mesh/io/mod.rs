@@ -97,26 +97,33 @@ pub enum ReadError {
     Io(#[from] std::io::Error),
 }
 
-/// A mesh file could not be loaded: the path and the reason.
-#[derive(Debug, thiserror::Error)]
-pub enum LoadError {
-    /// The file could not be opened.
-    #[error("cannot open '{}': {source}", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: std::io::Error,
-    },
-    /// The file was opened but its content is not a usable mesh.
-    #[error("'{}': {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The reason.
-        source: ReadError,
-    },
+/// The three coordinates of an ASCII vertex (OBJ `v`, STL `vertex`) from the words
+/// after its keyword on line `line`: a syntax error if one is missing or not a number,
+/// an error if one is not finite.
+fn parse_vertex<'a>(
+    words: &mut impl Iterator<Item = &'a str>,
+    line: usize,
+) -> Result<[f32; 3], ReadError> {
+    let syntax = |message: String| ReadError::Syntax { line, message };
+    let mut v = [0f32; 3];
+    for c in &mut v {
+        let w = words
+            .next()
+            .ok_or_else(|| syntax("a vertex needs three coordinates".into()))?;
+        *c = w
+            .parse()
+            .map_err(|_| syntax(format!("'{w}' is not a number")))?;
+        if !c.is_finite() {
+            return Err(ReadError::NonFinite {
+                location: format!("line {line}"),
+            });
+        }
+    }
+    Ok(v)
 }
+
+/// A mesh file could not be loaded: the path and the reason.
+pub type LoadError = crate::input::LoadError<ReadError>;
 
 /// A mesh file could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -65,20 +65,7 @@ pub fn read_obj(
         let mut words = statement.split_whitespace();
         match words.next() {
             Some("v") => {
-                let mut v = [0f32; 3];
-                for c in &mut v {
-                    let w = words
-                        .next()
-                        .ok_or_else(|| syntax("a vertex needs three coordinates".into()))?;
-                    *c = w
-                        .parse()
-                        .map_err(|_| syntax(format!("'{w}' is not a number")))?;
-                    if !c.is_finite() {
-                        return Err(ReadError::NonFinite {
-                            location: format!("line {at}"),
-                        });
-                    }
-                }
+                let v = super::parse_vertex(&mut words, at)?;
                 positions.push(v);
             }
             Some("f") => {

@@ -128,20 +128,7 @@ pub fn read_ascii(
                 if !in_loop {
                     return Err(syntax("'vertex' outside 'outer loop'".into()));
                 }
-                let mut v = [0f32; 3];
-                for c in &mut v {
-                    let w = words
-                        .next()
-                        .ok_or_else(|| syntax("a vertex needs three coordinates".into()))?;
-                    *c = w
-                        .parse()
-                        .map_err(|_| syntax(format!("'{w}' is not a number")))?;
-                    if !c.is_finite() {
-                        return Err(ReadError::NonFinite {
-                            location: format!("line {line_no}"),
-                        });
-                    }
-                }
+                let v = super::parse_vertex(&mut words, line_no)?;
                 corners.push(v);
             }
             "endloop" => {
