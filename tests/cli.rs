@@ -294,3 +294,34 @@ fn compare_lists_each_strategy() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("glue"));
 }
+
+/// A corrupt tool number is refused before the port is opened, naming the line; the
+/// same file with a real tool number gets as far as the port (which does not exist).
+#[test]
+fn stream_refuses_an_absurd_tool_number_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("corrupt.gcode");
+    let port = dir.path().join("no-such-port");
+    let run = |body: &str| {
+        std::fs::write(&file, body).unwrap();
+        lamina(&[
+            "stream",
+            file.to_str().unwrap(),
+            "--port",
+            port.to_str().unwrap(),
+        ])
+    };
+    let out = run("G28\nG1 X10 Y10 F3000\nM104 T4000000000 S200\nG1 X20\n");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(
+        e.contains("corrupt.gcode line 3: `M104 T4000000000 S200`"),
+        "{e}"
+    );
+    assert!(!e.contains("no-such-port"), "refused before the port: {e}");
+    // Negative control: tool 1 passes the check and fails at the port instead.
+    let out = run("G28\nG1 X10 Y10 F3000\nM104 T1 S200\nG1 X20\n");
+    assert_eq!(out.status.code(), Some(1));
+    let e = stderr(&out);
+    assert!(e.contains("no-such-port") && !e.contains("line 3"), "{e}");
+}

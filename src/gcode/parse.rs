@@ -18,9 +18,10 @@ const ARC_SEGMENT_LENGTH: f64 = 1.0;
 const MM_PER_INCH: f64 = 25.4;
 /// Seconds per minute: feedrates are written in mm/min.
 const SECONDS_PER_MINUTE: f64 = 60.0;
-/// Tool numbers above this are not believed (a corrupt line must not make the
-/// estimator keep state for billions of tools).
-const MAX_TOOLS: usize = 256;
+/// Tool numbers from this on are not believed (a corrupt line must not make a reader
+/// keep state for billions of tools): the estimator skips such lines and `lamina
+/// stream` refuses a file holding one. No printer has nearly this many tools.
+pub const MAX_TOOLS: usize = 256;
 /// Milliseconds per second (`G4 P`).
 const MS_PER_SECOND: f64 = 1000.0;
 

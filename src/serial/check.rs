@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::mesh::io::{Format, detect};
 
-use super::gcode::{clean_line, command_word};
+use crate::gcode::MAX_TOOLS;
+
+use super::gcode::{clean_line, command_word, param};
 
 /// Why a file is not streamed.
 #[derive(Debug, thiserror::Error)]
@@ -53,13 +55,44 @@ pub enum NotAPrint {
         /// Commands it has.
         commands: u64,
     },
+    /// A line names a tool no printer has (a corrupt line; following it would make the
+    /// streamer keep state for billions of tools).
+    #[error(
+        "{} line {line}: `{text}` names tool {tool}, beyond the {MAX_TOOLS} tools lamina \
+         drives: the file is corrupt",
+        path.display()
+    )]
+    BadTool {
+        /// The file.
+        path: PathBuf,
+        /// The line, from 1.
+        line: u64,
+        /// The line's command.
+        text: String,
+        /// The tool number it names.
+        tool: f64,
+    },
+}
+
+/// The tool number a command names beyond [`MAX_TOOLS`] (`T<n>`, or the `T` or `P` of
+/// a temperature command), if any.
+fn absurd_tool(command: &str, word: &str) -> Option<f64> {
+    let named = if let Some(n) = word.strip_prefix('T') {
+        n.parse::<f64>().ok()
+    } else if matches!(word, "M104" | "M109" | "M116" | "G10") {
+        param(command, 'T').or_else(|| param(command, 'P'))
+    } else {
+        None
+    };
+    named.filter(|t| t.is_nan() || *t >= MAX_TOOLS as f64)
 }
 
 /// Bytes read to recognise a mesh file.
 const SNIFF_BYTES: usize = 4096;
 
-/// Check that `path` is G-code that moves the printer. Reads the file until its first
-/// motion command (the whole file only when it has none).
+/// Check that `path` is G-code that moves the printer and names no tool beyond
+/// [`MAX_TOOLS`]. Reads the whole file (after the first motion command only the lines
+/// that may name a tool are looked at closely).
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -106,16 +139,14 @@ pub fn check_file(path: &Path) -> Result<(), NotAPrint> {
     let mut line = Vec::new();
     let mut offset = 0u64;
     let mut commands = 0u64;
-    loop {
+    let mut moves = false;
+    for number in 1u64.. {
         line.clear();
         let n = reader.read_until(b'\n', &mut line).map_err(read_err)?;
         if n == 0 {
-            return Err(NotAPrint::NoMotion {
-                path: path.to_path_buf(),
-                commands,
-            });
+            break;
         }
-        if let Some(i) = line.iter().position(|&b| !is_text(b)) {
+        if !moves && let Some(i) = line.iter().position(|&b| !is_text(b)) {
             return Err(NotAPrint::Binary {
                 path: path.to_path_buf(),
                 offset: offset + i as u64,
@@ -123,15 +154,35 @@ pub fn check_file(path: &Path) -> Result<(), NotAPrint> {
             });
         }
         offset += n as u64;
+        // After the first move only the tool numbers are checked: they are what the
+        // streamer keeps state for. Lines without a T or a P cannot name a tool.
+        if moves && !line.iter().any(|&b| matches!(b, b'T' | b't' | b'P' | b'p')) {
+            continue;
+        }
         let Some(command) = clean_line(&String::from_utf8_lossy(&line)) else {
             continue;
         };
         commands += 1;
-        if let Some(word) = command_word(&command) {
-            if matches!(word.as_str(), "G0" | "G1" | "G2" | "G3" | "G28") {
-                return Ok(());
-            }
+        let Some(word) = command_word(&command) else {
+            continue;
+        };
+        if let Some(tool) = absurd_tool(&command, &word) {
+            return Err(NotAPrint::BadTool {
+                path: path.to_path_buf(),
+                line: number,
+                text: command,
+                tool,
+            });
         }
+        moves |= matches!(word.as_str(), "G0" | "G1" | "G2" | "G3" | "G28");
+    }
+    if moves {
+        Ok(())
+    } else {
+        Err(NotAPrint::NoMotion {
+            path: path.to_path_buf(),
+            commands,
+        })
     }
 }
 
@@ -179,5 +230,34 @@ mod tests {
         std::fs::write(&blob, b"M104 S200\n\x89PNG\x00\x01").expect("written");
         let e = check_file(&blob).expect_err("refused").to_string();
         assert!(e.contains("binary data"), "{e}");
+    }
+
+    #[test]
+    fn absurd_tool_numbers_are_refused_naming_the_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("print.gcode");
+        let body = "G28\nG1 X10 Y10\nM104 T1 S200 ; second tool\nT1\n";
+        std::fs::write(&f, body).expect("written");
+        assert!(check_file(&f).is_ok(), "real tool numbers pass");
+        for (bad, line) in [
+            ("M104 T4000000000 S200", 5),
+            ("T4000000000", 5),
+            ("M109 T256 S200", 5),
+            ("G10 P999999 S200", 5),
+            ("M116 P1e30", 5),
+        ] {
+            std::fs::write(&f, format!("{body}{bad}\nG1 X20\n")).expect("written");
+            let e = check_file(&f).expect_err(bad).to_string();
+            assert!(e.contains(&format!("line {line}: `{bad}`")), "{e}");
+            assert!(e.contains("print.gcode"), "{e}");
+        }
+        // Before the first move too.
+        std::fs::write(&f, "M104 T4000000000 S200\nG28\n").expect("written");
+        assert!(
+            check_file(&f)
+                .expect_err("refused")
+                .to_string()
+                .contains("line 1:")
+        );
     }
 }

@@ -123,7 +123,9 @@ impl MachineState {
             "M106" => self.fan = Some(param(command, 'S').unwrap_or(255.0)),
             "M107" => self.fan = Some(0.0),
             w if w.starts_with('T') => {
-                if let Ok(t) = w[1..].parse::<u32>() {
+                if let Ok(t) = w[1..].parse::<u32>()
+                    && (t as usize) < crate::gcode::MAX_TOOLS
+                {
                     self.tool = t;
                 }
             }
@@ -133,6 +135,11 @@ impl MachineState {
 
     fn set_hotend(&mut self, tool: u32, target: f64) {
         let i = tool as usize;
+        // A corrupt tool number is not followed (the file check refuses such files
+        // before streaming; this keeps the state small whatever it is fed).
+        if i >= crate::gcode::MAX_TOOLS {
+            return;
+        }
         if self.hotend_targets.len() <= i {
             self.hotend_targets.resize(i + 1, 0.0);
         }
@@ -426,6 +433,18 @@ impl JobState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurd_tool_numbers_keep_the_state_small() {
+        let mut m = MachineState::default();
+        m.apply("M104 T4000000000 S200");
+        m.apply("T4000000000");
+        m.apply("M109 S210");
+        assert!(m.hotend_targets.len() <= 1, "{:?}", m.hotend_targets.len());
+        assert_eq!(m.tool, 0);
+        m.apply("M104 T1 S200");
+        assert_eq!(m.hotend_targets, vec![210.0, 200.0]);
+    }
 
     #[test]
     fn tracks_relative_moves_and_g92() {
