@@ -244,7 +244,7 @@ mod tests {
             ("T4000000000", 5),
             ("M109 T256 S200", 5),
             ("G10 P999999 S200", 5),
-            ("M116 P1e30", 5),
+            ("M116 P300", 5),
         ] {
             std::fs::write(&f, format!("{body}{bad}\nG1 X20\n")).expect("written");
             let e = check_file(&f).expect_err(bad).to_string();
