@@ -146,16 +146,32 @@ fn all_kinds() -> [Kind; 3] {
     [Kind::Printer, Kind::Material, Kind::Quality]
 }
 
-/// The candidate nearest to `word`, if it is near enough to be a likely typo. Case is
-/// ignored (`PLA` finds `pla`).
+/// Letters a name must have before it is taken as the start of a longer one (`prusa`
+/// for `prusa-mk3s`): fewer would match too much.
+const PREFIX_MIN: usize = 3;
+
+/// The candidate nearest to `word`, if it is near enough to be a likely typo, else the
+/// only candidate that begins with it (`prusa` finds `prusa-mk3s`). Case is ignored
+/// (`PLA` finds `pla`).
 fn nearest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
     let limit = (word.len() / 3).max(2);
     let word = word.to_lowercase();
-    candidates
-        .map(|c| (strsim::levenshtein(&word, &c.to_lowercase()), c))
+    let candidates: Vec<&str> = candidates.collect();
+    let typo = candidates
+        .iter()
+        .map(|c| (strsim::levenshtein(&word, &c.to_lowercase()), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_string())
+        .map(|(_, c)| c.to_string());
+    typo.or_else(|| {
+        let mut starting = candidates
+            .iter()
+            .filter(|c| word.len() >= PREFIX_MIN && c.to_lowercase().starts_with(&word));
+        match (starting.next(), starting.next()) {
+            (Some(c), None) => Some(c.to_string()),
+            _ => None,
+        }
+    })
 }
 
 fn is_file(name: &str) -> bool {

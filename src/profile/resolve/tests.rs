@@ -241,4 +241,12 @@ fn show_gives_resolved_values() {
     assert!(show("_marlin").is_err());
     let e = show("pva2").unwrap_err().to_string();
     assert!(e.contains("did you mean 'pva'"), "{e}");
+    // The start of a longer name, in any case.
+    let e = show("PRUSA").unwrap_err().to_string();
+    assert!(e.contains("did you mean 'prusa-mk3s'"), "{e}");
+    // Too short or matching several: no guess.
+    for vague in ["zz", "0.2"] {
+        let e = show(vague).unwrap_err().to_string();
+        assert!(!e.contains("did you mean"), "{vague}: {e}");
+    }
 }
