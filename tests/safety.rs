@@ -627,6 +627,34 @@ fn slicing_onto_a_model_is_refused_and_leaves_it_as_it_was() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// `lamina print` finds the same usage errors as `slice`, before it opens the port (a
+/// port that does not exist would otherwise be the error, with status 1).
+#[test]
+fn print_tells_usage_errors_before_it_opens_the_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = cube(d);
+    let m = s(&model);
+    let port = d.join("no-such-port");
+    let cases: [(&[&str], &str); 5] = [
+        (&["--rotate", "90"], "--rotate 0,0,90"),
+        (&["--scale", "0"], "--scale"),
+        (&["-o", "-"], "-o FILE"),
+        (&["-o", m], "would replace"),
+        (&["-o", "skull.3mf"], "mesh file"),
+    ];
+    for (extra, needle) in cases {
+        let args = [&["print", m, "--port", s(&port)][..], extra].concat();
+        let o = lamina(&args);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(
+            e.contains(needle) && !e.contains("no-such-port"),
+            "{args:?}: {e}"
+        );
+    }
+}
+
 #[test]
 fn inspect_reports_every_file_and_fails_if_any_did() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::Global;
 use super::slice::{JobArgs, slice_to, tell};
 use super::stream::{LinkArgs, open_port, profile_templates, stream_file};
+use super::{Global, usage};
 
 /// Options of `lamina print`.
 #[derive(Args, Debug)]
@@ -40,8 +40,13 @@ pub fn run(args: PrintArgs, global: Global) -> Result<()> {
         None => cached_gcode(&args.models[0])?,
     };
     if output.as_os_str() == "-" {
-        anyhow::bail!("lamina print keeps the G-code in a file: give -o FILE, not -o -");
+        return Err(usage!(
+            "lamina print keeps the G-code in a file: give -o FILE, not -o -"
+        ));
     }
+    // Mistakes in the command line are told before the port is opened.
+    super::models::check_gcode_output(&output, &args.models, args.job.tools())?;
+    args.job.check()?;
     let settings = args.job.settings()?;
     let templates = profile_templates(&settings)?;
     let link = open_port(&args.link)?;

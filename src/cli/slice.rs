@@ -107,6 +107,17 @@ pub struct JobArgs {
 }
 
 impl JobArgs {
+    /// Check the options that need no file read (`--scale`, `--rotate`): a usage
+    /// error for a malformed one.
+    pub fn check(&self) -> Result<()> {
+        transform(self.scale.as_deref(), self.rotate.as_deref()).map(drop)
+    }
+
+    /// The `--tool N MODEL` pairs as given (N, MODEL, N, MODEL...).
+    pub fn tools(&self) -> &[String] {
+        &self.tool
+    }
+
     /// The settings these options select.
     pub fn settings(&self) -> Result<Settings> {
         self.settings_with(Vec::new())
