@@ -136,6 +136,15 @@ fn faulty() -> Config {
     }
 }
 
+/// The job finished well; otherwise fail with what lamina said.
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn assert_same_commands(got: &[String], want: &[String]) {
     if got != want {
         let first = got
@@ -164,11 +173,7 @@ fn faulty_printer_executes_exactly_the_file() {
         &job.path,
         &["--window", "4", "--log", &log_arg],
     );
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert_eq!(end, End::HostClosed);
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
     outside_check(&job.commands, &printer.executed, &[]);
@@ -214,11 +219,7 @@ fn advanced_ok_sizes_the_window_from_the_firmware() {
         ..faulty()
     };
     let (printer, output, _) = stream(Printer::new(config), &job.path, &[]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
     assert!(printer.executed.iter().any(|c| c == "M155 S2"));
     assert_eq!(summary(&output)["firmware"]["advanced_ok"], true);
@@ -246,11 +247,7 @@ fn disconnect_then_resume_on_a_printer_that_kept_running() {
     let mut printer = printer;
     printer.config.reset_on_connect = false;
     let (printer, output, _) = stream(printer, &job.path, &["--window", "4", "--resume"]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     let s = summary(&output);
     assert_eq!(s["printer_reset"], false);
     assert_eq!(s["resumed"], "kept_running");
@@ -318,11 +315,7 @@ fn disconnect_then_resume_after_the_board_reset() {
     let before = file_commands(&printer.executed).len();
 
     let (printer, output, _) = stream(printer, &job.path, &["--resume"]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     let s = summary(&output);
     assert_eq!(s["printer_reset"], true);
     assert_eq!(s["resumed"], "reset");
@@ -428,11 +421,7 @@ fn from_line_restores_the_printer_then_continues() {
     };
     let arg = line_no.to_string();
     let (printer, output, _) = stream(Printer::new(config), &job.path, &["--from-line", &arg]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     let s = summary(&output);
     let preamble: Vec<String> = s["preamble"]
         .as_array()
@@ -559,11 +548,7 @@ fn pause_and_resume_run_the_profile_templates_and_keep_every_command() {
         ],
         &[],
     );
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     let executed = file_commands(&printer.executed);
     // The profile's pause: retract, lift, park at the back of the 220 mm bed.
     let p = executed
@@ -647,11 +632,7 @@ fn print_slices_then_streams_the_same_commands() {
         &[],
         &[("XDG_CACHE_HOME", cache.path())],
     );
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     // Kept in the cache folder, not beside the model.
     assert!(!dir.path().join("cube.gcode").exists());
     let gcode =
@@ -779,11 +760,7 @@ fn no_probe_during_long_moves_heating_or_homing() {
     };
     let job = slow_work_job();
     let (printer, output, _) = stream(Printer::new(config.clone()), &job.path, &[]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
     assert_eq!(printer.stats.m105, 0, "probes sent though no ok was lost");
     // Negative control: a fixed wait shorter than a move takes the moves for lost oks.
@@ -803,11 +780,7 @@ fn a_lost_ok_is_found_well_under_a_second() {
     };
     // One command in flight: every lost ok stalls the stream until lamina probes.
     let (printer, output, _) = stream(Printer::new(config), &job.path, &["--window", "1"]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
     let mut noticed = printer.stats.lost_ok_noticed.clone();
     assert!(noticed.len() >= 5, "{:?}", printer.stats);
@@ -830,11 +803,7 @@ fn garbled_replies_never_end_the_job() {
         ..faulty()
     };
     let (printer, output, _) = stream(Printer::new(config), &job.path, &[]);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert!(printer.stats.garbled > 20, "{:?}", printer.stats);
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
     outside_check(&job.commands, &printer.executed, &[]);
