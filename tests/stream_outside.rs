@@ -259,12 +259,12 @@ fn board_reset_at_forty_percent_then_resume_loses_nothing() {
     assert!(v["doubled"].as_u64().is_some_and(|d| d <= 24), "{v}");
 }
 
-/// OctoPrint's virtual printer answers slowly (it times its moves) and keeps what it
-/// received when it refuses a line; its default faults include `resend_with_timeout` at
-/// line 105, after which it claims line 105 without ever running it, whatever the host
-/// does. lamina does not yet execute this job exactly (see issue 16).
+/// OctoPrint's virtual printer with its default faults: a missing checksum at line 100,
+/// a resend request at 105 after which it drops the line sent again yet claims it, a
+/// line refused at 110 without a resend request, a checksum mismatch at 115. It reads
+/// one line of whatever arrives at once and leaves the rest until more comes, so lamina
+/// streams to it one line at a time (`--window 1`), as OctoPrint does.
 #[test]
-#[ignore = "lamina still loses line 105 and repeats resends against OctoPrint's virtual printer"]
 fn octoprint_virtual_printer_with_its_default_faults() {
     let Some(tools) = tools() else { return };
     let Some(python) = octoprint_python() else {
@@ -274,12 +274,18 @@ fn octoprint_virtual_printer_with_its_default_faults() {
     let file = job(&tools, dir.path(), 150);
     let emu = Emulator::start(&python, &tools.join("octo_pty.py"), &[]);
     let port = emu.port().expect("port");
-    let output = lamina_stream(&file, &port, &[]);
+    let output = lamina_stream(&file, &port, &["--window", "1"]);
     assert_ok(&output);
     let log = emu.log();
     let (_dir, _) = emu.stop();
     let (pass, v) = stream_check(&tools, &file, &log, &[]);
     assert!(pass, "{v}");
+    // The claimed line was found out by asking the printer where its moves end.
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("never ran line"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 }
 
 /// The figures issue 16 is judged by, on the full-size jobs. Prints them.

@@ -85,6 +85,12 @@ impl Default for Motion {
 }
 
 impl Motion {
+    /// Where the commands handed over so far leave the head (X, Y, Z), and whether
+    /// moves are absolute (`G90`).
+    pub fn position(&self) -> ([f64; 3], bool) {
+        (self.position, self.absolute)
+    }
+
     /// What `command` (a cleaned line) makes the printer do; follows its position.
     pub fn work(&mut self, command: &str) -> Work {
         let Some(word) = command_word(command) else {

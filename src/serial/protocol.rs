@@ -41,7 +41,7 @@ use serde::Serialize;
 
 use super::gcode::{self, frame};
 use super::pace::{Motion, Pace, Work};
-use super::response::{self, FirmwareLine, OkReply, Response, Temperatures};
+use super::response::{self, FirmwareLine, OkReply, Position, Response, Temperatures};
 
 /// Where a sent command came from in the G-code file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -162,6 +162,8 @@ pub enum Event {
     Temperature(Temperatures),
     /// An `Error:` that does not stop the printer, or a line that could not be read.
     Warning(String),
+    /// Something the user should hear of (a line the printer claimed and had not run).
+    Notice(String),
     /// The board printed its reset banner: it restarted and lost what it held.
     Reset,
     /// No answer in time: a probe `M105` was sent.
@@ -204,6 +206,27 @@ struct Entry {
     m105: bool,
     m110: bool,
     probe: bool,
+    /// For a move in absolute coordinates: where it starts and where it ends (X, Y, Z).
+    span: Option<([f64; 3], [f64; 3])>,
+}
+
+/// A line the printer claims to have taken though its `ok` never came, being checked
+/// by asking the printer where its moves end (see [`Protocol::check_claim`]).
+#[derive(Debug, Clone)]
+struct Claim {
+    /// History position and number of the line claimed.
+    at: u64,
+    number: u32,
+    /// The line the printer asked for instead, and its history position.
+    asked: (u32, u64),
+    started: Instant,
+    /// The position in the answer awaited, and the one before.
+    position: Option<Position>,
+    previous: Option<Position>,
+    /// When to ask again (the head was still on its way).
+    ask_at: Option<Instant>,
+    /// A line to write out now.
+    outgoing: Option<String>,
 }
 
 /// The host side of Marlin's serial protocol. See the [module documentation](self).
@@ -293,6 +316,11 @@ pub struct Protocol {
     /// after which all came: positive for a firmware that empties its receive buffer on
     /// an error.
     flush_evidence: i32,
+    /// The history position of the latest rewind, until a line from there on is
+    /// acknowledged.
+    rewound_to: Option<u64>,
+    /// A claimed line being checked.
+    claim: Option<Claim>,
 }
 
 /// Errors of [`Protocol::send`].
@@ -353,6 +381,8 @@ impl Protocol {
             stale_seen: 0,
             recovery_retried: false,
             flush_evidence: 0,
+            rewound_to: None,
+            claim: None,
         }
     }
 
@@ -377,6 +407,7 @@ impl Protocol {
     /// Whether a new command can be handed over with [`Protocol::send`] now.
     pub fn ready(&self) -> bool {
         self.failed.is_none()
+            && self.claim.is_none()
             && self.cursor == self.next_seq()
             && self.live_inflight() < self.window
     }
@@ -384,6 +415,7 @@ impl Protocol {
     /// Nothing in flight, nothing waiting to be sent.
     pub fn is_idle(&self) -> bool {
         self.inflight.is_empty()
+            && self.claim.is_none()
             && self.cursor == self.next_seq()
             && self.urgent.is_empty()
             && self.urgent_inflight.is_empty()
@@ -492,7 +524,7 @@ impl Protocol {
             }
             Response::Resend(n) => {
                 self.last_progress = Some(now);
-                self.handle_resend(n);
+                self.handle_resend(n, now);
             }
             Response::Busy(text) => {
                 self.last_progress = Some(now);
@@ -502,7 +534,7 @@ impl Protocol {
             Response::Wait => {
                 // The firmware's queue is empty: anything still counted in flight had its
                 // ok lost (or never arrived). Probe right away.
-                if !self.inflight.is_empty() && !self.probe_in_flight() {
+                if !self.inflight.is_empty() && !self.probe_in_flight() && self.claim.is_none() {
                     let _ = self.probe();
                 }
             }
@@ -554,6 +586,12 @@ impl Protocol {
                 }
                 self.firmware.capabilities.push((name, on));
             }
+            Response::Position(p) => match self.claim.as_mut() {
+                Some(c) => c.position = Some(p),
+                _ => self
+                    .events
+                    .push_back(Event::Message(line.trim().to_string())),
+            },
             Response::Other(text) => self.events.push_back(Event::Message(text)),
         }
     }
@@ -561,7 +599,27 @@ impl Protocol {
     /// Let time pass: sends a probe when an `ok` is overdue, fails the job when the
     /// printer has been silent too long.
     pub fn tick(&mut self, now: Instant) {
-        if self.failed.is_some() || (self.inflight.is_empty() && self.urgent_inflight.is_empty()) {
+        if self.failed.is_some() {
+            return;
+        }
+        if let Some(c) = self.claim.as_mut() {
+            if c.ask_at.is_some_and(|t| now >= t) {
+                c.ask_at = None;
+                c.outgoing = Some(POSITION_COMMAND.to_string());
+            }
+            if now >= c.started + CLAIM_WAIT {
+                // No answer to the check: take the printer at its word.
+                let asked = c.asked;
+                self.claim = None;
+                self.events.push_back(Event::Notice(format!(
+                    "no clear answer to M114: taking line {} as done",
+                    asked.0.wrapping_sub(1)
+                )));
+                self.accept_claim(asked);
+            }
+            return;
+        }
+        if self.inflight.is_empty() && self.urgent_inflight.is_empty() {
             return;
         }
         if let Some(since) = self.last_rx.map(|t| now.saturating_duration_since(t)) {
@@ -608,7 +666,14 @@ impl Protocol {
 
     /// When [`tick`](Self::tick) next has something to do (block on the port until then).
     pub fn deadline(&self) -> Option<Instant> {
-        if self.failed.is_some() || (self.inflight.is_empty() && self.urgent_inflight.is_empty()) {
+        if self.failed.is_some() {
+            return None;
+        }
+        if let Some(c) = &self.claim {
+            let give_up = c.started + CLAIM_WAIT;
+            return Some(c.ask_at.map_or(give_up, |t| t.min(give_up)));
+        }
+        if self.inflight.is_empty() && self.urgent_inflight.is_empty() {
             return None;
         }
         let since = self.last_progress?;
@@ -672,6 +737,12 @@ impl Protocol {
                 kind: OutgoingKind::Urgent,
             });
         }
+        if let Some(c) = self.claim.as_mut() {
+            return c.outgoing.take().map(|line| Outgoing {
+                line: format!("{}\n", line.trim_end()),
+                kind: OutgoingKind::Probe,
+            });
+        }
         if let Some(seq) = self.forced.pop_front() {
             if self.cursor == seq {
                 self.cursor += 1;
@@ -732,15 +803,17 @@ impl Protocol {
         self.history.get(index)
     }
 
-    /// Transmissions in flight that count against the window (probes do not). An `M110`
-    /// in flight fills the window on its own: Marlin sets its counter again when it
-    /// executes it, so a line sent behind it would be asked for, and run, twice.
+    /// Transmissions in flight that count against the window (probes do not, unless the
+    /// window is a single line: then nothing goes with anything, as some printers read
+    /// only one line of what arrives at once). An `M110` in flight fills the window on
+    /// its own: Marlin sets its counter again when it executes it, so a line sent behind
+    /// it would be asked for, and run, twice.
     fn live_inflight(&self) -> usize {
         let mut count = 0;
         for seq in &self.inflight {
             match self.entry(*seq) {
                 Some(e) if e.m110 => return usize::MAX,
-                Some(e) if e.probe => {}
+                Some(e) if e.probe && self.window > 1 => {}
                 _ => count += 1,
             }
         }
@@ -763,9 +836,13 @@ impl Protocol {
         } else {
             self.since_sync += 1;
         }
+        let (from, _) = self.motion.position();
+        let work = self.motion.work(&command);
+        let (to, absolute) = self.motion.position();
         let entry = Entry {
             number: self.next_number,
-            work: self.motion.work(&command),
+            span: (matches!(work, Work::Move(_)) && absolute).then_some((from, to)),
+            work,
             m105,
             m110: word.as_deref() == Some("M110"),
             probe: false,
@@ -833,6 +910,9 @@ impl Protocol {
                 self.last_acked_source = e.source;
             }
             self.acked = Some(self.acked.map_or(seq, |a| a.max(seq)));
+            if self.rewound_to.is_some_and(|at| seq >= at) {
+                self.rewound_to = None;
+            }
             if self.duplicates.is_some_and(|(_, _, at)| seq >= at) {
                 // A line sent after the rewind went through: any later request for the
                 // same line is a new one.
@@ -852,6 +932,10 @@ impl Protocol {
             self.swallow_ok = false;
             return;
         }
+        if self.claim.is_some() {
+            self.claim_answered(reply.position, now);
+            return;
+        }
         if let Some(free) = reply.buffer_free {
             self.max_buffer_free = Some(self.max_buffer_free.map_or(free, |m| m.max(free)));
             if self.config.auto_window {
@@ -866,9 +950,17 @@ impl Protocol {
                 .iter()
                 .position(|seq| self.entry(*seq).is_some_and(|e| e.number == n))
         } else if reply.temperatures.is_some() {
+            // The answer to an M105: a probe's when one is out (it went because what was
+            // sent before it, M105s included, was overdue: their answers are taken as
+            // lost), otherwise the oldest M105's.
             self.inflight
                 .iter()
-                .position(|seq| self.entry(*seq).is_some_and(|e| e.m105))
+                .position(|seq| self.entry(*seq).is_some_and(|e| e.probe))
+                .or_else(|| {
+                    self.inflight
+                        .iter()
+                        .position(|seq| self.entry(*seq).is_some_and(|e| e.m105))
+                })
         } else {
             None
         };
@@ -918,8 +1010,12 @@ impl Protocol {
         });
     }
 
-    fn handle_resend(&mut self, n: u32) {
+    fn handle_resend(&mut self, n: u32, now: Instant) {
         self.swallow_ok = true;
+        if self.claim.is_some() {
+            // Lines refused while the claim is checked are stale copies.
+            return;
+        }
         // A request repeated by lines sent before the latest rewind is not acted upon
         // twice; one that follows a checksum error is the printer refusing a line just
         // resent, and is.
@@ -955,6 +1051,11 @@ impl Protocol {
         let target = self
             .find_resend_target(n)
             .filter(|seq| seq + tolerance >= oldest_open);
+        if let Some(seq) = target {
+            if self.check_claim(n, seq, now) {
+                return;
+            }
+        }
         let Some(seq) = target else {
             match self.doubtful {
                 Some((number, probe)) if number == n && probe < self.sent_upto => {
@@ -971,7 +1072,13 @@ impl Protocol {
             }
             return;
         };
-        // Every transmission from `seq` on was (or will be) rejected by the printer.
+        self.rewind(n, seq);
+    }
+
+    /// Send again from history position `seq` (line `n`): every transmission from there
+    /// on was (or will be) rejected by the printer.
+    fn rewind(&mut self, n: u32, seq: u64) {
+        self.rewound_to = Some(seq);
         let before = self.inflight.len();
         self.inflight.retain(|s| *s < seq);
         self.forced.retain(|s| *s < seq);
@@ -996,6 +1103,109 @@ impl Protocol {
                 .find_map(|e| e.source);
         }
         self.events.push_back(Event::Resend { number: n });
+    }
+
+    /// The printer asks for line `n` (history position `seq`) right after the line it
+    /// was last asked for, whose `ok` never came: it claims that line. Marlin does so
+    /// when the line's ok was lost; a firmware that dropped the line without a word
+    /// (OctoPrint's virtual printer does, on purpose) does the same, and the move would
+    /// be missing from the part. For a move in absolute coordinates the printer can tell
+    /// which: once its moves have run (`M400`), `M114` says where the head is. Returns
+    /// whether a check started (the request is then settled by its outcome).
+    fn check_claim(&mut self, n: u32, seq: u64, now: Instant) -> bool {
+        let Some(at) = self.rewound_to else {
+            return false;
+        };
+        let checkable = seq == at + 1
+            && self.inflight.iter().all(|s| *s == at)
+            && self.urgent_inflight.is_empty()
+            && self
+                .entry(at)
+                .and_then(|e| e.span)
+                .is_some_and(|(from, to)| {
+                    from.iter()
+                        .zip(to)
+                        .any(|(a, b)| (a - b).abs() > 2.0 * POSITION_TOLERANCE)
+                });
+        let Some(number) = self.entry(at).map(|e| e.number).filter(|_| checkable) else {
+            return false;
+        };
+        self.events.push_back(Event::Notice(format!(
+            "the printer asks for line {n} though line {number} was never acknowledged: \
+             asking where its moves end (M114)"
+        )));
+        self.claim = Some(Claim {
+            at,
+            number,
+            asked: (n, seq),
+            started: now,
+            position: None,
+            previous: None,
+            ask_at: None,
+            outgoing: Some(POSITION_COMMAND.to_string()),
+        });
+        true
+    }
+
+    /// The `ok` of the claim check's `M114`. The head at the end of the claimed move:
+    /// it ran. At its start, twice in a row (a firmware may report where the head is
+    /// rather than where its planned moves end, so the head may still be on its way):
+    /// it never ran. Anything else: ask again a little later.
+    fn claim_answered(&mut self, position: Option<Position>, now: Instant) {
+        let Some(mut c) = self.claim.take() else {
+            return;
+        };
+        let Some(position) = position.or(c.position.take()) else {
+            // An ok without a position: a late one of something else.
+            self.claim = Some(c);
+            return;
+        };
+        let near = |p: &Position, q: [f64; 3]| {
+            p.axes
+                .iter()
+                .zip(q)
+                .all(|(a, b)| a.is_none_or(|a| (a - b).abs() <= POSITION_TOLERANCE))
+        };
+        let Some((from, to)) = self.entry(c.at).and_then(|e| e.span) else {
+            self.accept_claim(c.asked);
+            return;
+        };
+        if near(&position, to) {
+            self.accept_claim(c.asked);
+            return;
+        }
+        let not_run = near(&position, from) && c.previous.is_some_and(|p| near(&p, from));
+        if !not_run {
+            c.previous = Some(position);
+            c.ask_at = Some(now + CLAIM_ASK_AGAIN);
+            self.claim = Some(c);
+            return;
+        }
+        // Send the line again under the number the printer expects (and the lines after
+        // it renumbered in turn): no M110, which some firmwares take as a reason to forget
+        // what they had already refused.
+        let (n, _) = c.asked;
+        self.events.push_back(Event::Notice(format!(
+            "the printer never ran line {} though it claims it: sending it again as line {n}",
+            c.number
+        )));
+        let shift = n.wrapping_sub(c.number);
+        let skip = usize::try_from(c.at - self.base).unwrap_or(usize::MAX);
+        for e in self.history.iter_mut().skip(skip) {
+            e.number = e.number.wrapping_add(shift);
+        }
+        self.next_number = self.next_number.wrapping_add(shift);
+        self.recovery_retried = false;
+        self.rewind(n, c.at);
+    }
+
+    /// Take the printer at its word: the claimed line is done, go on from the line it
+    /// asked for.
+    fn accept_claim(&mut self, (n, seq): (u32, u64)) {
+        if self.inflight.front().is_some_and(|s| *s + 1 == seq) {
+            self.acknowledge_front();
+        }
+        self.rewind(n, seq);
     }
 
     /// Learn from the rewind just over whether the firmware empties its receive buffer
@@ -1037,6 +1247,17 @@ impl Protocol {
             .find(|&s| self.entry(s).is_some_and(|e| e.m110))
     }
 }
+
+/// Millimetres within which a reported position is taken for a move's end (Marlin
+/// reports two decimals).
+const POSITION_TOLERANCE: f64 = 0.02;
+/// Longest a claim check goes on: the head may have a planner full of moves to run
+/// before it stands still.
+const CLAIM_WAIT: Duration = Duration::from_secs(60);
+/// Wait before asking for the position again while the head is on its way.
+const CLAIM_ASK_AGAIN: Duration = Duration::from_millis(250);
+/// The command that asks for the position.
+const POSITION_COMMAND: &str = "M114";
 
 /// Lines a resend request may reach behind the oldest line in flight, beyond twice the
 /// window, before it is taken for a printer that restarted.
@@ -1175,6 +1396,93 @@ mod tests {
         );
         assert_eq!(s.acked, [1, 2, 3]);
         assert!(s.p.is_idle());
+    }
+
+    #[test]
+    fn window_of_one_sends_nothing_beside_a_probe() {
+        let mut s = Script::with_window(1);
+        let cmds = ["M84", "G1 X10"];
+        let mut it = cmds.iter();
+        s.feed(&mut it);
+        s.advance(OK_WAIT);
+        assert_eq!(s.written, [numbered(1, "M84"), numbered(2, "M105")]);
+        // The late ok of line 1: the probe is still out, so line 2 waits for its answer
+        // (a printer that reads one line of a burst would leave it unread).
+        s.printer("ok");
+        assert!(!s.p.ready());
+        s.printer("ok T:200.0 /200.0");
+        assert!(s.p.ready());
+        s.feed(&mut it);
+        assert_eq!(s.written.last(), Some(&numbered(3, "G1 X10")));
+    }
+
+    #[test]
+    fn a_probe_answer_closes_an_m105_whose_answer_was_lost() {
+        let mut s = Script::with_window(1);
+        s.p.send("M105", None).expect("ready");
+        s.flush();
+        s.advance(OK_WAIT);
+        assert_eq!(s.written, [numbered(1, "M105"), numbered(2, "M105")]);
+        // One answer comes: the probe's (the first M105's was lost).
+        s.printer("ok T:200.0 /200.0");
+        assert!(s.p.ready() && s.p.is_idle());
+        assert_eq!(s.acked, [1, 2]);
+    }
+
+    /// The printer asks for line 2 again, then, when it gets no answer to the copy and
+    /// sends another, claims it (asks for line 3): OctoPrint's virtual printer does so
+    /// on purpose, Marlin when the copy's ok was lost. `M114` tells which.
+    fn claimed_line(position: &str) -> Script {
+        let mut s = Script::with_window(1);
+        let cmds = ["G1 X10 F6000", "G1 X20", "G1 X30"];
+        let mut it = cmds.iter();
+        s.feed(&mut it);
+        s.printer("ok");
+        s.feed(&mut it);
+        s.printer("Error: Missing checksum");
+        s.printer("Resend:2");
+        s.printer("ok");
+        s.advance(OK_WAIT);
+        s.printer("Error: expected line 3 got 2");
+        s.printer("Resend:3");
+        s.printer("ok");
+        assert_eq!(s.written.last().map(String::as_str), Some("M114"));
+        assert!(!s.p.ready());
+        s.printer(position);
+        s
+    }
+
+    #[test]
+    fn a_claimed_move_that_never_ran_is_sent_again() {
+        let mut s = claimed_line("ok X:10.00 Y:0.00 Z:0.00 E:0.00");
+        // At the move's start: maybe still on the way there; asked again.
+        s.advance(Duration::from_millis(300));
+        assert_eq!(s.written.last().map(String::as_str), Some("M114"));
+        s.printer("X:10.00 Y:0.00 Z:0.00 E:0.00 Count X:800 Y:0 Z:0");
+        s.printer("ok");
+        // Still there: the move never ran. It goes under the number the printer expects.
+        assert_eq!(s.written.last(), Some(&numbered(3, "G1 X20")));
+        s.printer("ok");
+        let mut rest = ["G1 X30"].iter();
+        s.feed(&mut rest);
+        assert_eq!(s.written.last(), Some(&numbered(4, "G1 X30")));
+        assert_eq!(s.acked, [1, 3]);
+    }
+
+    #[test]
+    fn a_claimed_move_that_ran_is_not_sent_again() {
+        let mut s = claimed_line("ok X:20.00 Y:0.00 Z:0.00 E:0.00");
+        s.flush();
+        let mut rest = ["G1 X30"].iter();
+        s.feed(&mut rest);
+        assert_eq!(s.written.last(), Some(&numbered(3, "G1 X30")));
+        assert_eq!(
+            s.written.iter().filter(|l| l.contains("G1 X20")).count(),
+            3,
+            "{:?}",
+            s.written
+        );
+        assert_eq!(s.acked, [1, 2]);
     }
 
     #[test]

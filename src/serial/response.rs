@@ -27,6 +27,8 @@ pub enum Response {
     Warning(String),
     /// A temperature report on its own (autoreport or a late `M105` answer).
     Temperature(Temperatures),
+    /// The answer to `M114`: where the printer's moves so far end.
+    Position(Position),
     /// `FIRMWARE_NAME:...` from `M115`.
     FirmwareName(FirmwareLine),
     /// `Cap:NAME:0|1` from `M115`.
@@ -46,6 +48,48 @@ pub struct OkReply {
     pub planner_free: Option<u32>,
     /// Advanced ok: free slots in the command buffer.
     pub buffer_free: Option<u32>,
+    /// A position carried by the `ok` (`ok X:10.00 Y:20.00 ...`, the answer to `M114`
+    /// of a firmware that writes its ok first).
+    pub position: Option<Position>,
+}
+
+/// A position report (`X:10.00 Y:20.00 Z:0.30 E:1.50 Count X:800 ...`): the logical
+/// coordinates, those missing left out.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Position {
+    /// X, Y, Z and E in millimetres.
+    pub axes: [Option<f64>; 4],
+}
+
+/// Parse an `M114` answer; `None` unless it gives X and Y. Stepper counts that follow
+/// (`Count X:800`) are not coordinates and are left out.
+///
+/// ```
+/// let p = lamina::serial::response::parse_position(
+///     "X:10.00 Y:20.00 Z:0.30 E:1.50 Count X:800 Y:1600 Z:120").unwrap();
+/// assert_eq!(p.axes, [Some(10.0), Some(20.0), Some(0.3), Some(1.5)]);
+/// ```
+pub fn parse_position(s: &str) -> Option<Position> {
+    let mut p = Position::default();
+    for word in s.split_whitespace() {
+        if word.starts_with("Count") {
+            break;
+        }
+        let Some((key, value)) = word.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "X" => 0,
+            "Y" => 1,
+            "Z" => 2,
+            "E" => 3,
+            _ => continue,
+        };
+        if p.axes[slot].is_none() {
+            p.axes[slot] = value.parse().ok();
+        }
+    }
+    (p.axes[0].is_some() && p.axes[1].is_some()).then_some(p)
 }
 
 /// The first line of an `M115` answer.
@@ -183,6 +227,11 @@ pub fn parse(line: &str) -> Response {
             return Response::Temperature(t);
         }
     }
+    if line.starts_with("X:") {
+        if let Some(p) = parse_position(line) {
+            return Response::Position(p);
+        }
+    }
     Response::Other(line.to_string())
 }
 
@@ -271,6 +320,10 @@ fn parse_ok(rest: &str) -> OkReply {
         reply.temperatures = parse_temperatures(rest);
         return reply;
     }
+    if rest.starts_with("X:") {
+        reply.position = parse_position(rest);
+        return reply;
+    }
     for word in rest.split_whitespace() {
         let (key, value) = word.split_at(1);
         let value: Option<u32> = value.parse().ok();
@@ -311,16 +364,27 @@ pub fn parse_temperatures(s: &str) -> Option<Temperatures> {
             i += 1;
             continue;
         };
+        // The target follows a slash: "T:209.8 /210.0" (Marlin), "T:209.8/210.0",
+        // "T:209.8/ 210.0" (OctoPrint's virtual printer) or "T:209.8 / 210.0".
+        let (value, mut target_text) = match value.split_once('/') {
+            Some((a, t)) => (a, Some(t)),
+            None => (value, None),
+        };
         let actual: Option<f64> = value.trim().parse().ok();
-        // The target follows as "/210.0" either in the same word or the next one.
-        let mut target: Option<f64> = None;
-        if let Some(next) = words.get(i + 1) {
-            if let Some(t) = next.strip_prefix('/') {
-                target = t.parse().ok();
+        i += 1;
+        if target_text.is_none() {
+            if let Some(t) = words.get(i).and_then(|w| w.strip_prefix('/')) {
+                target_text = Some(t);
                 i += 1;
             }
         }
-        i += 1;
+        if target_text == Some("") {
+            target_text = words.get(i).copied();
+            if target_text.is_some_and(|t| t.parse::<f64>().is_ok()) {
+                i += 1;
+            }
+        }
+        let target: Option<f64> = target_text.and_then(|t| t.parse().ok());
         let Some(actual) = actual else { continue };
         let heater = Heater {
             actual,
@@ -480,6 +544,60 @@ mod tests {
             parse("T:21.3 /0.0 B:20.9 /0.0 @:0 B@:0"),
             Response::Temperature(_)
         ));
+    }
+
+    #[test]
+    fn temperature_targets_however_spaced() {
+        for line in [
+            "T:209.8 /210.0 B:59.9 /60.0 @:64",
+            "T:209.8/210.0 B:59.9/60.0 @:64",
+            "T:209.8/ 210.0 B:59.9/ 60.0 @:64",
+            "T:209.8 / 210.0 B:59.9 / 60.0 @:64",
+        ] {
+            let t = parse_temperatures(line).expect(line);
+            assert_eq!(
+                t.tools,
+                [Heater {
+                    actual: 209.8,
+                    target: 210.0
+                }],
+                "{line}"
+            );
+            assert_eq!(
+                t.bed,
+                Some(Heater {
+                    actual: 59.9,
+                    target: 60.0
+                }),
+                "{line}"
+            );
+        }
+        // OctoPrint's virtual printer answers M105 so: an ok that closes the lines
+        // before its M105.
+        let Response::Ok(reply) = parse("ok T:21.30/ 0.00 B:32.72/ 60.00 @:64") else {
+            panic!("not an ok");
+        };
+        assert!(reply.temperatures.is_some());
+    }
+
+    #[test]
+    fn position_reports() {
+        let Response::Position(p) = parse("X:10.00 Y:20.00 Z:0.30 E:0.00 Count X:800 Y:1600 Z:120")
+        else {
+            panic!("not a position");
+        };
+        assert_eq!(p.axes, [Some(10.0), Some(20.0), Some(0.3), Some(0.0)]);
+        // OctoPrint's virtual printer: the ok first, then its own counts.
+        let Response::Ok(reply) =
+            parse("ok X:102.323 Y:81.309 Z:0.2 E:3.17893 Count: A:10232 B:8130 C:20")
+        else {
+            panic!("not an ok");
+        };
+        assert_eq!(
+            reply.position.map(|p| p.axes),
+            Some([Some(102.323), Some(81.309), Some(0.2), Some(3.17893)])
+        );
+        assert!(matches!(parse("X:1 Z:2"), Response::Other(_)));
     }
 
     #[test]

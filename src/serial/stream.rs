@@ -913,6 +913,7 @@ impl Session<'_> {
                     "the printer asked for line {number}, which cannot be right: probing"
                 )),
                 Event::Reset => self.printer_reset = true,
+                Event::Notice(text) => self.message(&text),
                 Event::Fatal(_)
                 | Event::DuplicateResend { .. }
                 | Event::Busy(_)
