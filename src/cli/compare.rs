@@ -104,10 +104,10 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
         return out_json(&rows);
     }
     out(format_args!(
-        "{:<9} {:>12} {:>10} {:>12} {:>12} {:>14} {:>12} {:>8}",
+        "{:<9} {:>19} {:>7} {:>12} {:>12} {:>14} {:>12} {:>8}",
         "support",
-        "filament mm",
-        "grams",
+        "support filament mm",
+        "g",
         "soluble mm",
         "contact mm2",
         "interior mm3",
@@ -116,7 +116,7 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
     ))?;
     for r in &rows {
         out(format_args!(
-            "{:<9} {:>12.1} {:>10.2} {:>12.1} {:>12.1} {:>14.1} {:>12} {:>8}",
+            "{:<9} {:>19.1} {:>7.2} {:>12.1} {:>12.1} {:>14.1} {:>12} {:>8}",
             r.strategy,
             r.support_filament_mm,
             r.support_filament_g,
