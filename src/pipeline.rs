@@ -100,6 +100,10 @@ pub struct Report {
     pub prime_tower: Option<TowerReport>,
     /// How much mesh damage the slicer had to work around.
     pub outline_repairs: ChainStats,
+    /// The mould core's figures, with `--core`.
+    pub core: Option<crate::vessel::core::CoreReport>,
+    /// The orientation chosen by `--orient auto`, when asked for.
+    pub orientation: Option<crate::orient::Orientation>,
     /// Things the user should know.
     pub warnings: Vec<String>,
     /// The support warnings among them with their figures (area, heights, a hint).
@@ -177,17 +181,22 @@ pub fn slice(
         resolution: p.resolution,
     };
     let tools = settings.printer.tools();
+    // Vessel models: each mesh is a lumen, and what is printed is the wall round it.
+    let walls = crate::vessel::Walls::new(objects, settings);
+    let objects = walls.as_ref().map_or(objects, |w| w.objects.as_slice());
     let specs: Vec<Vec<slice::LayerSpec>> = objects
         .iter()
-        .map(|o| match o.mesh.bounding_box() {
+        .enumerate()
+        .map(|(o, obj)| match obj.mesh.bounding_box() {
             Some(bb) => {
-                slice::layer_specs(p.first_layer_height, p.layer_height, bb.max[2].max(0.0))
+                let top = walls.as_ref().map_or(bb.max[2], |w| w.walls[o].height);
+                slice::layer_specs(p.first_layer_height, p.layer_height, top.max(0.0))
             }
             None => Vec::new(),
         })
         .collect();
     progress(Stage::Slice, 0, objects.len());
-    let mut stack = LayerStack::new(objects, &specs, settings, options);
+    let mut stack = LayerStack::new(objects, &specs, settings, options, walls.as_ref());
     let n = stack.len();
     let params = PlanParams::from_settings(settings);
     let support_on = p.support_material != SupportStyle::None;
@@ -392,6 +401,8 @@ pub fn slice(
         soluble_filament_g,
         prime_tower,
         outline_repairs: repairs,
+        core: None,
+        orientation: None,
         warnings,
         warning_details,
     })
@@ -404,7 +415,7 @@ struct LayerStack<'a> {
     objects: &'a [Object],
     settings: &'a Settings,
     options: SliceOptions,
-    slicers: Vec<slice::Slicer<'a>>,
+    slicers: Vec<crate::vessel::ObjectSlicer<'a>>,
     /// Every object's layers; the islands of those not sliced yet or let go are empty.
     layers: Vec<Vec<slice::Layer>>,
     /// Layers `0..sliced` are sliced (for every object).
@@ -466,11 +477,16 @@ impl<'a> LayerStack<'a> {
         specs: &'a [Vec<slice::LayerSpec>],
         settings: &'a Settings,
         options: SliceOptions,
+        walls: Option<&crate::vessel::Walls>,
     ) -> LayerStack<'a> {
         let slicers = objects
             .iter()
             .zip(specs)
-            .map(|(o, s)| slice::Slicer::new(&o.mesh, s))
+            .enumerate()
+            .map(|(i, (o, s))| {
+                let wall = walls.map(|w| &w.walls[i]);
+                crate::vessel::ObjectSlicer::new(&o.mesh, s, wall, &options)
+            })
             .collect();
         let layers = specs
             .iter()

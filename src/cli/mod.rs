@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod compare;
 mod inspect;
 mod models;
+mod orient;
 mod ports;
 mod preview;
 mod print;
@@ -62,6 +63,8 @@ enum Command {
     Print(Box<print::PrintArgs>),
     /// Slice a model once per support strategy and compare material, contact and time.
     Compare(Box<compare::CompareArgs>),
+    /// Rank a model's orientations by the support they need (least first).
+    Orient(orient::OrientArgs),
     /// Draw a G-code file's toolpaths: one layer as SVG/PNG, or all layers in 3D HTML.
     Preview(preview::PreviewArgs),
 }
@@ -196,6 +199,7 @@ pub fn main() -> ExitCode {
         Command::Print(args) => print::run(*args, global),
         Command::Preview(a) => preview::run(a, global),
         Command::Compare(a) => compare::run(*a, global),
+        Command::Orient(a) => orient::run(a, global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

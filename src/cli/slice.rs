@@ -10,6 +10,7 @@ use lamina::mesh::place;
 use lamina::output::{ExitOnSignal, PendingFile};
 use lamina::pipeline::{self, Report, Stage};
 use lamina::profile::Settings;
+use lamina::vessel::core;
 
 use super::models::{load_assigned, transform};
 use super::profile_args::ProfileArgs;
@@ -46,6 +47,26 @@ pub enum SolubleArg {
     Interface,
 }
 
+/// Where a vessel wall ends open, on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VesselOpenArg {
+    /// Nowhere: the wall closes round every end.
+    None,
+    /// Where the lumen mesh is open or cut flat (a segmentation's cut planes).
+    Auto,
+    /// At the lumen's bottom and top planes.
+    Z,
+}
+
+/// How the model is turned before printing, on the command line.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrientArg {
+    /// As the file has it (after --rotate).
+    File,
+    /// The orientation needing the least support (see `lamina orient`).
+    Auto,
+}
+
 /// Options of `lamina slice`.
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -54,7 +75,9 @@ pub enum SolubleArg {
     lamina slice aneurysm.3mf -o a.gcode --set perimeters=3 --set fill_density=10 --json\n  \
     lamina slice brain.stl -o - --rotate 0,0,90 --scale 0.5 | head\n  \
     lamina slice aneurysm.stl -o a.gcode --printer dual-marlin --material pla --material pva --soluble\n  \
-    lamina slice vessel.stl aneurysm.stl@1 -o two.gcode --printer dual-marlin --material pla --material petg\n\n\
+    lamina slice vessel.stl aneurysm.stl@1 -o two.gcode --printer dual-marlin --material pla --material petg\n  \
+    lamina slice lumen.stl -o wall.gcode --vessel-wall 1.2 --orient auto --support grid\n  \
+    lamina slice lumen.stl -o core.gcode --core --printer dual-marlin --support grid\n\n\
     Tools are numbered from 0 (T0, T1). MODEL@N or --tool N MODEL prints a model with tool N;\n\
     the models are then parts of one assembly and keep their positions from the\n\
     files (segmentations of one scan share coordinates). Where parts overlap, the one\n\
@@ -104,6 +127,22 @@ pub struct JobArgs {
     /// Rotate X,Y,Z degrees (applied after scaling); all three angles are required.
     #[arg(long, value_name = "X,Y,Z", allow_hyphen_values = true)]
     rotate: Option<String>,
+    /// Turn the model before printing: `auto` picks the orientation needing the least
+    /// support (after --rotate), as `lamina orient` ranks them.
+    #[arg(long, value_enum, value_name = "HOW")]
+    orient: Option<OrientArg>,
+    /// Print the model as a dissolvable mould core: in a soluble material (PVA unless
+    /// --material names another; tool 0), on thin layers with a slow, smooth outer
+    /// wall and a sparse interior; support from tool 1 on printers with two tools.
+    #[arg(long, conflicts_with = "vessel_wall")]
+    core: bool,
+    /// Read the mesh as a vessel lumen and print its wall, T mm thick, lumen hollow
+    /// (the wall is printed solid).
+    #[arg(long, value_name = "T")]
+    vessel_wall: Option<f64>,
+    /// Where the vessel wall ends open (default auto: open and flat-cut ends).
+    #[arg(long, value_enum, value_name = "WHERE", requires = "vessel_wall")]
+    vessel_open: Option<VesselOpenArg>,
 }
 
 impl JobArgs {
@@ -152,8 +191,81 @@ impl JobArgs {
             };
             extra.push(format!("soluble_support={v}"));
         }
+        if let Some(t) = self.vessel_wall {
+            extra.push(format!("vessel_wall={t}"));
+            // A thin wall is all surface: printed solid, with no sparse gaps.
+            extra.push("fill_density=100".into());
+        }
+        if let Some(o) = self.vessel_open {
+            let v = match o {
+                VesselOpenArg::None => "none",
+                VesselOpenArg::Auto => "auto",
+                VesselOpenArg::Z => "z",
+            };
+            extra.push(format!("vessel_open={v}"));
+        }
         extra.extend(more);
-        Ok(lamina::profile::resolve(&self.profiles.selection(extra))?)
+        let mut selection = self.profiles.selection(extra);
+        if !self.core {
+            return Ok(lamina::profile::resolve(&selection)?);
+        }
+        let tools = lamina::profile::resolve(&selection)?.printer.tools();
+        let mut core = core::overrides(tools);
+        core.append(&mut selection.overrides);
+        selection.overrides = core;
+        selection.materials = core::materials(&selection.materials, tools);
+        let settings = lamina::profile::resolve(&selection)?;
+        if let Some(m) = settings.materials.first()
+            && !m.soluble
+        {
+            return Err(usage!(
+                "--core prints the core with tool 0, which is loaded with {}: a core needs a \
+                 soluble material there (--material pva or --material bvoh first)",
+                m.filament_type
+            ));
+        }
+        Ok(settings)
+    }
+}
+
+impl JobArgs {
+    /// Turn `objects` as `--orient` asks: with `auto`, `--scale` and `--rotate` are
+    /// applied here, the assembly is turned to the orientation needing the least
+    /// support, and what is left for placing is no transform. Otherwise the user's
+    /// transform is returned for placing.
+    pub fn turn(
+        &self,
+        objects: &mut [lamina::mesh::Object],
+        settings: &Settings,
+        global: &Global,
+    ) -> Result<(place::Transform, Option<lamina::orient::Orientation>)> {
+        let t = transform(self.scale.as_deref(), self.rotate.as_deref())?;
+        if self.orient != Some(OrientArg::Auto) {
+            return Ok((t, None));
+        }
+        if !t.is_identity() {
+            for o in objects.iter_mut() {
+                place::apply(&mut o.mesh, &t.matrix());
+            }
+        }
+        let all = super::orient::assembly(objects);
+        let found = lamina::orient::search(&all, &super::orient::params(settings));
+        let best = found.best.first().copied().unwrap_or(found.as_is);
+        let m = best.rotation().to_homogeneous();
+        for o in objects.iter_mut() {
+            place::apply(&mut o.mesh, &m);
+        }
+        if !global.quiet {
+            eprintln!(
+                "orient: turned by --rotate {} (support {:.0} mm³, {:.0} mm³ of it inside; \
+                 {:.0} mm³ as the file has it)",
+                super::orient::rotate_text(&best),
+                best.cost.support_mm3,
+                best.cost.enclosed_mm3,
+                found.as_is.cost.support_mm3
+            );
+        }
+        Ok((place::Transform::default(), Some(best)))
     }
 }
 
@@ -164,8 +276,23 @@ pub fn placed_objects(
     settings: &Settings,
     global: &Global,
 ) -> Result<Vec<lamina::mesh::Object>> {
-    let t = transform(job.scale.as_deref(), job.rotate.as_deref())?;
+    Ok(placed_and_turned(models, job, settings, global)?.0)
+}
+
+/// Load, turn (`--orient`) and place the models; what `--orient auto` chose.
+fn placed_and_turned(
+    models: &[PathBuf],
+    job: &JobArgs,
+    settings: &Settings,
+    global: &Global,
+) -> Result<(
+    Vec<lamina::mesh::Object>,
+    Option<lamina::orient::Orientation>,
+)> {
+    // Malformed --scale or --rotate is told before the models are read.
+    transform(job.scale.as_deref(), job.rotate.as_deref())?;
     let (mut objects, files) = load_assigned(models, &job.tool, settings.printer.tools(), global)?;
+    let (t, orientation) = job.turn(&mut objects, settings, global)?;
     let bed = pipeline::bed(settings);
     place::arrange(&mut objects, &[t], &bed, place::DEFAULT_SPACING).map_err(|e| {
         // An object that cannot be placed: the error names its file too.
@@ -181,7 +308,7 @@ pub fn placed_objects(
             None => e.into(),
         }
     })?;
-    Ok(objects)
+    Ok((objects, orientation))
 }
 
 /// Slice `models` with `settings` into `output` (`-` for standard output).
@@ -202,7 +329,7 @@ pub fn slice_to(
     } else {
         Some(PendingFile::create(output)?)
     };
-    let objects = placed_objects(models, job, settings, global)?;
+    let (objects, orientation) = placed_and_turned(models, job, settings, global)?;
     let unit_warnings: Vec<String> = objects
         .iter()
         .filter_map(|o| {
@@ -272,6 +399,24 @@ pub fn slice_to(
     }
     let mut report = report.ok_or_else(|| anyhow::anyhow!("slicing gave no report"))?;
     report.warnings.extend(unit_warnings);
+    report.orientation = orientation;
+    if job.core {
+        let infill = report
+            .extrusion_mm
+            .get(&lamina::path::Role::InternalInfill)
+            .copied()
+            .unwrap_or(0.0);
+        let material = settings
+            .materials
+            .first()
+            .map_or("", |m| m.filament_type.as_str());
+        report.core = Some(core::report(
+            &objects,
+            material,
+            infill,
+            settings.print.layer_height,
+        ));
+    }
     Ok(report)
 }
 
@@ -285,6 +430,13 @@ pub fn tell(r: &Report, output: &Path, global: &Global) {
     }
     let grams: f64 = r.filament.iter().map(|f| f.weight_g).sum();
     let metres: f64 = r.filament.iter().map(|f| f.filament_mm).sum::<f64>() / 1000.0;
+    if let Some(c) = &r.core {
+        eprintln!(
+            "core: {:.0} mm³ of {}, {:.0} mm² of surface to dissolve from ({:.0} mm² more \
+             inside once the shell is through)",
+            c.volume_mm3, c.material, c.surface_mm2, c.infill_surface_mm2
+        );
+    }
     if output.as_os_str() != "-" {
         eprintln!(
             "wrote {}: {} layers, {}, {:.2} m of filament ({:.1} g)",

@@ -88,7 +88,7 @@ fn ellipsoid(p: [f64; 3], r: [f64; 3]) -> f64 {
 }
 
 /// A union of two fields rounded over `k` mm (the polynomial smooth minimum).
-fn smooth_min(a: f64, b: f64, k: f64) -> f64 {
+pub(crate) fn smooth_min(a: f64, b: f64, k: f64) -> f64 {
     let h = (0.5 + 0.5 * (b - a) / k).clamp(0.0, 1.0);
     b + (a - b) * h - k * h * (1.0 - h)
 }

@@ -13,6 +13,11 @@ use super::{DEFAULT_MATERIAL, DEFAULT_PRINTER, DEFAULT_QUALITY};
 /// Inheritance deeper than this is taken for a cycle.
 const MAX_INHERITANCE: usize = 16;
 
+/// The thickest vessel wall accepted, mm: anatomical vessel walls printed as models
+/// are 0.5-3 mm; more is a typed unit mistake (and would section the lumen at every
+/// layer for every layer).
+const MAX_VESSEL_WALL: f64 = 10.0;
+
 /// Keys every profile may have besides its settings.
 const META_KEYS: [&str; 2] = ["inherits", "kind"];
 
@@ -673,6 +678,12 @@ fn validate(s: &Settings) -> Result<(), ProfileError> {
         return bad(format!(
             "fill_density is a percentage (0-100), not {}",
             q.fill_density
+        ));
+    }
+    if !(0.0..=MAX_VESSEL_WALL).contains(&q.vessel_wall) || q.vessel_wall.is_nan() {
+        return bad(format!(
+            "vessel_wall is a wall thickness in mm (0 for none, at most {MAX_VESSEL_WALL}), not {}",
+            q.vessel_wall
         ));
     }
     if q.perimeters > 100 {

@@ -115,6 +115,18 @@ pub enum SolubleMode {
     Interface,
 }
 
+/// Where the wall of a vessel model ends open (`--vessel-open`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VesselOpen {
+    /// Nowhere: the wall closes round every end.
+    None,
+    /// Where the lumen mesh is open or closed by a flat cap (a segmentation cut).
+    Auto,
+    /// At the lumen's bottom and top planes (a scan volume cut axially).
+    Z,
+}
+
 /// The machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -516,6 +528,11 @@ pub struct Print {
     pub prime_tower_min_purge: f64,
     /// Start reheating an idle tool this long before it is needed, s.
     pub standby_preheat_time: f64,
+    /// Read each mesh as a vessel lumen and print the wall this thick round it, mm
+    /// (0: print the mesh itself).
+    pub vessel_wall: f64,
+    /// Where a vessel wall ends open.
+    pub vessel_open: VesselOpen,
 }
 
 impl Default for Print {
@@ -602,6 +619,8 @@ impl Default for Print {
             prime_tower_brim: 3.0,
             prime_tower_min_purge: 15.0,
             standby_preheat_time: 30.0,
+            vessel_wall: 0.0,
+            vessel_open: VesselOpen::Auto,
         }
     }
 }
