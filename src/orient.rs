@@ -12,7 +12,10 @@
 //! outside.
 //!
 //! Directions are searched on a sphere of [`SPHERE_DIRECTIONS`] points, and the best
-//! few refined by a local search in ever smaller steps.
+//! few refined by a local search in ever smaller steps. The finalists are then measured
+//! as the support generator builds support (layers of columns carried down under the
+//! overhangs, kept clear of the model by the XY gap, the inside found by closing the
+//! model's gaps on each layer), and ranked and reported by that.
 
 use nalgebra::{Rotation3, Vector3};
 use rayon::prelude::*;
@@ -28,7 +31,11 @@ pub const SPHERE_DIRECTIONS: usize = 256;
 pub const REPORTED: usize = 5;
 /// Coarse directions refined by local search: more than are reported, so that a
 /// neighbour of a coarse winner that refines better is not lost.
-const REFINED: usize = 10;
+const REFINED: usize = 6;
+/// Moves of the local search at each step size: a seed further than this many steps
+/// from its best is refined at the next, smaller step anyway (keeps a 1M-triangle
+/// mesh's search to a few seconds).
+const MOVES_PER_STEP: usize = 2;
 /// Steps of the local search, degrees: from half the sphere's spacing down to where the
 /// support volume no longer changes measurably.
 const REFINE_STEPS_DEG: [f64; 4] = [6.0, 3.0, 1.5, 0.75];
@@ -59,6 +66,10 @@ pub struct Params {
     /// Vessel wall thickness, mm: the mesh is a lumen and the wall is printed (0: the
     /// mesh itself is printed).
     pub vessel_wall: f64,
+    /// Layer height, mm: the reported figures are measured on layers this thick.
+    pub layer_height: f64,
+    /// How the support generator shapes its areas (gaps to the model, enclosure).
+    pub areas: crate::support::AreaParams,
 }
 
 /// The support an orientation needs, measured from the mesh.
@@ -125,7 +136,8 @@ struct Model {
     surfaces: Vec<Surface>,
     /// Column width, mm.
     cell: f64,
-    /// Cosine of the angle from straight down within which a face needs support.
+    /// A face needs support when its normal is within the threshold of straight down
+    /// (its slope from the horizontal below the threshold): this cosine of it.
     overhang_cos: f64,
 }
 
@@ -166,7 +178,7 @@ impl Model {
         Model {
             surfaces,
             cell: (diameter / GRID_COLUMNS).max(MIN_CELL),
-            overhang_cos: (90.0 - p.threshold_deg).to_radians().cos(),
+            overhang_cos: p.threshold_deg.to_radians().cos(),
         }
     }
 }
@@ -199,7 +211,7 @@ const OVERHANG: u8 = 4;
 /// The cost of printing `mesh` with `up` pointing up.
 pub fn cost(mesh: &Mesh, up: [f64; 3], p: &Params) -> Cost {
     let model = Model::new(mesh, p);
-    weigh(&model, Vector3::from(up), &mut Vec::new())
+    measure(&model, Vector3::from(up), p)
 }
 
 /// The orientations of `mesh` that need the least support.
@@ -219,7 +231,7 @@ pub fn search(mesh: &Mesh, p: &Params) -> Search {
     let mut seeds = distinct(&tried, REFINED);
     // Local search from each seed, all seeds a step at a time.
     for step in REFINE_STEPS_DEG {
-        loop {
+        for _ in 0..MOVES_PER_STEP {
             let neighbours: Vec<Vector3<f64>> =
                 seeds.iter().flat_map(|(d, _)| around(*d, step)).collect();
             let costs = eval(&neighbours);
@@ -243,12 +255,17 @@ pub fn search(mesh: &Mesh, p: &Params) -> Search {
             }
         }
     }
-    let best = distinct(&tried, REPORTED)
-        .into_iter()
-        .map(|(d, c)| orientation(d, c))
+    // The finalists are measured as the support generator builds support, and ranked
+    // by that.
+    let finalists = distinct(&tried, REFINED);
+    let mut best: Vec<Orientation> = finalists
+        .par_iter()
+        .map(|(d, _)| orientation(*d, measure(&model, *d, p)))
         .collect();
+    best.sort_by(|a, b| a.cost.score.total_cmp(&b.cost.score));
+    best.truncate(REPORTED);
     Search {
-        as_is: orientation(Vector3::z(), as_is),
+        as_is: orientation(Vector3::z(), measure(&model, Vector3::z(), p)),
         best,
         evaluated,
     }
@@ -315,8 +332,17 @@ pub fn fibonacci_sphere(n: usize) -> Vec<Vector3<f64>> {
         .collect()
 }
 
-/// The cost of `model` printed with `up` pointing up; `events` is scratch space.
-fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
+/// The grid of columns an orientation is cast onto.
+struct Grid {
+    /// Columns along X and Y.
+    n: [usize; 2],
+    /// Height of the turned model, mm.
+    height: f64,
+}
+
+/// Cast `model` turned with `up` pointing up onto the columns: `events` gets every
+/// crossing, sorted by column and height above the model's lowest point.
+fn columns(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Option<Grid> {
     let r = up_rotation(up);
     let turned: Vec<Vec<Vector3<f64>>> = model
         .surfaces
@@ -331,7 +357,7 @@ fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
         |(lo, hi), p| (lo.inf(p), hi.sup(p)),
     );
     if lo.x > hi.x {
-        return Cost::default();
+        return None;
     }
     let s = model.cell;
     // The grid is shifted off round numbers, so that cell centres do not fall on the
@@ -348,9 +374,23 @@ fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
         }
     }
     events.sort_unstable_by_key(|e| e.0);
+    Some(Grid {
+        n: [nu, nv],
+        height: hi.z - lo.z,
+    })
+}
+
+/// The cost of `model` printed with `up` pointing up, from the columns alone;
+/// `events` is scratch space.
+fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
+    let Some(grid) = columns(model, up, events) else {
+        return Cost::default();
+    };
+    let [nu, nv] = grid.n;
+    let s = model.cell;
     let area = s * s;
     let mut cost = Cost {
-        height_mm: hi.z - lo.z,
+        height_mm: grid.height,
         ..Cost::default()
     };
     let mut i = 0;
@@ -389,11 +429,237 @@ fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
     if model.surfaces.len() == 1 {
         cost.enclosed_mm3 = enclosed_voids(events, [nu, nv], s);
     }
-    cost.score = cost.support_mm3
-        + (ENCLOSED_WEIGHT - 1.0) * cost.enclosed_mm3
-        + CONTACT_WEIGHT * cost.contact_mm2
-        + HEIGHT_WEIGHT * cost.height_mm;
+    cost.score = score(&cost);
     cost
+}
+
+/// The figures weighed into one.
+fn score(c: &Cost) -> f64 {
+    c.support_mm3
+        + (ENCLOSED_WEIGHT - 1.0) * c.enclosed_mm3
+        + CONTACT_WEIGHT * c.contact_mm2
+        + HEIGHT_WEIGHT * c.height_mm
+}
+
+/// Grows support contacts so the overhang's edge is held too, mm: as the support
+/// generator does.
+const CONTACT_MARGIN: f64 = 0.2;
+
+/// The figures of `model` printed with `up` pointing up, measured as the support
+/// generator builds support: the model is cut into layers of columns; under every
+/// overhang a column is carried down (a Z gap below it) until the model stops it; each
+/// layer prints the part of the columns clear of the model by the XY gap; what the
+/// model closes round on a layer (gaps narrower than twice the enclosure radius
+/// closed) is inside.
+fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
+    let mut events = Vec::new();
+    let Some(grid) = columns(model, up, &mut events) else {
+        return Cost::default();
+    };
+    let s = model.cell;
+    let lh = p.layer_height.max(0.01);
+    let cells = grid.n[0] * grid.n[1];
+    let layers = (grid.height / lh).ceil() as usize + 1;
+    let layer_of = |h: f64| ((h / lh - 0.5).ceil().max(0.0) as usize).min(layers - 1);
+    // Solid cells per layer (at the layer's middle), and overhangs starting per layer.
+    let mut solid = vec![false; layers * cells];
+    let mut contacts: Vec<Vec<usize>> = vec![Vec::new(); layers];
+    let mut i = 0;
+    while i < events.len() {
+        let cell = (events[i].0 >> 32) as usize;
+        let (mut outside, mut lumen) = (0i32, 0i32);
+        let mut from = 0.0;
+        let mut top: Option<f64> = None;
+        let mut inside = false;
+        while i < events.len() && (events[i].0 >> 32) as usize == cell {
+            let (key, flags) = events[i];
+            i += 1;
+            let h = f64::from(f32::from_bits(key as u32));
+            let step = if flags & ENTER != 0 { 1 } else { -1 };
+            if flags & LUMEN != 0 {
+                lumen += step;
+            } else {
+                outside += step;
+            }
+            let now = outside > 0 && lumen <= 0;
+            if now && !inside {
+                from = h;
+                if flags & OVERHANG != 0 && h - top.unwrap_or(0.0) > MIN_GAP {
+                    contacts[layer_of(h)].push(cell);
+                }
+            } else if inside && !now {
+                for l in layer_of(from)..layers {
+                    if (l as f64 + 0.5) * lh > h {
+                        break;
+                    }
+                    solid[l * cells + cell] = true;
+                }
+                top = Some(h);
+            }
+            inside = now;
+        }
+    }
+    let a = &p.areas;
+    let gap_layers = |g: f64| {
+        if g <= 1e-9 {
+            0
+        } else {
+            (g / lh - 1e-6).ceil() as usize
+        }
+    };
+    let (k_top, k_bottom) = (gap_layers(a.top_z_gap), gap_layers(a.bottom_z_gap));
+    // Solid cells stand for the model up to half a cell past their centres.
+    let clear = (a.interface_xy_gap.min(a.xy_gap) + a.line_inset) / s - 0.5;
+    let margin = CONTACT_MARGIN / s;
+    let enclose = a.enclosure_radius / s;
+    let mut want = vec![false; cells];
+    let mut dist = vec![0f32; cells];
+    let mut mask = vec![false; cells];
+    let mut cost = Cost {
+        height_mm: grid.height,
+        ..Cost::default()
+    };
+    let voxel = s * s * lh;
+    for j in (0..layers).rev() {
+        let here = &solid[j * cells..(j + 1) * cells];
+        // New contacts: the overhangs k_top layers up, grown by the margin.
+        if let Some(c) = contacts.get(j + 1 + k_top).filter(|c| !c.is_empty()) {
+            mask.fill(false);
+            for &cell in c {
+                mask[cell] = true;
+            }
+            distance(&mask, grid.n, &mut dist);
+            for (w, d) in want.iter_mut().zip(&dist) {
+                *w |= *d <= margin as f32;
+            }
+        }
+        let mut any = false;
+        for (w, h) in want.iter_mut().zip(here) {
+            *w &= !h;
+            any |= *w;
+        }
+        if !any {
+            continue;
+        }
+        // Clear of the model here and k_bottom layers below by the XY gap.
+        mask.fill(false);
+        for l in j.saturating_sub(k_bottom)..=j {
+            for (m, h) in mask.iter_mut().zip(&solid[l * cells..(l + 1) * cells]) {
+                *m |= *h;
+            }
+        }
+        distance(&mask, grid.n, &mut dist);
+        let printed: Vec<bool> = want
+            .iter()
+            .zip(&dist)
+            .map(|(w, d)| *w && *d > clear as f32)
+            .collect();
+        let count = printed.iter().filter(|x| **x).count();
+        if count == 0 {
+            continue;
+        }
+        cost.support_mm3 += count as f64 * voxel;
+        if let Some(c) = contacts.get(j + 1 + k_top) {
+            cost.contact_mm2 += c.iter().filter(|&&cell| printed[cell]).count() as f64 * s * s;
+        }
+        let outside = exterior(here, grid.n, enclose, &mut dist);
+        let inside = printed
+            .iter()
+            .zip(&outside)
+            .filter(|(p, o)| **p && !**o)
+            .count();
+        cost.enclosed_mm3 += inside as f64 * voxel;
+    }
+    cost.score = score(&cost);
+    cost
+}
+
+/// Chamfer distance (cells) of every cell from the nearest set cell of `mask`.
+fn distance(mask: &[bool], n: [usize; 2], dist: &mut [f32]) {
+    const D: f32 = std::f32::consts::SQRT_2;
+    let [nu, nv] = n;
+    for (d, m) in dist.iter_mut().zip(mask) {
+        *d = if *m { 0.0 } else { f32::INFINITY };
+    }
+    for y in 0..nv {
+        for x in 0..nu {
+            let i = y * nu + x;
+            let mut d = dist[i];
+            if x > 0 {
+                d = d.min(dist[i - 1] + 1.0);
+            }
+            if y > 0 {
+                d = d.min(dist[i - nu] + 1.0);
+                if x > 0 {
+                    d = d.min(dist[i - nu - 1] + D);
+                }
+                if x + 1 < nu {
+                    d = d.min(dist[i - nu + 1] + D);
+                }
+            }
+            dist[i] = d;
+        }
+    }
+    for y in (0..nv).rev() {
+        for x in (0..nu).rev() {
+            let i = y * nu + x;
+            let mut d = dist[i];
+            if x + 1 < nu {
+                d = d.min(dist[i + 1] + 1.0);
+            }
+            if y + 1 < nv {
+                d = d.min(dist[i + nu] + 1.0);
+                if x + 1 < nu {
+                    d = d.min(dist[i + nu + 1] + D);
+                }
+                if x > 0 {
+                    d = d.min(dist[i + nu - 1] + D);
+                }
+            }
+            dist[i] = d;
+        }
+    }
+}
+
+/// The cells outside what `solid` encloses once its gaps narrower than twice `radius`
+/// cells are closed: flooded from the border past the solid grown by `radius`, and
+/// the flood grown back by as much.
+fn exterior(solid: &[bool], n: [usize; 2], radius: f64, dist: &mut [f32]) -> Vec<bool> {
+    let [nu, nv] = n;
+    distance(solid, n, dist);
+    let open: Vec<bool> = dist.iter().map(|d| *d > radius as f32).collect();
+    let mut reached = vec![false; open.len()];
+    let mut stack: Vec<usize> = (0..nu)
+        .flat_map(|x| [x, (nv - 1) * nu + x])
+        .chain((0..nv).flat_map(|y| [y * nu, y * nu + nu - 1]))
+        .filter(|&i| open[i])
+        .collect();
+    for &i in &stack {
+        reached[i] = true;
+    }
+    while let Some(i) = stack.pop() {
+        let (x, y) = (i % nu, i / nu);
+        let mut push = |j: usize| {
+            if open[j] && !reached[j] {
+                reached[j] = true;
+                stack.push(j);
+            }
+        };
+        if x > 0 {
+            push(i - 1);
+        }
+        if x + 1 < nu {
+            push(i + 1);
+        }
+        if y > 0 {
+            push(i - nu);
+        }
+        if y + 1 < nv {
+            push(i + nu);
+        }
+    }
+    distance(&reached, n, dist);
+    dist.iter().map(|d| *d <= radius as f32 + 0.5).collect()
 }
 
 /// Support inside a model without a lumen: gaps between two solid intervals of a

@@ -182,3 +182,54 @@ fn orient_ranks_five_orientations_and_the_file_s() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("bad.stl"), "{}", stderr(&o));
 }
+
+/// The support `lamina orient` reports for the file's orientation, and what slicing
+/// that orientation reports: (volume, inside), mm³.
+fn orient_and_slice(dir: &Path, name: &str, mesh: &Mesh, extra: &[&str]) -> ([f64; 2], [f64; 2]) {
+    let stl = dir.join(format!("{name}.stl"));
+    lamina::mesh::io::write_stl(&stl, mesh).unwrap();
+    let mut args = vec!["orient", s(&stl), "--json"];
+    args.extend_from_slice(extra);
+    let o = lamina(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["as_is"]["cost"];
+    let figured = [
+        c["support_mm3"].as_f64().unwrap(),
+        c["enclosed_mm3"].as_f64().unwrap(),
+    ];
+    let report = slice(&stl, &dir.join(format!("{name}.gcode")), extra);
+    let r = &report["support"];
+    let sliced = [
+        r["volume_mm3"].as_f64().unwrap(),
+        r["interior_volume_mm3"].as_f64().unwrap(),
+    ];
+    println!("{name}: orient {figured:?} mm³, slice {sliced:?} mm³");
+    (figured, sliced)
+}
+
+#[test]
+fn orient_s_support_volume_is_the_slice_s_within_ten_percent() {
+    let dir = tempfile::tempdir().unwrap();
+    let (fig, sliced) = orient_and_slice(dir.path(), "lying", &tree([90.0, 0.0, 30.0]), &[]);
+    assert!(
+        (fig[0] - sliced[0]).abs() <= 0.1 * sliced[0],
+        "{fig:?} vs {sliced:?}"
+    );
+    let lumen = lamina::vessel::phantom::lumen(lamina::vessel::phantom::LUMEN_STEP);
+    let wall = ["--vessel-wall", "1"];
+    let (fig, sliced) = orient_and_slice(dir.path(), "lumen-wall", &lumen, &wall);
+    assert!(
+        (fig[0] - sliced[0]).abs() <= 0.1 * sliced[0],
+        "{fig:?} vs {sliced:?}"
+    );
+    // Negative control: the lumen weighed without its wall is another model, and its
+    // figure is not the wall's.
+    let o = lamina(&["orient", s(&dir.path().join("lumen-wall.stl")), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let solid = v["as_is"]["cost"]["support_mm3"].as_f64().unwrap();
+    assert!(
+        (solid - sliced[0]).abs() > 0.1 * sliced[0],
+        "{solid} vs {sliced:?}"
+    );
+}

@@ -58,6 +58,8 @@ pub fn params(settings: &Settings) -> Params {
     Params {
         threshold_deg: settings.print.support_threshold,
         vessel_wall: settings.print.vessel_wall,
+        layer_height: settings.print.layer_height,
+        areas: lamina::support::area_params(settings),
     }
 }
 
