@@ -11,7 +11,6 @@
 //! The lumen is sectioned once at every layer's middle and halfway between layers, and
 //! every section serves all the layers within reach of it.
 
-use geo::ConvexHull;
 use nalgebra::Vector3;
 use rayon::prelude::*;
 
@@ -263,16 +262,10 @@ fn prism_section(o: &Opening, radius: f64, depth: f64, z: f64) -> Option<Polygon
         cross(&top[i], &top[j]);
         cross(&ring[i], &top[i]);
     }
-    let cloud: geo::MultiPoint<f64> = points
+    let cloud: Vec<Point> = points
         .into_iter()
-        .map(|(x, y)| geo::Point::new(x, y))
+        .map(|(x, y)| Point::from_mm(x, y))
         .collect();
-    let hull = cloud.convex_hull();
-    let ring: Vec<Point> = hull
-        .exterior()
-        .points()
-        .map(|p| Point::from_mm(p.x(), p.y()))
-        .collect();
-    // The exterior repeats its first point at the end.
-    (ring.len() >= 4).then(|| Polygon::new(ring[..ring.len() - 1].to_vec()))
+    let hull = crate::plan::convex_hull(&cloud);
+    (hull.points.len() >= 3).then_some(hull)
 }
