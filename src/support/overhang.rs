@@ -394,18 +394,7 @@ fn anchored_fraction(
     let center = bb.center();
     let radius = (bb.size().x as f64).hypot(bb.size().y as f64) / 2.0 + w;
     let spacing = scaled(0.5) as f64;
-    let (c, s) = (angle.cos(), angle.sin());
-    let n = (2.0 * radius / spacing).ceil() as i64;
-    let lines: Vec<Polyline> = (0..=n)
-        .map(|k| {
-            let off = -radius + k as f64 * spacing;
-            let (ox, oy) = (center.x as f64 - s * off, center.y as f64 + c * off);
-            Polyline::new(vec![
-                Point::new((ox - c * radius) as i64, (oy - s * radius) as i64),
-                Point::new((ox + c * radius) as i64, (oy + s * radius) as i64),
-            ])
-        })
-        .collect();
+    let lines = Polyline::parallel_lines(center, radius, spacing, angle);
     let pieces = geom::clip_polylines(&lines, &grown);
     let (mut held, mut total) = (0.0, 0.0);
     for p in &pieces {
