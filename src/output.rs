@@ -180,15 +180,21 @@ pub fn check_folder(dir: &Path) -> Result<(), OutputError> {
         Err(e) => return Err(fail(Problem::Io(e))),
     }
     // An unnamed file: gone as soon as it is closed.
-    tempfile::tempfile_in(existing).map(drop).map_err(|e| {
-        let e = without_path(e);
-        match e.kind() {
-            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-                fail(Problem::FolderNotWritable(existing.to_path_buf(), e))
-            }
-            _ => fail(Problem::CannotCreate(existing.to_path_buf(), e)),
+    tempfile::tempfile_in(existing)
+        .map(drop)
+        .map_err(|e| fail(creation_problem(existing, e)))
+}
+
+/// Why no file could be made in `dir`, without the temporary file's name that the
+/// temporary file crate puts in its errors (the user never gave that name).
+fn creation_problem(dir: &Path, e: io::Error) -> Problem {
+    let e = without_path(e);
+    match e.kind() {
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+            Problem::FolderNotWritable(dir.to_path_buf(), e)
         }
-    })
+        _ => Problem::CannotCreate(dir.to_path_buf(), e),
+    }
 }
 
 /// Whether two paths name the same existing file (through symlinks and hard links).
@@ -311,16 +317,7 @@ impl PendingFile {
             .prefix(".lamina-")
             .suffix(".part")
             .tempfile_in(dir)
-            .map_err(|e| {
-                // The error names the temporary file: the user never gave that name.
-                let e = without_path(e);
-                match e.kind() {
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
-                        fail(Problem::FolderNotWritable(dir.to_path_buf(), e))
-                    }
-                    _ => fail(Problem::CannotCreate(dir.to_path_buf(), e)),
-                }
-            })?;
+            .map_err(|e| fail(creation_problem(dir, e)))?;
         list.push(tmp.path().to_path_buf());
         drop(list);
         Ok(PendingFile {
