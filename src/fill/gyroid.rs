@@ -42,7 +42,7 @@ pub fn gyroid_fill(area: &[ExPolygon], scale: f64, z: f64) -> Vec<Polyline> {
     // two per period of v: v = phi ± acos(C / R) + 2πk with R and phi the amplitude
     // and phase of A cos v + B sin v. Those depend on u only, so they are found once
     // per sample for every curve.
-    let solutions: Vec<Option<(f64, f64)>> = us
+    let mut solutions: Vec<Option<(f64, f64)>> = us
         .iter()
         .map(|&u| {
             let (a, b, c) = if along_x {
@@ -57,32 +57,59 @@ pub fn gyroid_fill(area: &[ExPolygon], scale: f64, z: f64) -> Vec<Polyline> {
             (r >= 1e-12).then(|| (b.atan2(a), (c / r).clamp(-1.0, 1.0).acos()))
         })
         .collect();
+    // The phase jumps by a whole turn where A cos v + B sin v crosses atan2's cut (in
+    // some layers the curves run along y with B changing sign): taken a turn back, so
+    // a curve goes on smoothly instead of drawing a chord across a period.
+    let mut last: Option<f64> = None;
+    for (phi, _) in solutions.iter_mut().flatten() {
+        if let Some(prev) = last {
+            *phi -= TAU * ((*phi - prev) / TAU).round();
+        }
+        last = Some(*phi);
+    }
     let mut curves = Vec::new();
-    // Two branches per period of v, repeated over the area.
-    let k_lo = ((v0 - TAU) / TAU).floor() as i64;
-    let k_hi = ((v1 + TAU) / TAU).ceil() as i64;
+    let point = |u: f64, v: f64| {
+        let (x, y) = if along_x { (u, v) } else { (v, u) };
+        Point::new((x / k).round() as i64, (y / k).round() as i64)
+    };
+    let tol = scale / SAMPLES_PER_PERIOD as f64 / 8.0;
+    // Two branches per period of v, repeated over the area. Each branch's curves are
+    // one shape moved a period at a time along v: it is simplified once, before
+    // clipping, and every copy keeps the same samples.
+    // The copies that may cross the area, from the span of the phases.
+    let (lo, hi) = solutions
+        .iter()
+        .flatten()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), &(phi, _)| {
+            (lo.min(phi), hi.max(phi))
+        });
+    let k_lo = ((v0 - hi - TAU) / TAU).floor() as i64;
+    let k_hi = ((v1 - lo + TAU) / TAU).ceil() as i64;
     for branch in [1.0f64, -1.0] {
+        let samples: Vec<(f64, f64)> = us
+            .iter()
+            .zip(&solutions)
+            .filter_map(|(&u, s)| s.map(|(phi, spread)| (u, phi + branch * spread)))
+            .collect();
+        let shape: Vec<Point> = samples.iter().map(|&(u, v)| point(u, v)).collect();
+        let keep = geom::simplify_keep(&shape, tol);
+        let kept: Vec<(f64, f64)> = samples
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| *s)
+            .collect();
         for kk in k_lo..=k_hi {
-            let mut pts = Vec::with_capacity(us.len());
-            for (&u, solution) in us.iter().zip(&solutions) {
-                let Some((phi, spread)) = *solution else {
-                    continue;
-                };
-                let v = phi + branch * spread + TAU * kk as f64;
-                let (x, y) = if along_x { (u, v) } else { (v, u) };
-                pts.push(Point::new((x / k).round() as i64, (y / k).round() as i64));
-            }
+            let shift = TAU * kk as f64;
+            let pts: Vec<Point> = kept.iter().map(|&(u, v)| point(u, v + shift)).collect();
             // Curves wholly beside the area (the margin periods) give nothing.
             if pts.len() >= 2 && BBox::of_points(&pts).is_some_and(|b| b.overlaps(&bb)) {
                 curves.push(Polyline::new(pts));
             }
         }
     }
-    let clipped = geom::clip_polylines(&curves, area);
-    let tol = scale / SAMPLES_PER_PERIOD as f64 / 8.0;
-    clipped
+    geom::clip_polylines(&curves, area)
         .into_iter()
-        .map(|l| Polyline::new(geom::simplify_polyline(&l.points, tol)))
         .filter(|l| l.points.len() >= 2)
         .collect()
 }

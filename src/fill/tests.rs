@@ -216,3 +216,25 @@ fn monotonic_lines_sweep_in_order() {
     let ys: Vec<i64> = lines.iter().map(|l| l.points[0].y).collect();
     assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
 }
+
+/// Gyroid curves follow the surface through every layer of a period: no segment
+/// jumps across to the neighbouring curve (a chord about a period long).
+#[test]
+fn gyroid_curves_never_jump_a_period() {
+    let period = 10.0;
+    let area = square(40.0);
+    let mut longest = 0.0f64;
+    for step in 0..40 {
+        let z = period * step as f64 / 40.0;
+        let curves = gyroid_fill(&area, scaled(period) as f64, scaled(z) as f64);
+        assert!(!curves.is_empty(), "z {z}");
+        for c in &curves {
+            for w in c.points.windows(2) {
+                longest = longest.max(w[0].distance(w[1]) / geom::SCALE);
+            }
+        }
+    }
+    // The curves wind within half a period of their mean line, so a straight piece
+    // of a simplified curve stays well under a period.
+    assert!(longest < 0.6 * period, "a {longest} mm segment");
+}

@@ -30,7 +30,7 @@ pub use clip::{
 pub use clipper::ClipError;
 pub use point::{Coord, Point};
 pub use polygon::{BBox, ExPolygon, Polygon, Polyline};
-pub use simplify::simplify_polyline;
+pub use simplify::{simplify_keep, simplify_polyline};
 
 /// Integer units per millimetre (nanometres).
 pub const SCALE: f64 = 1_000_000.0;

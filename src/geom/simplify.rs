@@ -15,6 +15,26 @@ pub fn simplify_polyline(points: &[Point], tolerance: f64) -> Vec<Point> {
     if points.len() < 3 {
         return points.to_vec();
     }
+    points
+        .iter()
+        .zip(&simplify_keep(points, tolerance))
+        .filter(|(_, k)| **k)
+        .map(|(p, _)| *p)
+        .collect()
+}
+
+/// Which points [`simplify_polyline`] keeps: for chains of one shape repeated at
+/// several places, found once and applied to every copy.
+///
+/// ```
+/// use lamina::geom::{simplify_keep, Point};
+/// let pts = vec![Point::new(0, 0), Point::new(5, 1), Point::new(10, 0)];
+/// assert_eq!(simplify_keep(&pts, 2.0), vec![true, false, true]);
+/// ```
+pub fn simplify_keep(points: &[Point], tolerance: f64) -> Vec<bool> {
+    if points.len() < 3 {
+        return vec![true; points.len()];
+    }
     let tol2 = tolerance * tolerance;
     let mut keep = vec![false; points.len()];
     keep[0] = true;
@@ -38,12 +58,7 @@ pub fn simplify_polyline(points: &[Point], tolerance: f64) -> Vec<Point> {
             stack.push((worst, b));
         }
     }
-    points
-        .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|(p, _)| *p)
-        .collect()
+    keep
 }
 
 impl Polygon {
