@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Default outline simplification tolerance, mm: PrusaSlicer's G-code resolution, well
+/// under a printer's positioning error and a thirtieth of a line's width. Finer
+/// (0.005 mm) kept many more points on marching-cubes meshes for walls, skins and
+/// infill to work through: on the 1.3M-triangle brain phantom, 30 % more time.
+pub const DEFAULT_RESOLUTION: f64 = 0.0125;
+
 /// Where the printer's origin is on the bed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -457,7 +463,7 @@ pub struct Print {
     pub slice_closing_radius: f64,
     /// Islands smaller than this (mm²) are dropped.
     pub slice_min_area: f64,
-    /// Outline simplification tolerance, mm.
+    /// Outline simplification tolerance, mm (default [`DEFAULT_RESOLUTION`]).
     pub resolution: f64,
     /// Support style.
     pub support_material: SupportStyle,
@@ -585,7 +591,7 @@ impl Default for Print {
             avoid_crossing_perimeters: true,
             slice_closing_radius: 1.0,
             slice_min_area: 0.01,
-            resolution: 0.005,
+            resolution: DEFAULT_RESOLUTION,
             support_material: SupportStyle::None,
             support_threshold: 55.0,
             support_xy_gap: 0.6,

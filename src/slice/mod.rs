@@ -48,7 +48,7 @@ impl Default for SliceOptions {
         SliceOptions {
             closing_radius: 1.0,
             min_area: 0.01,
-            resolution: 0.005,
+            resolution: crate::profile::DEFAULT_RESOLUTION,
         }
     }
 }
