@@ -263,7 +263,13 @@ mod tests {
     fn tube_keeps_its_hole() {
         let n = 96;
         let mesh = tube([0.0; 3], 4.2, 5.0, 10.0, n);
-        let (layers, _) = slice(&mesh, 10.0);
+        // Finer than the default resolution: a 96-gon's corners lie 0.011 mm off its
+        // neighbours' chord, and the section itself is what is checked here.
+        let options = SliceOptions {
+            resolution: 0.001,
+            ..SliceOptions::default()
+        };
+        let (layers, _) = slice_mesh(&mesh, &layer_specs(0.2, 0.2, 10.0), &options);
         let poly = |r: f64| 0.5 * n as f64 * r * r * (std::f64::consts::TAU / n as f64).sin();
         let expected = poly(5.0) - poly(4.2);
         for l in &layers {
