@@ -73,6 +73,7 @@ fn island(c: Point, r: f64, lines: usize) -> IslandPaths {
     IslandPaths {
         boundary,
         tool: 0,
+        object: 0,
         perimeters,
         thin: Vec::new(),
         infill,

@@ -257,6 +257,9 @@ pub fn slice(
 
     let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
     let mut job = gcode_job(settings, names)?;
+    if job.flavor == gcode::Flavor::Klipper {
+        job.object_outlines = objects.iter().map(footprint).collect();
+    }
     let spill = match &output {
         Output::Discard => None,
         Output::Gcode { spill_dir, .. } => {
@@ -721,7 +724,10 @@ impl<'a> LayerStack<'a> {
             .collect();
         drop(stacks);
         let mut regions: Vec<LayerRegions> = Vec::with_capacity(range.len());
-        for ((i, _), r) in jobs.into_iter().zip(made) {
+        for ((i, o), mut r) in jobs.into_iter().zip(made) {
+            for isl in &mut r.islands {
+                isl.object = o;
+            }
             match regions.last_mut() {
                 Some(last) if last.index == i => {
                     last.islands.extend(r.islands);
@@ -873,6 +879,21 @@ fn thumbnails(toolpath: ToolpathWriter, sizes: &[[u32; 2]]) -> Vec<gcode::Thumbn
         .collect()
 }
 
+/// An object's convex footprint on the bed, mm (its vertices seen from above).
+fn footprint(o: &Object) -> Vec<[f64; 2]> {
+    let points: Vec<Point> = o
+        .mesh
+        .vertices
+        .iter()
+        .map(|v| Point::from_mm(f64::from(v[0]), f64::from(v[1])))
+        .collect();
+    plan::convex_hull(&points)
+        .points
+        .iter()
+        .map(|p| [geom::unscaled(p.x), geom::unscaled(p.y)])
+        .collect()
+}
+
 /// The G-code job for `settings`: machine limits, tools, and the profile's templates
 /// (start and end rendered now, per-layer and tool-change ones at each use).
 pub fn gcode_job(settings: &Settings, models: Vec<String>) -> Result<GcodeJob, ProfileError> {
@@ -958,7 +979,7 @@ pub fn gcode_job(settings: &Settings, models: Vec<String>) -> Result<GcodeJob, P
         relative_e: p.relative_e,
         firmware_retraction: p.firmware_retraction,
         firmware_tool_offsets: p.firmware_tool_offsets,
-        emit_machine_limits: false,
+        emit_machine_limits: p.emit_machine_limits,
         travel_speed_z: p.max_feedrate[2].min(12.0),
         tools,
         machine: MachineConfig {
@@ -968,10 +989,20 @@ pub fn gcode_job(settings: &Settings, models: Vec<String>) -> Result<GcodeJob, P
             retract_acceleration: p.acceleration_retract,
             travel_acceleration: p.acceleration_travel,
             jerk: p.jerk,
-            junction_deviation: p.junction_deviation,
+            // RepRapFirmware has no junction deviation: its planner limits the
+            // instantaneous speed change per axis (M566), like Marlin's classic jerk.
+            junction_deviation: match p.firmware {
+                Firmware::Reprapfirmware => 0.0,
+                _ => p.junction_deviation,
+            },
             minimum_feedrate: p.min_feedrate,
             minimum_travel_feedrate: 0.0,
             tool_change_time: p.toolchange_time,
+            klipper: (p.firmware == Firmware::Klipper).then_some(gcode::KlipperMotion {
+                max_velocity: p.max_feedrate[0].min(p.max_feedrate[1]),
+                square_corner_velocity: p.square_corner_velocity,
+                minimum_cruise_ratio: p.minimum_cruise_ratio,
+            }),
             ..MachineConfig::default()
         },
         start_gcode,

@@ -170,6 +170,34 @@ pub struct MachineConfig {
     pub heating_rate: f64,
     /// Hotend cooling rate, °C/s, for waits on a cooler target (0: no time).
     pub cooling_rate: f64,
+    /// Klipper's motion model, when the firmware is Klipper: it replaces junction
+    /// deviation and jerk, and one acceleration serves printing and travel.
+    pub klipper: Option<KlipperMotion>,
+}
+
+/// Klipper's toolhead limits (`[printer]` section, `SET_VELOCITY_LIMIT`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KlipperMotion {
+    /// Toolhead speed limit, mm/s (`max_velocity`, `VELOCITY=`): on the XYZ speed,
+    /// not per axis.
+    pub max_velocity: f64,
+    /// Speed through a 90° corner, mm/s (`square_corner_velocity`); other corners
+    /// follow from it as Klipper's "approximated centripetal velocity".
+    pub square_corner_velocity: f64,
+    /// Share of a move that cruises when it accelerates and then brakes
+    /// (`minimum_cruise_ratio`, 0.5 by default; `1 - max_accel_to_decel / accel`).
+    pub minimum_cruise_ratio: f64,
+}
+
+impl Default for KlipperMotion {
+    /// Klipper's defaults (`square_corner_velocity: 5`, `minimum_cruise_ratio: 0.5`).
+    fn default() -> Self {
+        KlipperMotion {
+            max_velocity: 300.0,
+            square_corner_velocity: 5.0,
+            minimum_cruise_ratio: 0.5,
+        }
+    }
 }
 
 impl Default for MachineConfig {
@@ -188,6 +216,7 @@ impl Default for MachineConfig {
             tool_change_time: 0.0,
             heating_rate: 0.0,
             cooling_rate: 0.0,
+            klipper: None,
         }
     }
 }
@@ -317,6 +346,9 @@ pub struct GcodeJob {
     pub timestamp: Option<String>,
     /// Names of the models in the job, for the header.
     pub models: Vec<String>,
+    /// Each model's footprint on the bed (a convex polygon, mm), for Klipper's
+    /// `EXCLUDE_OBJECT_DEFINE`; empty when not known.
+    pub object_outlines: Vec<Vec<[f64; 2]>>,
     /// Extra header lines (support figures, profile names), written as `; <line>`.
     pub extra_header: Vec<String>,
     /// The settings used, `key = value` per line, written as the closing block.
@@ -343,6 +375,7 @@ impl Default for GcodeJob {
             version: env!("CARGO_PKG_VERSION").to_string(),
             timestamp: None,
             models: Vec::new(),
+            object_outlines: Vec::new(),
             extra_header: Vec::new(),
             settings: String::new(),
             thumbnails: Vec::new(),
@@ -451,6 +484,17 @@ impl MachineConfig {
         }
         if self.planner_queue < 2 {
             return bad("planner queue", self.planner_queue as f64);
+        }
+        if let Some(k) = self.klipper {
+            if !(k.max_velocity > 0.0 && k.max_velocity.is_finite()) {
+                return bad("maximum velocity", k.max_velocity);
+            }
+            if !(k.square_corner_velocity >= 0.0 && k.square_corner_velocity.is_finite()) {
+                return bad("square corner velocity", k.square_corner_velocity);
+            }
+            if !(0.0..1.0).contains(&k.minimum_cruise_ratio) {
+                return bad("minimum cruise ratio", k.minimum_cruise_ratio);
+            }
         }
         Ok(())
     }

@@ -308,6 +308,7 @@ impl Sink for EstimatorSink<'_> {
             | Event::LayerReady(_)
             | Event::Width(_)
             | Event::Height(_)
+            | Event::Object(_)
             | Event::Fan(_) => {}
         }
         Ok(())

@@ -47,7 +47,7 @@ mod writer;
 use std::io;
 
 pub use config::{
-    Filament, Flavor, GcodeHook, GcodeJob, HookContext, MachineConfig, Retraction,
+    Filament, Flavor, GcodeHook, GcodeJob, HookContext, KlipperMotion, MachineConfig, Retraction,
     TemplateRenderer, Thumbnail, ToolConfig,
 };
 pub use estimate::{

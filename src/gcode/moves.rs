@@ -122,6 +122,8 @@ pub enum Event<'a> {
     },
     /// `G92 E0` (absolute E only).
     ResetE,
+    /// The paths that follow belong to model N, or to none.
+    Object(Option<usize>),
     /// The end of the job begins (before the final retraction and end G-code).
     End,
 }
@@ -571,6 +573,7 @@ impl<S: Sink> Generator<'_, S> {
             }
             Step::ToolChange { tool } => self.tool_change(*tool),
             Step::Custom(text) => self.custom(text),
+            Step::Object(o) => self.sink.event(Event::Object(*o)),
         }
     }
 

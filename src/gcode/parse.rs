@@ -4,11 +4,16 @@
 //!
 //! Understood: `G0`-`G4`, `G10`/`G11` (firmware retraction; RRF tool temperatures with
 //! `P`), `G20`/`G21`, `G28`, `G90`/`G91`, `G92`, `M82`/`M83`, `M104`/`M109`/`M116`,
-//! `M201`/`M203`/`M204`/`M205` (Marlin units), `M207`/`M208`, `M400`, `T<n>`, Klipper's
-//! `SET_RETRACTION`, and the comments `;LAYER_CHANGE`, `;LAYER:<n>` and `;TYPE:<role>`.
+//! `M201`/`M203`/`M204`/`M205`, `M207`/`M208`, `M400`, `T<n>`, RepRapFirmware's `M566`,
+//! Klipper's `SET_RETRACTION` and `SET_VELOCITY_LIMIT`, and the comments
+//! `;LAYER_CHANGE`, `;LAYER:<n>`, `;TYPE:<role>` and lamina's `; flavor = <firmware>`,
+//! which selects the firmware's units and motion model (RepRapFirmware: `M203` and
+//! `M566` per minute and no junction deviation; Klipper: square corner velocity).
 //! Anything else takes no time.
 
 use crate::path::Role;
+
+use super::config::{Flavor, KlipperMotion};
 
 use super::machine::{Simulator, Wait};
 
@@ -95,6 +100,8 @@ pub struct Interpreter {
     /// G-code run inside a plan, whose layers are known).
     pub follow_comments: bool,
     next_layer: usize,
+    /// The firmware the file is for (Marlin until a `; flavor = ` comment says).
+    flavor: Flavor,
 }
 
 impl Default for Interpreter {
@@ -114,6 +121,7 @@ impl Default for Interpreter {
             },
             follow_comments: true,
             next_layer: 0,
+            flavor: Flavor::Marlin,
         }
     }
 }
@@ -157,7 +165,7 @@ impl Interpreter {
             return;
         }
         if code.len() > 3 && code.iter().take_while(|b| **b != b' ').any(|&b| b == b'_') {
-            self.extended(code);
+            self.extended(sim, code);
             return;
         }
         let mut words = Words::new();
@@ -201,6 +209,13 @@ impl Interpreter {
             // in order, so each marker is simply the next layer.
             sim.begin_layer(self.next_layer);
             self.next_layer += 1;
+        } else if let Some(rest) = c.strip_prefix(b"flavor = ") {
+            match rest {
+                b"klipper" => self.set_flavor(sim, Flavor::Klipper),
+                b"reprapfirmware" => self.set_flavor(sim, Flavor::RepRapFirmware),
+                b"marlin" => self.set_flavor(sim, Flavor::Marlin),
+                _ => {}
+            }
         } else if let Some(rest) = c.strip_prefix(b"TYPE:") {
             sim.role = std::str::from_utf8(rest)
                 .ok()
@@ -208,16 +223,36 @@ impl Interpreter {
         }
     }
 
+    /// Read the file as written for `flavor`: its units and its motion model.
+    pub fn set_flavor(&mut self, sim: &mut Simulator, flavor: Flavor) {
+        self.flavor = flavor;
+        let m = &mut sim.machine;
+        match flavor {
+            Flavor::Klipper => {
+                if m.klipper.is_none() {
+                    m.klipper = Some(KlipperMotion::default());
+                }
+            }
+            Flavor::RepRapFirmware => {
+                m.klipper = None;
+                m.junction_deviation = 0.0;
+            }
+            Flavor::Marlin => m.klipper = None,
+        }
+    }
+
     /// Klipper-style `NAME KEY=VALUE` commands.
-    fn extended(&mut self, code: &[u8]) {
+    fn extended(&mut self, sim: &mut Simulator, code: &[u8]) {
         let Ok(text) = std::str::from_utf8(code) else {
             return;
         };
         let mut parts = text.split_whitespace();
-        if !parts
-            .next()
-            .is_some_and(|n| n.eq_ignore_ascii_case("SET_RETRACTION"))
-        {
+        let name = parts.next().unwrap_or("");
+        if name.eq_ignore_ascii_case("SET_VELOCITY_LIMIT") {
+            self.velocity_limit(sim, parts);
+            return;
+        }
+        if !name.eq_ignore_ascii_case("SET_RETRACTION") {
             return;
         }
         for kv in parts {
@@ -233,6 +268,39 @@ impl Interpreter {
                 _ => {}
             }
         }
+    }
+
+    /// Klipper's `SET_VELOCITY_LIMIT`: one acceleration for every move, the toolhead
+    /// velocity and the corner model.
+    fn velocity_limit<'a>(&mut self, sim: &mut Simulator, parts: impl Iterator<Item = &'a str>) {
+        let m = &mut sim.machine;
+        let mut k = m.klipper.unwrap_or_default();
+        let mut accel_to_decel = None;
+        for kv in parts {
+            let Some((key, v)) = kv.split_once('=') else {
+                continue;
+            };
+            let Ok(v) = v.parse::<f64>() else { continue };
+            if !(v.is_finite() && v >= 0.0) {
+                continue;
+            }
+            match key.to_ascii_uppercase().as_str() {
+                "VELOCITY" if v > 0.0 => k.max_velocity = v,
+                "ACCEL" if v > 0.0 => {
+                    m.acceleration = v;
+                    m.travel_acceleration = v;
+                }
+                "SQUARE_CORNER_VELOCITY" => k.square_corner_velocity = v,
+                "MINIMUM_CRUISE_RATIO" if v < 1.0 => k.minimum_cruise_ratio = v,
+                "ACCEL_TO_DECEL" if v > 0.0 => accel_to_decel = Some(v),
+                _ => {}
+            }
+        }
+        if let Some(a) = accel_to_decel {
+            // Klipper before 0.12 gave the braking acceleration itself.
+            k.minimum_cruise_ratio = (1.0 - a / m.acceleration).clamp(0.0, 0.99);
+        }
+        m.klipper = Some(k);
     }
 
     fn command(&mut self, sim: &mut Simulator, letter: u8, n: u32, w: &Words) {
@@ -295,7 +363,25 @@ impl Interpreter {
             }
             (b'M', 116) => sim.wait_for_temperatures(w.get(b'P').map(|p| p.max(0.0) as usize)),
             (b'M', 201) => set_axes(&mut sim.machine.max_acceleration, w),
-            (b'M', 203) => set_axes(&mut sim.machine.max_feedrate, w),
+            (b'M', 203) => {
+                set_axes(&mut sim.machine.max_feedrate, w);
+                if self.flavor == Flavor::RepRapFirmware {
+                    for (a, l) in [b'X', b'Y', b'Z', b'E'].into_iter().enumerate() {
+                        if w.get(l).is_some_and(|v| v > 0.0) {
+                            sim.machine.max_feedrate[a] /= SECONDS_PER_MINUTE;
+                        }
+                    }
+                }
+            }
+            (b'M', 566) => {
+                // RepRapFirmware's maximum instantaneous speed change, mm/min.
+                for (a, l) in [b'X', b'Y', b'Z', b'E'].into_iter().enumerate() {
+                    if let Some(v) = w.get(l).filter(|v| *v >= 0.0) {
+                        sim.machine.jerk[a] = v / SECONDS_PER_MINUTE;
+                    }
+                }
+                sim.machine.junction_deviation = 0.0;
+            }
             (b'M', 204) => {
                 let m = &mut sim.machine;
                 if let Some(s) = w.get(b'S') {

@@ -4,7 +4,9 @@
 //! decelerate). A block's nominal speed is its feedrate limited by the per-axis maximum
 //! feedrates; its acceleration is the print, travel or retract acceleration limited by
 //! the per-axis maxima. The speed allowed where two blocks meet comes from Marlin's
-//! junction deviation (or classic jerk when the deviation is 0). Like the firmware, the
+//! junction deviation (or classic jerk when the deviation is 0), or, for Klipper, from
+//! its square corner velocity (with its minimum cruise ratio capping the peak speed of
+//! moves that accelerate and then brake). Like the firmware, the
 //! planner looks ahead over a queue of `planner_queue` blocks: the newest block always
 //! plans to stop, a backward pass lowers entry speeds to what can still brake in time,
 //! and a forward pass lowers them to what can be reached by accelerating. The oldest
@@ -15,7 +17,7 @@
 
 use std::collections::VecDeque;
 
-use super::config::MachineConfig;
+use super::config::{KlipperMotion, MachineConfig};
 
 /// Marlin's `MINIMUM_PLANNER_SPEED`, mm/s: the speed at a full stop or reversal.
 pub const MINIMUM_PLANNER_SPEED: f64 = 0.05;
@@ -41,6 +43,10 @@ const JUNCTION_COS_LIMIT: f64 = 0.999999;
 /// this fraction of the computed junction speed (Marlin's 0.99 threshold).
 const JERK_SAFE_THRESHOLD: f64 = 0.99;
 
+/// Klipper's default `instantaneous_corner_velocity`, mm/s: the extruder's speed change
+/// allowed where the extrusion rate per mm changes (printing to travel and back).
+const KLIPPER_EXTRUDER_CORNER_VELOCITY: f64 = 1.0;
+
 /// Which acceleration a move uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MoveType {
@@ -63,6 +69,9 @@ struct Block<T> {
     entry: f64,
     /// Speed the block may stop from at once (classic jerk), else the planner minimum.
     stop: f64,
+    /// Acceleration that bounds the peak of a move that accelerates and then brakes
+    /// (Klipper's `accel * (1 - minimum_cruise_ratio)`); infinite elsewhere.
+    smooth_accel: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +80,9 @@ struct Previous {
     nominal: f64,
     axis_speed: [f64; 4],
     safe: f64,
+    accel: f64,
+    length: f64,
+    kind: MoveType,
 }
 
 /// The look-ahead planner. `T` tags each move so the caller can attribute its time.
@@ -182,6 +194,12 @@ impl<T: Copy> Planner<T> {
         };
         let mut speed = if feedrate.is_finite() { feedrate } else { 0.0 };
         speed = speed.max(min_feed).max(MINIMUM_PLANNER_SPEED);
+        if let Some(k) = m.klipper
+            && kind != MoveType::Retract
+        {
+            // Klipper limits the toolhead's speed, not each axis's.
+            speed = speed.min(k.max_velocity);
+        }
         // Per-axis feedrate limits.
         let mut factor: f64 = 1.0;
         for a in 0..4 {
@@ -194,6 +212,8 @@ impl<T: Copy> Planner<T> {
         let axis_speed = delta.map(|d| d * nominal * inv);
         // Acceleration by move type, limited per axis.
         let mut accel = match kind {
+            // Klipper has one toolhead acceleration for every XYZ move.
+            MoveType::Travel if m.klipper.is_some() => m.acceleration,
             MoveType::Print => m.acceleration,
             MoveType::Travel => m.travel_acceleration,
             MoveType::Retract => m.retract_acceleration,
@@ -204,7 +224,7 @@ impl<T: Copy> Planner<T> {
             }
         }
         let unit = delta.map(|d| d * inv);
-        let jerk_mode = m.junction_deviation <= 0.0;
+        let jerk_mode = m.junction_deviation <= 0.0 && m.klipper.is_none();
         let safe = if jerk_mode {
             let mut f: f64 = 1.0;
             for a in 0..4 {
@@ -225,15 +245,27 @@ impl<T: Copy> Planner<T> {
                     0.0
                 }
             }
-            Some(p) if jerk_mode => jerk_junction(m, &p, nominal, &axis_speed, safe),
-            Some(p) => deviation_junction(m, &p, &unit, nominal, accel, length),
+            Some(p) => match m.klipper {
+                Some(k) => {
+                    klipper_junction(&k, m.acceleration, &p, &unit, nominal, accel, length, kind)
+                }
+                None if jerk_mode => jerk_junction(m, &p, nominal, &axis_speed, safe),
+                None => deviation_junction(m, &p, &unit, nominal, accel, length),
+            },
         };
         self.prev = Some(Previous {
             unit,
             nominal,
             axis_speed,
             safe,
+            accel,
+            length,
+            kind,
         });
+        let smooth_accel = match m.klipper {
+            Some(k) if kind != MoveType::Retract => accel * (1.0 - k.minimum_cruise_ratio),
+            _ => f64::INFINITY,
+        };
         Block {
             tag,
             length,
@@ -243,6 +275,7 @@ impl<T: Copy> Planner<T> {
             // Set by `push` once the block's place in the queue is known.
             entry: max_entry,
             stop: safe,
+            smooth_accel,
         }
     }
 
@@ -263,9 +296,15 @@ impl<T: Copy> Planner<T> {
         } else {
             front.stop.min(reach)
         };
+        // Klipper's smoothed look-ahead: a move that speeds up and then brakes peaks
+        // no higher than its minimum cruise ratio allows.
+        let peak = (0.5 * (front.entry * front.entry + exit * exit)
+            + front.length * front.smooth_accel)
+            .sqrt();
+        let cruise = front.nominal.min(peak);
         done(
             front.tag,
-            trapezoid_time(front.length, front.entry, front.nominal, exit, front.accel),
+            trapezoid_time(front.length, front.entry, cruise, exit, front.accel),
         );
         self.queue.pop_front();
         if let Some(next) = self.queue.front_mut() {
@@ -318,6 +357,46 @@ fn deviation_junction(
         v2
     };
     v2 = v2.min(nominal * nominal).min(p.nominal * p.nominal);
+    v2.sqrt()
+}
+
+/// Junction speed by Klipper's square corner velocity ("approximated centripetal
+/// velocity", `toolhead.py`), mm/s: a virtual arc touching both moves with the
+/// junction deviation `scv² (√2 - 1) / accel`, no further than halfway along either
+/// move, and the extruder's instantaneous corner velocity. Moves of E alone stop.
+#[allow(clippy::too_many_arguments)]
+fn klipper_junction(
+    k: &KlipperMotion,
+    toolhead_accel: f64,
+    p: &Previous,
+    unit: &[f64; 4],
+    nominal: f64,
+    accel: f64,
+    length: f64,
+    kind: MoveType,
+) -> f64 {
+    if kind == MoveType::Retract || p.kind == MoveType::Retract {
+        return 0.0;
+    }
+    let mut v2 = (nominal * nominal).min(p.nominal * p.nominal);
+    let de = unit[3] - p.unit[3];
+    if de != 0.0 {
+        v2 = v2.min((KLIPPER_EXTRUDER_CORNER_VELOCITY / de.abs()).powi(2));
+    }
+    let cos = -(unit[0] * p.unit[0] + unit[1] * p.unit[1] + unit[2] * p.unit[2]);
+    let sin_half = (0.5 * (1.0 - cos)).max(0.0).sqrt();
+    let cos_half = (0.5 * (1.0 + cos)).max(0.0).sqrt();
+    if 1.0 - sin_half > 0.0 && cos_half > 0.0 {
+        let deviation =
+            k.square_corner_velocity.powi(2) * (std::f64::consts::SQRT_2 - 1.0) / toolhead_accel;
+        let r = sin_half / (1.0 - sin_half);
+        let quarter_tan = 0.25 * sin_half / cos_half;
+        v2 = v2
+            .min(r * deviation * accel)
+            .min(r * deviation * p.accel)
+            .min(2.0 * length * accel * quarter_tan)
+            .min(2.0 * p.length * p.accel * quarter_tan);
+    }
     v2.sqrt()
 }
 

@@ -710,6 +710,92 @@ fn square_corners_follow_junction_deviation() {
     assert!((t - expected).abs() < 1e-9, "{t} vs {expected}");
 }
 
+/// Klipper's limits for the analytic cases: square corner velocity 5 mm/s, and no
+/// minimum cruise ratio unless a case sets one.
+fn klipper_limits() -> MachineConfig {
+    MachineConfig {
+        klipper: Some(crate::gcode::KlipperMotion {
+            max_velocity: 300.0,
+            square_corner_velocity: 5.0,
+            minimum_cruise_ratio: 0.0,
+        }),
+        ..limits()
+    }
+}
+
+#[test]
+fn klipper_square_corners_are_taken_at_the_square_corner_velocity() {
+    let m = klipper_limits();
+    let (a, v, side) = (m.acceleration, 50.0, 20.0);
+    let square = "G1 X20 F3000\nG1 Y20\nG1 X0\nG1 Y0";
+    let t = time_of(square, &m);
+    // By Klipper's definition a right angle is taken at square_corner_velocity.
+    let vc = 5.0;
+    let expected = trapezoid(side, 0.0, v, vc, a)
+        + 2.0 * trapezoid(side, vc, v, vc, a)
+        + trapezoid(side, vc, v, V_STOP, a);
+    assert!((t - expected).abs() < 1e-9, "{t} vs {expected}");
+    // Negative control: Marlin's junction deviation (0.05 mm) corners at 11 mm/s.
+    assert!(time_of(square, &limits()) < t - 0.01);
+    // Klipper has one acceleration: a slower travel acceleration is not used.
+    let slow_travel = MachineConfig {
+        travel_acceleration: 100.0,
+        ..klipper_limits()
+    };
+    assert!((time_of(square, &slow_travel) - t).abs() < 1e-12);
+}
+
+#[test]
+fn klipper_minimum_cruise_ratio_lowers_the_peak_of_short_moves() {
+    let mut m = klipper_limits();
+    let (l, a) = (2.0, m.acceleration);
+    let full = time_of("G1 X2 F12000", &m);
+    m.klipper.as_mut().unwrap().minimum_cruise_ratio = 0.5;
+    let t = time_of("G1 X2 F12000", &m);
+    // From rest to rest the peak is where braking at half the acceleration would
+    // meet: v² = L·a/2 (plus half the stop speed²); the ramps still use a.
+    let peak = (0.5 * V_STOP * V_STOP + l * a * 0.5).sqrt();
+    let ramp_up = peak * peak / (2.0 * a);
+    let ramp_down = (peak * peak - V_STOP * V_STOP) / (2.0 * a);
+    let expected = peak / a + (peak - V_STOP) / a + (l - ramp_up - ramp_down) / peak;
+    assert!((t - expected).abs() < 1e-9, "{t} vs {expected}");
+    assert!(t > full * 1.05, "{t} vs {full}");
+    // The toolhead velocity caps the XY speed, not each axis: a diagonal at 400 mm/s
+    // runs at 300 mm/s along the diagonal.
+    let m = klipper_limits();
+    let diagonal = time_of("G1 X300 Y300 F24000", &m);
+    let l = 300.0 * 2f64.sqrt();
+    assert!((diagonal - trapezoid(l, 0.0, 300.0, V_STOP, a)).abs() < 1e-9);
+}
+
+#[test]
+fn reprapfirmware_limits_are_read_per_minute() {
+    // The same moves (asked at 100 mm/s) under the same limits (50 mm/s) written in
+    // each firmware's units.
+    let body = "G1 X20 F6000\nG1 Y20\nG1 X0\nG1 Y0\n";
+    let marlin = format!("M203 X50 Y50\nM205 X8 Y8\nM205 J0\n{body}");
+    let rrf = format!("; flavor = reprapfirmware\nM203 X3000 Y3000\nM566 X480 Y480\n{body}");
+    let m = limits();
+    let (tm, tr) = (time_of(&marlin, &m), time_of(&rrf, &m));
+    assert!((tm - tr).abs() < 1e-9, "{tm} vs {tr}");
+    // Negative control: read as Marlin, M203 X3000 would allow 3000 mm/s.
+    let misread = rrf.replace("; flavor = reprapfirmware\n", "");
+    assert!((time_of(&misread, &m) - tr).abs() > 0.01);
+}
+
+#[test]
+fn klipper_velocity_limit_is_read_back() {
+    let body = "G1 X20 F3000\nG1 Y20\nG1 X0\nG1 Y0\n";
+    let file = format!(
+        "; flavor = klipper\nSET_VELOCITY_LIMIT VELOCITY=300 ACCEL=1000 SQUARE_CORNER_VELOCITY=5 MINIMUM_CRUISE_RATIO=0\n{body}"
+    );
+    let t = time_of(&file, &limits());
+    assert!((t - time_of(body, &klipper_limits())).abs() < 1e-9);
+    // A larger corner velocity is faster.
+    let fast = file.replace("SQUARE_CORNER_VELOCITY=5", "SQUARE_CORNER_VELOCITY=20");
+    assert!(time_of(&fast, &limits()) < t - 0.01);
+}
+
 #[test]
 fn many_tiny_collinear_segments_cost_no_more_than_one_move() {
     let m = limits();

@@ -17,6 +17,9 @@ use super::moves::{
     XYZ_DECIMALS,
 };
 use super::number::{push_f64, push_fixed, push_uint};
+
+/// RepRapFirmware takes feedrates and jerk per minute.
+const SECONDS_PER_MINUTE: f64 = 60.0;
 use super::thumbnail;
 
 /// The buffer is handed to the output when it holds this many bytes.
@@ -111,6 +114,8 @@ struct Writer<'a, W: Write> {
     last_progress: Option<Progress>,
     /// Where each layer's progress line goes in a streamed body: (byte offset, layer).
     marks: Vec<(u64, usize)>,
+    /// The model whose paths are being written (Klipper's `EXCLUDE_OBJECT_START`).
+    object: Option<usize>,
 }
 
 /// Write the G-code of a job to `w`.
@@ -346,7 +351,70 @@ impl<'a, W: Write> Writer<'a, W> {
             layers_started: 0,
             last_progress: None,
             marks: Vec::new(),
+            object: None,
         }
+    }
+
+    /// Klipper's name of model `o`: its name with anything but letters, digits, `.`,
+    /// `-` and `_` replaced, and its number, so that names are unique.
+    fn object_name(&self, o: usize) -> String {
+        let name = self.job.models.get(o).map_or("model", String::as_str);
+        let clean: String = name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{clean}_{o}")
+    }
+
+    /// `EXCLUDE_OBJECT_DEFINE` for every model with a known outline (Klipper).
+    fn define_objects(&mut self) -> Result<(), GcodeError> {
+        let f = |x: f64| super::number::fmt_f64(x, XYZ_DECIMALS);
+        for (o, outline) in self.job.object_outlines.iter().enumerate() {
+            if outline.is_empty() {
+                continue;
+            }
+            let n = outline.len() as f64;
+            let cx = outline.iter().map(|p| p[0]).sum::<f64>() / n;
+            let cy = outline.iter().map(|p| p[1]).sum::<f64>() / n;
+            let polygon: Vec<String> = outline
+                .iter()
+                .map(|p| format!("[{},{}]", f(p[0]), f(p[1])))
+                .collect();
+            let line = format!(
+                "EXCLUDE_OBJECT_DEFINE NAME={} CENTER={},{} POLYGON=[{}]",
+                self.object_name(o),
+                f(cx),
+                f(cy),
+                polygon.join(",")
+            );
+            self.out.line(&line)?;
+        }
+        Ok(())
+    }
+
+    /// The paths that follow belong to model `o` (or to none): Klipper's
+    /// `EXCLUDE_OBJECT_START`/`END` around each model's paths; other firmware has no
+    /// such commands.
+    fn object(&mut self, o: Option<usize>) -> Result<(), GcodeError> {
+        if self.job.flavor != Flavor::Klipper || o == self.object {
+            return Ok(());
+        }
+        if let Some(previous) = self.object.take() {
+            let line = format!("EXCLUDE_OBJECT_END NAME={}", self.object_name(previous));
+            self.out.line(&line)?;
+        }
+        if let Some(next) = o {
+            let line = format!("EXCLUDE_OBJECT_START NAME={}", self.object_name(next));
+            self.out.line(&line)?;
+            self.object = Some(next);
+        }
+        Ok(())
     }
 
     /// Copy `n` bytes of a streamed body to the output.
@@ -406,8 +474,15 @@ impl<'a, W: Write> Writer<'a, W> {
             let p = e.progress_at(0.0);
             self.progress(p)?;
         }
-        if job.emit_machine_limits && job.flavor == Flavor::Marlin {
-            self.machine_limits()?;
+        if job.emit_machine_limits {
+            match job.flavor {
+                Flavor::Marlin => self.machine_limits()?,
+                Flavor::Klipper => self.klipper_limits()?,
+                Flavor::RepRapFirmware => self.reprap_limits()?,
+            }
+        }
+        if job.flavor == Flavor::Klipper {
+            self.define_objects()?;
         }
         Ok(())
     }
@@ -479,6 +554,51 @@ impl<'a, W: Write> Writer<'a, W> {
             "M205 S{} T{} ; minimum extruding and travel feedrate, mm/s",
             f(m.minimum_feedrate),
             f(m.minimum_travel_feedrate)
+        ))
+    }
+
+    /// Klipper's limits: one toolhead velocity and acceleration, its corner model.
+    fn klipper_limits(&mut self) -> Result<(), GcodeError> {
+        let m = self.job.machine;
+        let k = m.klipper.unwrap_or_default();
+        let f = |x: f64| super::number::fmt_f64(x, XYZ_DECIMALS);
+        self.out.line(&format!(
+            "SET_VELOCITY_LIMIT VELOCITY={} ACCEL={} SQUARE_CORNER_VELOCITY={} MINIMUM_CRUISE_RATIO={}",
+            f(k.max_velocity),
+            f(m.acceleration),
+            f(k.square_corner_velocity),
+            f(k.minimum_cruise_ratio)
+        ))
+    }
+
+    /// RepRapFirmware's limits, in its units: accelerations in mm/s², feedrates and
+    /// jerk in mm/min; jerk applied between any two moves (`P1`), as estimated.
+    fn reprap_limits(&mut self) -> Result<(), GcodeError> {
+        let m = self.job.machine;
+        let axes = |v: [f64; 4], scale: f64| {
+            ["X", "Y", "Z", "E"]
+                .iter()
+                .zip(v)
+                .map(|(l, x)| format!(" {l}{}", super::number::fmt_f64(x * scale, XYZ_DECIMALS)))
+                .collect::<String>()
+        };
+        let f = |x: f64| super::number::fmt_f64(x, XYZ_DECIMALS);
+        self.out.line(&format!(
+            "M201{} ; maximum accelerations, mm/s^2",
+            axes(m.max_acceleration, 1.0)
+        ))?;
+        self.out.line(&format!(
+            "M203{} ; maximum speeds, mm/min",
+            axes(m.max_feedrate, SECONDS_PER_MINUTE)
+        ))?;
+        self.out.line(&format!(
+            "M204 P{} T{} ; print and travel acceleration, mm/s^2",
+            f(m.acceleration),
+            f(m.travel_acceleration)
+        ))?;
+        self.out.line(&format!(
+            "M566{} P1 ; maximum instantaneous speed changes, mm/min, between any moves",
+            axes(m.jerk, SECONDS_PER_MINUTE)
         ))
     }
 
@@ -636,6 +756,7 @@ impl<W: Write> Sink for Writer<'_, W> {
                 "G21 ; set units to millimeters\nG90 ; use absolute coordinates\nM82 ; use absolute distances for extrusion"
             }),
             Event::FirmwareRetraction(t) => self.firmware_retraction(t),
+            Event::Object(o) => self.object(o),
             Event::LayerStart(plan) => {
                 let b = &mut self.out.buf;
                 b.extend_from_slice(b";LAYER_CHANGE\n;Z:");

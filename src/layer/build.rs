@@ -206,6 +206,8 @@ fn island_paths(
     IslandPaths {
         boundary: island.clone(),
         tool,
+        // Set by the caller, which knows the model.
+        object: 0,
         perimeters,
         thin,
         infill,

@@ -39,6 +39,8 @@ pub struct IslandPaths {
     pub boundary: ExPolygon,
     /// The tool that prints the island (multi-material models), 0-based.
     pub tool: usize,
+    /// The model the island belongs to (numbered as the models were given).
+    pub object: usize,
     /// Wall loops in print order (inner to outer, or outer first when configured).
     pub perimeters: Vec<ExtrusionPath>,
     /// Thin walls and gap fill.

@@ -95,6 +95,9 @@ pub enum Step {
     },
     /// Raw G-code from a profile template, already rendered.
     Custom(String),
+    /// The paths that follow belong to model N (numbered as given), or to no model
+    /// (`None`: support, skirt, prime tower) once the models' islands are done.
+    Object(Option<usize>),
 }
 
 mod comb;

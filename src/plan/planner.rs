@@ -438,7 +438,13 @@ impl Planner<'_> {
                 island: Some(i),
                 comb: combs.get(i).and_then(Option::as_ref),
             };
+            if self.p.mark_objects {
+                st.steps.push(Step::Object(Some(layer.islands[i].object)));
+            }
             self.print_island(st, &layer.islands[i], place);
+        }
+        if self.p.mark_objects {
+            st.steps.push(Step::Object(None));
         }
     }
 

@@ -102,6 +102,7 @@ impl PlanParams {
                 preheat_time: p.standby_preheat_time,
                 toolchange_time: s.printer.toolchange_time,
             }),
+            mark_objects: s.printer.firmware == crate::profile::Firmware::Klipper,
         }
     }
 }

@@ -64,6 +64,7 @@ fn island(boundary: ExPolygon, loops: usize) -> IslandPaths {
     IslandPaths {
         boundary,
         tool: 0,
+        object: 0,
         perimeters: perims,
         thin: walls.thin_walls.into_iter().chain(walls.gap_fill).collect(),
         infill: lines
@@ -190,6 +191,7 @@ fn travel_across_a_hole_combs_around_it_inside_the_island_without_retracting() {
     let isl = IslandPaths {
         boundary: boundary.clone(),
         tool: 0,
+        object: 0,
         perimeters: vec![],
         thin: vec![],
         infill: vec![line(3.0), line(17.0), line(4.0), line(16.0)],
@@ -639,6 +641,7 @@ fn minimum_layer_time_slows_a_tiny_layer_to_the_expected_speed() {
     let isl = IslandPaths {
         boundary: square(0.0, 0.0, 5.0),
         tool: 0,
+        object: 0,
         perimeters: vec![ExtrusionPath::from_loop(
             Role::ExternalPerimeter,
             wall,

@@ -171,6 +171,15 @@ pub struct Printer {
     pub junction_deviation: f64,
     /// Minimum feed rate, mm/s.
     pub min_feedrate: f64,
+    /// Klipper's speed through a 90° corner, mm/s (its `square_corner_velocity`).
+    pub square_corner_velocity: f64,
+    /// Klipper's share of a move kept cruising when it accelerates and then brakes
+    /// (its `minimum_cruise_ratio`).
+    pub minimum_cruise_ratio: f64,
+    /// Write the motion limits into the G-code (Marlin `M201`-`M205`, Klipper
+    /// `SET_VELOCITY_LIMIT`, RepRapFirmware `M201`/`M203`/`M204`/`M566`), so that the
+    /// printer runs as the time estimate assumed.
+    pub emit_machine_limits: bool,
     /// Retraction length, mm of filament.
     pub retract_length: f64,
     /// Retraction speed, mm/s.
@@ -233,6 +242,9 @@ impl Default for Printer {
             jerk: [8.0, 8.0, 0.4, 5.0],
             junction_deviation: 0.0,
             min_feedrate: 0.0,
+            square_corner_velocity: 5.0,
+            minimum_cruise_ratio: 0.5,
+            emit_machine_limits: false,
             retract_length: 2.0,
             retract_speed: 40.0,
             retract_restart_extra: 0.0,

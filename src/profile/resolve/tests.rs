@@ -34,6 +34,8 @@ fn every_shipped_profile_resolves() {
         "prusa-mk3s",
         "dual-marlin",
         "idex-marlin",
+        "klipper-ender3",
+        "duet-corexy-300",
         "pla",
         "petg",
         "tpu",
