@@ -17,10 +17,10 @@ use super::moves::{
     XYZ_DECIMALS,
 };
 use super::number::{push_f64, push_fixed, push_uint};
+use super::thumbnail;
 
 /// RepRapFirmware takes feedrates and jerk per minute.
 const SECONDS_PER_MINUTE: f64 = 60.0;
-use super::thumbnail;
 
 /// The buffer is handed to the output when it holds this many bytes.
 const FLUSH_AT: usize = 1 << 16;
