@@ -54,7 +54,7 @@ const DEFAULT_COMB_INSET: f64 = 0.45;
 /// let layer = LayerRegions {
 ///     index: 0, z: 0.2, height: 0.2, support: vec![],
 ///     islands: vec![IslandPaths {
-///         boundary: ExPolygon::new(outline), tool: 0,
+///         boundary: ExPolygon::new(outline), tool: 0, object: 0,
 ///         perimeters: vec![ExtrusionPath::from_loop(Role::ExternalPerimeter, wall, 0.45, 0.2)],
 ///         thin: vec![], infill: vec![],
 ///     }],
