@@ -11,6 +11,7 @@
 //! Each stage is a module with plain data in and out; files, terminals and serial
 //! ports are touched only at the edges (the `lamina` binary, [`mesh::io`]).
 
+pub mod audit;
 pub mod fill;
 pub mod gcode;
 pub mod geom;

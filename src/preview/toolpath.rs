@@ -199,6 +199,9 @@ pub struct Toolpath {
     pub bed: Option<Rect>,
     /// Filament diameter used for widths derived from E, mm.
     pub filament_diameter: f32,
+    /// Retractions: moves that pull filament back (negative E) and firmware
+    /// retractions (`G10` without words).
+    pub retractions: usize,
 }
 
 impl Toolpath {
@@ -498,6 +501,7 @@ struct Parser {
     origin_center: bool,
     code_lines: usize,
     junk_lines: usize,
+    retractions: usize,
 }
 
 impl Parser {
@@ -529,6 +533,7 @@ impl Parser {
             origin_center: false,
             code_lines: 0,
             junk_lines: 0,
+            retractions: 0,
         }
     }
 
@@ -585,6 +590,12 @@ impl Parser {
                 } else if g == 2.0 || g == 3.0 {
                     let w = words(s, i);
                     self.arc(&w, g == 2.0);
+                } else if g == 10.0 {
+                    // Firmware retraction; with words (`G10 P0 S200`) it sets tool
+                    // temperatures or offsets instead.
+                    if !s[i..].iter().any(u8::is_ascii_alphabetic) {
+                        self.retractions += 1;
+                    }
                 } else if g == 90.0 {
                     self.absolute_xyz = true;
                 } else if g == 91.0 {
@@ -827,6 +838,9 @@ impl Parser {
         if de > MIN_E && xy > MIN_XY {
             self.extrude(from, to, xy, de);
         } else {
+            if de < -MIN_E {
+                self.retractions += 1;
+            }
             if de < -MIN_E || xy > MIN_XY || (to[2] - from[2]).abs() > SAME_Z {
                 self.joined = false;
             }
@@ -986,6 +1000,7 @@ impl Parser {
             layers: self.layers,
             bed,
             filament_diameter: self.filament_diameter as f32,
+            retractions: self.retractions,
         })
     }
 }
@@ -1232,6 +1247,12 @@ mod tests {
         let joined: Vec<bool> = segs.iter().map(|s| s.joined).collect();
         assert_eq!(joined, vec![false, false, true, true, false]);
         assert!(segs.iter().all(|s| s.role == Some(Role::Perimeter)));
+        // Two pulled back by E, none by the un-retractions.
+        assert_eq!(tp.retractions, 2);
+        let fw = parse_str(
+            "M83\nG1 Z0.2\nG1 X0 Y0\nG1 X10 E1\nG10\nG1 X20\nG11\nG10 P0 S200\nG1 X30 E1\n",
+        );
+        assert_eq!(fw.retractions, 1);
     }
 
     #[test]
