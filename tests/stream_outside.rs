@@ -262,8 +262,9 @@ fn board_reset_at_forty_percent_then_resume_loses_nothing() {
 /// OctoPrint's virtual printer with its default faults: a missing checksum at line 100,
 /// a resend request at 105 after which it drops the line sent again yet claims it, a
 /// line refused at 110 without a resend request, a checksum mismatch at 115. It reads
-/// one line of whatever arrives at once and leaves the rest until more comes, so lamina
-/// streams to it one line at a time (`--window 1`), as OctoPrint does.
+/// one line of whatever arrives at once and leaves the rest until more comes: lamina
+/// finds that out on connecting and streams to it one line at a time, as OctoPrint
+/// does, with its default settings.
 #[test]
 fn octoprint_virtual_printer_with_its_default_faults() {
     let Some(tools) = tools() else { return };
@@ -274,19 +275,67 @@ fn octoprint_virtual_printer_with_its_default_faults() {
     let file = job(&tools, dir.path(), 150);
     let emu = Emulator::start(&python, &tools.join("octo_pty.py"), &[]);
     let port = emu.port().expect("port");
-    let output = lamina_stream(&file, &port, &["--window", "1"]);
+    let output = lamina_stream(&file, &port, &[]);
     assert_ok(&output);
     let log = emu.log();
     let (_dir, _) = emu.stop();
     let (pass, v) = stream_check(&tools, &file, &log, &[]);
     assert!(pass, "{v}");
-    // The claimed line was found out by asking the printer where its moves end.
+    let said = String::from_utf8_lossy(&output.stdout);
     assert!(
-        String::from_utf8_lossy(&output.stdout).contains("never ran line"),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
+        said.contains("reads one line of what arrives at once"),
+        "{said}"
     );
+    // The claimed line was found out by asking the printer where its moves end.
+    assert!(said.contains("never ran line"), "{said}");
 }
+
+/// Negative control of the test above: with several lines in flight (`--window 4`,
+/// which also skips the check on connecting), the same printer leaves lines unread and
+/// answers for old copies, and lines are skipped or run twice. The job has no heat-up,
+/// so that the faults come within seconds; lamina is stopped after a while, as it may
+/// wait for lines the printer never reads.
+#[test]
+fn octoprint_virtual_printer_with_several_lines_in_flight_goes_wrong() {
+    let Some(tools) = tools() else { return };
+    let Some(python) = octoprint_python() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hot = job(&tools, dir.path(), 150);
+    let file = dir.path().join("cold.gcode");
+    let text = std::fs::read_to_string(&hot).expect("job");
+    let cold: String = text
+        .lines()
+        .filter(|l| !l.starts_with("M109") && !l.starts_with("M190"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, cold).expect("written");
+    let emu = Emulator::start(&python, &tools.join("octo_pty.py"), &[]);
+    let port = emu.port().expect("port");
+    let mut lamina = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("stream")
+        .arg(&file)
+        .args(["--port", &port, "--banner-wait", "2", "-q", "--window", "4"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lamina runs");
+    let started = Instant::now();
+    while lamina.try_wait().expect("wait").is_none() && started.elapsed() < NEGATIVE_RUN {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = lamina.kill();
+    let _ = lamina.wait();
+    let log = emu.log();
+    let (_dir, _) = emu.stop();
+    // A job cut short passes --prefix; one with a line skipped or doubled does not.
+    let (pass, v) = stream_check(&tools, &file, &log, &["--prefix"]);
+    assert!(!pass, "{v}");
+}
+
+/// How long the negative control streams: the faults come after about 3 s.
+const NEGATIVE_RUN: Duration = Duration::from_secs(12);
 
 /// The figures issue 16 is judged by, on the full-size jobs. Prints them.
 #[test]

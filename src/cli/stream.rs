@@ -64,7 +64,8 @@ pub struct LinkArgs {
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
     /// Commands in flight before waiting for an acknowledgement (default: 4, Marlin's
-    /// command buffer, or the buffer size the firmware reports with advanced ok).
+    /// command buffer, or the buffer size the firmware reports with advanced ok; 1 for a
+    /// printer found to read only one line of what arrives at once).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
     pub window: Option<u64>,
     /// Seconds without an answer before the printer is probed for a lost `ok` (default:
@@ -292,6 +293,7 @@ pub fn stream_file(
     if let Some(w) = args.window {
         options.protocol.window = usize::try_from(w).unwrap_or(1);
         options.protocol.auto_window = false;
+        options.check_line_reading = false;
     }
 
     let controls = Controls::default();

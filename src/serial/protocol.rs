@@ -427,9 +427,22 @@ impl Protocol {
         self.failed.as_deref()
     }
 
+    /// Numbered lines sent and waiting for their answer.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.len()
+    }
+
     /// The current window (commands in flight allowed).
     pub fn window(&self) -> usize {
         self.window
+    }
+
+    /// Keep at most `window` commands in flight from now on, whatever the firmware
+    /// reports later (for a printer found to read only one line of what arrives at once).
+    pub fn limit_window(&mut self, window: usize) {
+        self.window = window.max(1);
+        self.config.max_window = self.window;
+        self.config.auto_window = false;
     }
 
     /// Capabilities read so far from the printer's `M115` answer.

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::gcode::{self, clean_line, command_word, param};
 use super::port::{self, LineReader, Link, PortError};
-use super::protocol::{Event, FirmwareInfo, Protocol, ProtocolConfig, Source};
+use super::protocol::{Event, FirmwareInfo, PROBE_COMMAND, Protocol, ProtocolConfig, Source};
 use super::response::{self, Response, Temperatures};
 use super::state::{JobState, JobStatus, MachineState, SentLine};
 
@@ -72,6 +72,10 @@ pub struct StreamOptions {
     /// Filament pushed through the re-heated nozzle, away from the part, before a
     /// resumed job goes on, mm.
     pub resume_prime_mm: f64,
+    /// Check on connecting whether the printer reads every line of what arrives at
+    /// once, and send one command at a time to one that does not (it would leave lines
+    /// unread). Off when the user sets the window.
+    pub check_line_reading: bool,
 }
 
 /// Default wait for the reset banner.
@@ -92,6 +96,9 @@ pub const DEFAULT_RESUME_PRIME_MM: f64 = 3.0;
 /// Wait for any answer to the first line when the board printed nothing on opening:
 /// a printer answers `M110` within milliseconds.
 const NO_ANSWER_WAIT: Duration = Duration::from_millis(1500);
+/// Longest wait for the answers to the two `M105` of the line-reading check: a printer
+/// with nothing else to do answers within milliseconds.
+const LINE_READING_WAIT: Duration = Duration::from_millis(500);
 /// Longest wait between two looks at the pause/cancel controls.
 const CONTROL_TICK: Duration = Duration::from_millis(200);
 /// Bytes of the file's head and tail searched for the slicer's time estimate.
@@ -121,6 +128,7 @@ impl Default for StreamOptions {
             cancel_timeout: Duration::from_secs(30),
             replay_moves: DEFAULT_REPLAY_MOVES,
             resume_prime_mm: DEFAULT_RESUME_PRIME_MM,
+            check_line_reading: true,
         }
     }
 }
@@ -572,6 +580,11 @@ impl Session<'_> {
                     .unwrap_or_default()
             ));
         }
+        if self.resumed != Some(Resumed::KeptRunning) {
+            // (A printer that kept running may still be busy with its moves: its answers
+            // would come late and say nothing about how it reads.)
+            self.check_line_reading()?;
+        }
         if fw.autoreport_temp {
             let secs = self.options.temperature_interval.as_secs().max(1);
             self.send_host(&format!("M155 S{secs}"))?;
@@ -726,6 +739,103 @@ impl Session<'_> {
             return Err(Stop::NoAnswer);
         }
         Ok(None)
+    }
+
+    /// Find out whether the printer reads every line of what arrives at once.
+    ///
+    /// Two numbered `M105` go in one write while nothing else is in flight: a printer
+    /// that reads each line it receives answers both within milliseconds. One that takes
+    /// a single line per arrival and keeps the rest until more bytes come (OctoPrint's
+    /// virtual printer does) answers only the first. Lines sent to it several at a time
+    /// pile up unread: its answers lag behind the lines, its resend requests follow old
+    /// copies, and the last lines of the job never run. It gets one command at a time.
+    /// The line it left unread is fetched with a write that ends no line (the first
+    /// byte of the next line, whose rest follows): it answers that line then, which
+    /// confirms the finding; any other printer just waits for the rest of the line.
+    fn check_line_reading(&mut self) -> Result<(), Stop> {
+        if !self.options.check_line_reading
+            || self.protocol.window() < 2
+            || !self.protocol.is_idle()
+        {
+            return Ok(());
+        }
+        let troubles = self.resends + self.line_errors;
+        let now = Instant::now();
+        let mut burst = String::new();
+        for _ in 0..2 {
+            if self.protocol.send(PROBE_COMMAND, None).is_err() {
+                break;
+            }
+            while let Some(out) = self.protocol.poll_transmit(now) {
+                self.log_line('>', out.line.trim_end());
+                burst.push_str(&out.line);
+            }
+        }
+        self.link
+            .write_line(burst.as_bytes())
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+        self.read_while(LINE_READING_WAIT, |p| !p.is_idle())?;
+        let one_unread = self.protocol.in_flight() == 1
+            && self.resends + self.line_errors == troubles
+            && self.protocol.failure().is_none();
+        if !one_unread {
+            // Both answered, or something else happened (a corrupted line, a lost
+            // answer): the exchange goes on as usual and settles it.
+            return Ok(());
+        }
+        self.write_raw("N")?;
+        self.read_while(LINE_READING_WAIT, |p| p.in_flight() > 0)?;
+        let confirmed = self.protocol.in_flight() == 0 && self.protocol.failure().is_none();
+        if confirmed {
+            self.protocol.limit_window(1);
+            self.message(
+                "the printer reads one line of what arrives at once: sending one command at \
+                 a time",
+            );
+        }
+        // The rest of the line begun.
+        let _ = self.protocol.send(PROBE_COMMAND, None);
+        let now = Instant::now();
+        let mut first = true;
+        while let Some(out) = self.protocol.poll_transmit(now) {
+            let line = match out.line.strip_prefix('N') {
+                Some(rest) if first => rest,
+                _ => out.line.as_str(),
+            };
+            first = false;
+            self.log_line('>', out.line.trim_end());
+            self.link
+                .write_line(line.as_bytes())
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+        }
+        self.wait_idle(None)
+    }
+
+    /// Read and hand to the protocol what the printer says, for at most `limit` and while
+    /// `go_on` holds; time does not pass for the protocol meanwhile (no probe goes).
+    fn read_while(&mut self, limit: Duration, go_on: fn(&Protocol) -> bool) -> Result<(), Stop> {
+        let until = Instant::now() + limit;
+        while go_on(&self.protocol) {
+            let now = Instant::now();
+            if now >= until {
+                break;
+            }
+            let mut buf = [0u8; 1024];
+            let n = self
+                .link
+                .read_some(&mut buf, until - now)
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+            self.heard_anything |= n > 0;
+            let mut lines = Vec::new();
+            self.reader.push(&buf[..n], |l| lines.push(l.to_string()));
+            let now = Instant::now();
+            for l in lines {
+                self.log_line('<', &l);
+                self.protocol.receive_line(&l, now);
+            }
+            self.handle_events();
+        }
+        Ok(())
     }
 
     /// Read and log whatever comes until `quiet` passes without a byte, or at most
