@@ -674,6 +674,55 @@ fn print_checks_the_port_before_slicing() {
 }
 
 #[test]
+fn print_waits_for_the_printer_to_answer_before_slicing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("cube.stl");
+    let cube = lamina::mesh::shapes::cuboid([0.0; 3], [10.0, 10.0, 2.0]);
+    lamina::mesh::io::write_stl(&model, &cube).expect("write the cube");
+    let out = dir.path().join("cube.gcode");
+    // A port that opens but where nothing answers.
+    let (master, port) = emulator::pty();
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("print")
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .args(["--port", &port, "--banner-wait", "1"])
+        .output()
+        .expect("lamina runs");
+    let took = started.elapsed();
+    drop(master);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("no answer from a printer on {port}")),
+        "{stderr}"
+    );
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(!out.exists(), "sliced before the printer answered");
+    // With a printer there, the G-code goes where -o says, and nowhere else.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let out_arg = out.to_string_lossy().to_string();
+    let model_arg = model.to_string_lossy().to_string();
+    let (printer, output) = stream_with_signals(
+        Printer::new(Config::default()),
+        &["print", &model_arg, "-o", &out_arg],
+        &[],
+        &[("XDG_CACHE_HOME", cache.path())],
+    );
+    assert_ok(&output);
+    let gcode = std::fs::read_to_string(&out).expect("G-code written where -o says");
+    assert!(!cache.path().join("lamina/cube.gcode").exists());
+    let want: Vec<String> = gcode
+        .lines()
+        .filter_map(lamina::serial::gcode::clean_line)
+        .filter(|c| !is_host_command(c))
+        .collect();
+    assert_same_commands(&file_commands(&printer.executed), &want);
+}
+
+#[test]
 fn a_mesh_or_binary_file_is_refused_before_the_port_is_opened() {
     let dir = tempfile::tempdir().expect("tempdir");
     let model = dir.path().join("aorta.stl");
@@ -723,6 +772,92 @@ fn a_port_with_nothing_on_it_is_said_within_the_banner_wait_and_two_seconds() {
     );
     assert!(took < Duration::from_secs(3), "{took:?}");
     assert!(!Path::new(&format!("{}.lamina-job", job.path.display())).exists());
+}
+
+/// Run `lamina stream FILE --port <pty> ARGS` with its stderr on a terminal (a
+/// pseudo-terminal 120 columns wide); what it drew there.
+fn stream_on_a_terminal(printer: Printer, file: &Path, args: &[&str]) -> (Printer, String) {
+    use serialport::SerialPort;
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let (master, port) = emulator::pty();
+    let handle = std::thread::spawn(move || {
+        let mut p = printer;
+        p.serve(master);
+        p
+    });
+    let (mut terminal, terminal_path) = emulator::pty();
+    terminal
+        .set_timeout(Duration::from_millis(100))
+        .expect("a read timeout");
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads the winsize it is given.
+    unsafe {
+        libc::ioctl(terminal.as_raw_fd(), libc::TIOCSWINSZ, &size);
+    }
+    let stderr = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&terminal_path)
+        .expect("the terminal opens");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("stream")
+        .arg(file)
+        .args(["--port", &port, "--banner-wait", "1"])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("lamina runs");
+    let mut drawn = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut finished = false;
+    loop {
+        match terminal.read(&mut buf) {
+            Ok(n) if n > 0 => drawn.extend_from_slice(&buf[..n]),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                if finished {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+        if !finished && child.try_wait().expect("wait").is_some() {
+            finished = true;
+        }
+    }
+    let status = child.wait().expect("lamina ends");
+    let drawn = String::from_utf8_lossy(&drawn).into_owned();
+    assert!(status.success(), "{drawn}");
+    (handle.join().expect("emulator thread"), drawn)
+}
+
+#[test]
+fn a_progress_line_on_a_terminal() {
+    let job = job(8, 40);
+    let printer = || {
+        Printer::new(Config {
+            exec_time: Duration::from_millis(4),
+            ..Config::default()
+        })
+    };
+    let (printer_after, drawn) = stream_on_a_terminal(printer(), &job.path, &[]);
+    assert_same_commands(&file_commands(&printer_after.executed), &job.commands);
+    // Percent, layer, elapsed and remaining time (the file has the slicer's estimate).
+    for part in ["%", "printing", "layer ", "elapsed", "left"] {
+        assert!(drawn.contains(part), "no {part:?} in {drawn:?}");
+    }
+    assert!(drawn.contains("done: "), "{drawn:?}");
+    // Negative control: --quiet draws nothing.
+    let (_, drawn) = stream_on_a_terminal(printer(), &job.path, &["-q"]);
+    assert!(!drawn.contains("elapsed"), "{drawn:?}");
 }
 
 /// A job with a slow homing and a slow heat-up, then more long moves than the planner
@@ -827,55 +962,71 @@ fn garbled_replies_never_end_the_job() {
     outside_check(&job.commands, &printer.executed, &[]);
 }
 
-/// CPU time of this process's finished children, seconds.
-fn children_cpu() -> f64 {
-    // SAFETY: getrusage fills the zeroed struct it is given.
-    let u = unsafe {
+/// Wait for `child` and return whether it succeeded and the CPU time (user and system)
+/// it used, from the kernel's accounting of that one process (`wait4`): other processes
+/// on the machine do not count, however loaded it is.
+fn wait_with_cpu(child: std::process::Child) -> (bool, Duration) {
+    let mut status = 0;
+    // SAFETY: wait4 fills the zeroed rusage and the status it is given, for our own child.
+    let usage = unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_CHILDREN, &mut u);
+        let pid = libc::wait4(child.id() as i32, &mut status, 0, &mut u);
+        assert_eq!(pid, child.id() as i32, "wait4");
         u
     };
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    secs(u.ru_utime) + secs(u.ru_stime)
+    let time = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    (ok, time(usage.ru_utime) + time(usage.ru_stime))
 }
 
-/// Lines per second to a printer that executes instantly, and lamina's CPU use while a
-/// printer takes its time: measured and printed, not asserted (machines here are
-/// shared). `cargo test --release --test stream -- --ignored --nocapture`
+/// Under 5% of a core while streaming: lamina's CPU time against the least time the
+/// printer needs for the job (the wall time can only be longer, so a loaded machine
+/// does not make this easier to pass). `benches/stream.sh cpu` measures it on the
+/// 8,000-command job against the outside emulator.
 #[test]
-#[ignore]
-fn throughput_and_cpu_use() {
-    for (name, layers, exec) in [
-        ("instant printer", 200, Duration::ZERO),
-        (
-            "printer taking 5 ms a command",
-            10,
-            Duration::from_millis(5),
-        ),
-    ] {
-        let j = job(layers, 500);
-        let printer = Printer::new(Config {
-            exec_time: exec,
-            slow_time: Duration::from_millis(50),
-            chatter: Some(Duration::from_secs(1)),
-            ..Config::default()
-        });
-        let before = children_cpu();
-        let start = std::time::Instant::now();
-        let (printer, output, _) = stream(printer, &j.path, &[]);
-        let wall = start.elapsed().as_secs_f64();
-        let cpu = children_cpu() - before;
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        assert_same_commands(&file_commands(&printer.executed), &j.commands);
-        let n = j.commands.len() as f64;
-        println!(
-            "{name}: {n} commands in {wall:.2} s = {:.0} lines/s; lamina used {cpu:.2} s of CPU = {:.1}% of one core",
-            n / wall,
-            100.0 * cpu / wall
-        );
+fn streaming_takes_under_five_percent_of_a_core() {
+    let job = job(6, 100);
+    let exec = Duration::from_millis(4);
+    let printer = Printer::new(Config {
+        exec_time: exec,
+        chatter: Some(Duration::from_secs(1)),
+        ..Config::default()
+    });
+    let (master, port) = emulator::pty();
+    let handle = std::thread::spawn(move || {
+        let mut p = printer;
+        p.serve(master);
+        p
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("stream")
+        .arg(&job.path)
+        .args(["--port", &port, "--banner-wait", "1", "-q"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("lamina runs");
+    let (ok, cpu) = wait_with_cpu(child);
+    let printer = handle.join().expect("emulator thread");
+    assert!(ok);
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+    let printer_time = exec * job.commands.len() as u32;
+    assert!(
+        cpu.as_secs_f64() < 0.05 * printer_time.as_secs_f64(),
+        "lamina used {cpu:?} of CPU while the printer worked at least {printer_time:?}"
+    );
+    // The measure sees a process that keeps a core busy.
+    let spin = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .expect("sh runs");
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(spin.id() as i32, libc::SIGKILL);
     }
+    let (_, spun) = wait_with_cpu(spin);
+    assert!(spun > Duration::from_millis(20), "{spun:?}");
 }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::slice::{JobArgs, slice_to, tell};
-use super::stream::{LinkArgs, open_port, profile_templates, stream_file};
+use super::stream::{LinkArgs, open_and_greet, profile_templates, stream_file};
 use super::{Global, usage};
 
 /// Options of `lamina print`.
@@ -15,10 +15,10 @@ use super::{Global, usage};
     lamina print aneurysm.stl --port /dev/ttyUSB0 --support tree\n  \
     lamina print skull.stl --port /dev/ttyACM0 --printer prusa-mk3s -o skull.gcode --log skull.log\n  \
     lamina print skull.stl --port /dev/ttyACM0 -o skull.gcode --resume\n\n\
-    The port is opened before slicing, so a wrong port is said at once. The G-code is\n\
-    kept (default: in lamina's cache folder, $XDG_CACHE_HOME/lamina or ~/.cache/lamina,\n\
-    named after the first model) so a cut job can go on with --resume, which streams\n\
-    the kept file without slicing again.")]
+    The printer must answer on its port before slicing starts, so a wrong port is said\n\
+    at once. The G-code is kept (default: in lamina's cache folder, $XDG_CACHE_HOME/lamina\n\
+    or ~/.cache/lamina, named after the first model) so a cut job can go on with --resume,\n\
+    which streams the kept file without slicing again.")]
 pub struct PrintArgs {
     /// Model files (STL, OBJ, 3MF); several are placed side by side.
     #[arg(required = true, value_name = "MODEL")]
@@ -49,7 +49,8 @@ pub fn run(args: PrintArgs, global: Global) -> Result<()> {
     args.job.check()?;
     let settings = args.job.settings()?;
     let templates = profile_templates(&settings)?;
-    let link = open_port(&args.link)?;
+    // A wrong port, or one with no printer answering on it, is said before slicing.
+    let link = open_and_greet(&args.link)?;
     let continuing = args.link.resume || args.link.from_line.is_some();
     if continuing && output.is_file() {
         if !global.quiet {

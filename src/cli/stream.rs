@@ -10,9 +10,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use lamina::serial::port::SerialLink;
+use lamina::serial::port::{Banner, SerialLink};
 use lamina::serial::state::JobStatus;
-use lamina::serial::stream::{self, Controls, Observer, Progress, StartAt, StreamOptions};
+use lamina::serial::stream::{
+    self, Controls, Observer, Progress, StartAt, StreamError, StreamOptions,
+};
 
 use lamina::profile::{ProfileSelection, Settings, TemplateVars, render_template};
 
@@ -256,19 +258,26 @@ pub fn run(args: StreamArgs, global: Global) -> anyhow::Result<()> {
     stream_file(&args.file, &args.link, templates, global, None)
 }
 
-/// Open the printer's port (before long work, so that a wrong port is said at once).
-pub fn open_port(args: &LinkArgs) -> anyhow::Result<SerialLink> {
-    Ok(SerialLink::open(&args.port, args.baud)?)
+/// Open the printer's port and wait for the printer to answer (before long work, so
+/// that a wrong port is said at once); the board's banner goes on to [`stream_file`].
+pub fn open_and_greet(args: &LinkArgs) -> anyhow::Result<(SerialLink, Banner)> {
+    let mut link = SerialLink::open(&args.port, args.baud)?;
+    match stream::greet(&mut link, Duration::from_secs_f64(args.banner_wait)) {
+        Ok(banner) => Ok((link, banner)),
+        Err(StreamError::NoAnswer) => bail!("{}", stream::no_answer_message(&args.port)),
+        Err(e) => Err(e.into()),
+    }
 }
 
-/// Stream `file` to the printer on `args.port` (through `link` when it is open already);
+/// Stream `file` to the printer on `args.port` (through `link` when it is open and
+/// greeted already);
 /// `templates` replace the default pause, resume and cancel G-code.
 pub fn stream_file(
     file: &std::path::Path,
     args: &LinkArgs,
     templates: [Option<String>; 3],
     global: Global,
-    link: Option<SerialLink>,
+    link: Option<(SerialLink, Banner)>,
 ) -> anyhow::Result<()> {
     let mut options = StreamOptions {
         start: match (args.resume, args.from_line) {
@@ -342,9 +351,9 @@ pub fn stream_file(
         lamina::serial::state::JobState::load(&lamina::serial::state::JobState::path_for(file))
             .context("cannot resume")?;
     }
-    let mut link = match link {
-        Some(link) => link,
-        None => open_port(args)?,
+    let (mut link, greeted) = match link {
+        Some((link, banner)) => (link, Some(banner)),
+        None => (SerialLink::open(&args.port, args.baud)?, None),
     };
     let bar = global.show_progress().then(|| {
         let bar = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
@@ -368,6 +377,7 @@ pub fn stream_file(
         &controls,
         &mut display,
         log_writer.as_mut().map(|w| w as &mut dyn Write),
+        greeted,
     )
     .with_context(|| format!("cannot stream {}", file.display()))?;
     if let Some(bar) = &display.bar {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::gcode::{self, clean_line, command_word, param};
-use super::port::{self, LineReader, Link, PortError};
+use super::port::{self, Banner, LineReader, Link, PortError};
 use super::protocol::{Event, FirmwareInfo, PROBE_COMMAND, Protocol, ProtocolConfig, Source};
 use super::response::{self, Response, Temperatures};
 use super::state::{JobState, JobStatus, MachineState, SentLine};
@@ -95,7 +95,9 @@ pub const DEFAULT_REPLAY_MOVES: usize =
 pub const DEFAULT_RESUME_PRIME_MM: f64 = 3.0;
 /// Wait for any answer to the first line when the board printed nothing on opening:
 /// a printer answers `M110` within milliseconds.
-const NO_ANSWER_WAIT: Duration = Duration::from_millis(1500);
+pub const NO_ANSWER_WAIT: Duration = Duration::from_millis(1500);
+/// Silence that ends the answer to the greeting's `M110`.
+const GREETING_QUIET: Duration = Duration::from_millis(200);
 /// Longest wait for the answers to the two `M105` of the line-reading check: a printer
 /// with nothing else to do answers within milliseconds.
 const LINE_READING_WAIT: Duration = Duration::from_millis(500);
@@ -271,13 +273,64 @@ pub enum StreamError {
     /// The port failed before the job started.
     #[error(transparent)]
     Port(#[from] PortError),
+    /// Nothing at all came from the port.
+    #[error("{}", no_answer_message("the port"))]
+    NoAnswer,
+}
+
+/// What lamina says when nothing answers on `port`.
+pub fn no_answer_message(port: &str) -> String {
+    format!("no answer from a printer on {port} (is it the right port and baud rate?)")
+}
+
+/// Wait for the board on a port just opened and make sure a printer is there: its reset
+/// banner, or else an answer to `M110 N0`, within `banner_timeout` and
+/// [`NO_ANSWER_WAIT`]. `lamina print` does this before slicing, so that a wrong port is
+/// said before minutes of work; the banner then goes to [`run`], which would otherwise
+/// wait for it itself.
+pub fn greet(link: &mut dyn Link, banner_timeout: Duration) -> Result<Banner, StreamError> {
+    let mut banner = port::wait_for_banner(link, banner_timeout, |_| {})?;
+    if !banner.lines.is_empty() {
+        return Ok(banner);
+    }
+    link.write_line(gcode::frame(0, "M110 N0").as_bytes())?;
+    let mut reader = LineReader::default();
+    let mut buf = [0u8; 1024];
+    let until = Instant::now() + NO_ANSWER_WAIT;
+    // The answer, then whatever follows it until a short silence (the ok of the
+    // M110 must not be taken later for the answer to something else).
+    let mut quiet_until: Option<Instant> = None;
+    let mut answered_at: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let end = quiet_until.unwrap_or(until);
+        if now >= end {
+            break;
+        }
+        let n = link.read_some(&mut buf, end - now)?;
+        if n == 0 {
+            continue;
+        }
+        reader.push(&buf[..n], |l| banner.lines.push(l.to_string()));
+        if !banner.lines.is_empty() {
+            // A printer reporting temperatures is never quiet for long.
+            let now = Instant::now();
+            let first = *answered_at.get_or_insert(now);
+            quiet_until = Some((now + GREETING_QUIET).min(first + DRAIN_MAX));
+        }
+    }
+    if banner.lines.is_empty() {
+        return Err(StreamError::NoAnswer);
+    }
+    Ok(banner)
 }
 
 /// Stream `path` to the printer on `link`.
 ///
 /// Job failures (printer error, disconnect, cancel) are not errors: they come back as a
 /// [`Summary`] whose `status` says so and whose `message` says how to resume. Errors are
-/// kept for what prevents the job from starting.
+/// kept for what prevents the job from starting. `greeted` is the board's banner when
+/// the port was already checked with [`greet`].
 pub fn run<'a>(
     path: &Path,
     link: &'a mut dyn Link,
@@ -285,6 +338,7 @@ pub fn run<'a>(
     controls: &'a Controls,
     observer: &'a mut dyn Observer,
     log: Option<&'a mut dyn Write>,
+    greeted: Option<Banner>,
 ) -> Result<Summary, StreamError> {
     let file_err = |source| StreamError::File {
         path: path.to_path_buf(),
@@ -358,6 +412,7 @@ pub fn run<'a>(
         resumed: None,
         heard_anything: false,
         recent_moves: VecDeque::new(),
+        greeted,
     };
     session.log_note(&format!("lamina stream {}", path.display()));
     let outcome = session.job(previous, file);
@@ -424,6 +479,8 @@ struct Session<'a> {
     /// File lines of the latest acknowledged moves, oldest first (at most
     /// [`StreamOptions::replay_moves`]): where to start again if the board resets.
     recent_moves: VecDeque<u64>,
+    /// The board's banner, read by [`greet`] before the job.
+    greeted: Option<Banner>,
 }
 
 /// The file, read one line at a time with its position.
@@ -466,7 +523,12 @@ impl GcodeReader {
 
 impl Session<'_> {
     fn job(&mut self, previous: Option<JobState>, file: File) -> Result<(), Stop> {
-        let banner = {
+        let banner = if let Some(banner) = self.greeted.take() {
+            for line in &banner.lines {
+                self.log_line('<', line);
+            }
+            banner
+        } else {
             let log = &mut self.log;
             let started = self.started;
             port::wait_for_banner(self.link, self.options.banner_timeout, |line| {
@@ -1222,13 +1284,7 @@ impl Session<'_> {
                 JobStatus::Failed,
                 Some(format!("{why}; {}", resume_hint(self.acked_line))),
             ),
-            Err(Stop::NoAnswer) => (
-                JobStatus::Failed,
-                Some(
-                    "no answer from a printer on <PORT> (is it the right port and baud rate?)"
-                        .to_string(),
-                ),
-            ),
+            Err(Stop::NoAnswer) => (JobStatus::Failed, Some(no_answer_message("<PORT>"))),
         };
         match status {
             // A finished job leaves nothing to resume.
