@@ -5,9 +5,8 @@
 //! OctoPrint's own virtual printer served by `../shared/tools/octo_pty.py`; the printers'
 //! logs are compared with the file by `../shared/tools/stream_check.py`.
 //!
-//! The jobs here are small so that CI stays quick; `judging_figures` (ignored, run with
-//! `cargo test --release --test stream_outside -- --ignored --nocapture`) streams the
-//! full-size jobs and prints the figures.
+//! The jobs here are small so that CI stays quick; `benches/stream.sh` streams the
+//! full-size jobs and prints the figures streaming is judged by.
 
 mod common;
 
@@ -175,19 +174,15 @@ const FAULTS: [&str; 10] = [
     "7",
 ];
 
-/// Stream a job through printer_emu.py with `emu_args`; the time it took and the
-/// checker's verdict.
-fn emu_run(tools: &Path, file: &Path, emu_args: &[&str]) -> (Duration, bool, serde_json::Value) {
+/// Stream a job through printer_emu.py with `emu_args`; the checker's verdict.
+fn emu_run(tools: &Path, file: &Path, emu_args: &[&str]) -> (bool, serde_json::Value) {
     let emu = Emulator::start("python3", &tools.join("printer_emu.py"), emu_args);
     let port = emu.port().expect("port");
-    let started = Instant::now();
     let output = lamina_stream(file, &port, &[]);
-    let took = started.elapsed();
     assert_ok(&output);
     let log = emu.log();
     let (_dir, _) = emu.stop();
-    let (pass, v) = stream_check(tools, file, &log, &[]);
-    (took, pass, v)
+    stream_check(tools, file, &log, &[])
 }
 
 #[test]
@@ -197,7 +192,7 @@ fn faulty_marlin_executes_exactly_the_file() {
     let file = job(&tools, dir.path(), 1500);
     let mut args = FAULTS.to_vec();
     args.extend(["--move-time", "0.002"]);
-    let (_, pass, v) = emu_run(&tools, &file, &args);
+    let (pass, v) = emu_run(&tools, &file, &args);
     assert!(pass, "{v}");
 }
 
@@ -208,7 +203,7 @@ fn reset_and_resume(
     file: &Path,
     reset_after: usize,
     move_time: &str,
-) -> (bool, serde_json::Value, String) {
+) -> (bool, serde_json::Value) {
     let after = reset_after.to_string();
     let emu = Emulator::start(
         "python3",
@@ -229,7 +224,6 @@ fn reset_and_resume(
     let port = emu.port().expect("port");
     let second = lamina_stream(file, &port, &["--resume"]);
     assert_ok(&second);
-    let stderr = String::from_utf8_lossy(&second.stderr).into_owned();
     let log = emu.log();
     let (_dir, emu_said) = emu.stop();
     assert!(
@@ -245,7 +239,7 @@ fn reset_and_resume(
     )
     .expect("JSON summary");
     assert_eq!(summary["resumed"], "reset", "{summary}");
-    (pass, v, stderr)
+    (pass, v)
 }
 
 #[test]
@@ -253,7 +247,7 @@ fn board_reset_at_forty_percent_then_resume_loses_nothing() {
     let Some(tools) = tools() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
     let file = job(&tools, dir.path(), 1000);
-    let (pass, v, _) = reset_and_resume(&tools, &file, 400, "0.005");
+    let (pass, v) = reset_and_resume(&tools, &file, 400, "0.005");
     assert!(pass, "{v}");
     assert_eq!(v["lost"], 0, "{v}");
     assert!(v["doubled"].as_u64().is_some_and(|d| d <= 24), "{v}");
@@ -336,30 +330,3 @@ fn octoprint_virtual_printer_with_several_lines_in_flight_goes_wrong() {
 
 /// How long the negative control streams: the faults come after about 3 s.
 const NEGATIVE_RUN: Duration = Duration::from_secs(12);
-
-/// The figures issue 16 is judged by, on the full-size jobs. Prints them.
-#[test]
-#[ignore = "takes minutes: run with --ignored --nocapture for the figures"]
-fn judging_figures() {
-    let Some(tools) = tools() else { return };
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = job(&tools, dir.path(), 7950);
-    let (clean, pass, _) = emu_run(&tools, &file, &["--move-time", "0.003"]);
-    assert!(pass);
-    let mut args = FAULTS.to_vec();
-    args.extend(["--move-time", "0.003"]);
-    let (faulty, pass, v) = emu_run(&tools, &file, &args);
-    assert!(pass, "{v}");
-    println!(
-        "8,000-command job: fault-free {:.1} s, with faults {:.1} s = {:.2}x",
-        clean.as_secs_f64(),
-        faulty.as_secs_f64(),
-        faulty.as_secs_f64() / clean.as_secs_f64()
-    );
-    let file3k = job(&tools, dir.path(), 2970);
-    let (pass, v, _) = reset_and_resume(&tools, &file3k, 1200, "0.01");
-    println!(
-        "reset at 40% of 3,000 then --resume: pass {pass}, lost {}, doubled {}, extra {}",
-        v["lost"], v["doubled"], v["extra"]
-    );
-}
