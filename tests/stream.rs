@@ -680,31 +680,12 @@ fn print_waits_for_the_printer_to_answer_before_slicing() {
     let cube = lamina::mesh::shapes::cuboid([0.0; 3], [10.0, 10.0, 2.0]);
     lamina::mesh::io::write_stl(&model, &cube).expect("write the cube");
     let out = dir.path().join("cube.gcode");
-    // A port that opens but where nothing answers.
-    let (master, port) = emulator::pty();
-    let started = std::time::Instant::now();
-    let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("print")
-        .arg(&model)
-        .arg("-o")
-        .arg(&out)
-        .args(["--port", &port, "--banner-wait", "1"])
-        .output()
-        .expect("lamina runs");
-    let took = started.elapsed();
-    drop(master);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!("no answer from a printer on {port}")),
-        "{stderr}"
-    );
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    let out_arg = out.to_string_lossy().to_string();
+    let model_arg = model.to_string_lossy().to_string();
+    refused_on_a_silent_port(&["print", &model_arg, "-o", &out_arg]);
     assert!(!out.exists(), "sliced before the printer answered");
     // With a printer there, the G-code goes where -o says, and nowhere else.
     let cache = tempfile::tempdir().expect("tempdir");
-    let out_arg = out.to_string_lossy().to_string();
-    let model_arg = model.to_string_lossy().to_string();
     let (printer, output) = stream_with_signals(
         Printer::new(Config::default()),
         &["print", &model_arg, "-o", &out_arg],
@@ -753,12 +734,17 @@ fn a_mesh_or_binary_file_is_refused_before_the_port_is_opened() {
 #[test]
 fn a_port_with_nothing_on_it_is_said_within_the_banner_wait_and_two_seconds() {
     let job = job(2, 10);
-    // A pseudo-terminal whose other side never answers.
+    refused_on_a_silent_port(&["stream", &job.path.to_string_lossy()]);
+    assert!(!Path::new(&format!("{}.lamina-job", job.path.display())).exists());
+}
+
+/// Run `lamina ARGS --port <pty> --banner-wait 1` on a pseudo-terminal whose other side
+/// never answers: it must say so and exit 1 within the banner wait and two seconds.
+fn refused_on_a_silent_port(args: &[&str]) {
     let (master, port) = emulator::pty();
     let started = std::time::Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("stream")
-        .arg(&job.path)
+        .args(args)
         .args(["--port", &port, "--banner-wait", "1"])
         .output()
         .expect("lamina runs");
@@ -771,7 +757,6 @@ fn a_port_with_nothing_on_it_is_said_within_the_banner_wait_and_two_seconds() {
         "{stderr}"
     );
     assert!(took < Duration::from_secs(3), "{took:?}");
-    assert!(!Path::new(&format!("{}.lamina-job", job.path.display())).exists());
 }
 
 /// Run `lamina stream FILE --port <pty> ARGS` with its stderr on a terminal (a
