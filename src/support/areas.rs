@@ -320,6 +320,9 @@ pub fn support_areas(
             .collect()
     };
     let ((), cut_layers) = rayon::join(carry, cut);
+    // The columns are cut: what carried them is not needed any more (support areas of
+    // a million-triangle model hold every layer at once, so each copy counts).
+    drop((contacts, stop_maps));
     let mut printable: Vec<Vec<ExPolygon>> = vec![Vec::new(); n];
     for (j, areas) in cut_layers {
         printable[j] = areas;
@@ -449,6 +452,7 @@ pub fn support_areas(
         layer.interface = top;
         layer.base = base;
     });
+    drop((exposed, printable, model, shadow));
 
     // Bottom interfaces: where support does not continue down, it rests on the model.
     if p.bottom_interface_layers > 0 {

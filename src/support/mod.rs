@@ -171,6 +171,7 @@ pub fn add_support(
             }
             _ => support_areas(layers, &overhangs, &params),
         };
+        drop(overhangs);
         for (l, sl) in layers.iter().zip(&support) {
             let a: f64 = sl.interior.iter().map(ExPolygon::area_mm2).sum();
             if a > 0.0 {
@@ -184,7 +185,7 @@ pub fn add_support(
             drop_interior(&mut support);
             report.interior_removed = true;
         }
-        let model: Vec<Vec<ExPolygon>> = layers.iter().map(|l| l.islands.clone()).collect();
+        let model: Vec<&[ExPolygon]> = layers.iter().map(|l| l.islands.as_slice()).collect();
         report.standing += stand::stand(&mut support, &model, params.xy_gap + params.line_inset);
         for (l, sl) in layers.iter().zip(&support) {
             let area: f64 = sl

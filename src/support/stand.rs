@@ -66,9 +66,14 @@ fn unheld(here: &[ExPolygon], support: &[ExPolygon], model: &[ExPolygon]) -> Vec
 }
 
 /// Make every support island of `layers` rest on the layer below: `model[j]` is layer
-/// `j`'s model, `gap` how far the areas of columns grown down keep from it (mm: the XY
-/// gap plus half a line, as the areas hold line centres).
-pub fn stand(layers: &mut [SupportLayer], model: &[Vec<ExPolygon>], gap: f64) -> Standing {
+/// `j`'s model (borrowed: the sliced layers' own islands serve), `gap` how far the areas
+/// of columns grown down keep from it (mm: the XY gap plus half a line, as the areas
+/// hold line centres).
+pub fn stand<M: AsRef<[ExPolygon]> + Sync>(
+    layers: &mut [SupportLayer],
+    model: &[M],
+    gap: f64,
+) -> Standing {
     let mut done = Standing::default();
     let n = layers.len().min(model.len());
     if n < 2 {
@@ -83,7 +88,14 @@ pub fn stand(layers: &mut [SupportLayer], model: &[Vec<ExPolygon>], gap: f64) ->
     // Most layers rest on the one below as they are: find the others in parallel.
     let suspects: Vec<usize> = (1..n)
         .into_par_iter()
-        .filter(|&j| !unheld(&all(&layers[j]), &all(&layers[j - 1]), &model[j - 1]).is_empty())
+        .filter(|&j| {
+            !unheld(
+                &all(&layers[j]),
+                &all(&layers[j - 1]),
+                model[j - 1].as_ref(),
+            )
+            .is_empty()
+        })
         .collect();
     let mut changed_below = false;
     let mut next = 0;
@@ -96,7 +108,11 @@ pub fn stand(layers: &mut [SupportLayer], model: &[Vec<ExPolygon>], gap: f64) ->
         if !check {
             continue;
         }
-        let free = unheld(&all(&layers[j]), &all(&layers[j - 1]), &model[j - 1]);
+        let free = unheld(
+            &all(&layers[j]),
+            &all(&layers[j - 1]),
+            model[j - 1].as_ref(),
+        );
         for piece in free {
             if piece.area_mm2() < SPECK {
                 let cut = std::slice::from_ref(&piece);
@@ -111,7 +127,7 @@ pub fn stand(layers: &mut [SupportLayer], model: &[Vec<ExPolygon>], gap: f64) ->
             done.grown += 1;
             let mut column = vec![piece];
             for k in (0..j).rev() {
-                let clear = geom::offset(&model[k], scaled(gap) as f64, JoinType::Miter);
+                let clear = geom::offset(model[k].as_ref(), scaled(gap) as f64, JoinType::Miter);
                 let part = geom::difference(&column, &clear);
                 if part.is_empty() {
                     break;
@@ -123,7 +139,7 @@ pub fn stand(layers: &mut [SupportLayer], model: &[Vec<ExPolygon>], gap: f64) ->
                 if k == 0 {
                     break;
                 }
-                column = unheld(&part, &all(&layers[k - 1]), &model[k - 1]);
+                column = unheld(&part, &all(&layers[k - 1]), model[k - 1].as_ref());
                 if column.is_empty() {
                     break;
                 }
