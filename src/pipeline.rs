@@ -175,11 +175,7 @@ pub fn slice(
 ) -> Result<Report, PipelineError> {
     let clip_failures = geom::clip_failures();
     let p = &settings.print;
-    let options = SliceOptions {
-        closing_radius: p.slice_closing_radius,
-        min_area: p.slice_min_area,
-        resolution: p.resolution,
-    };
+    let options = SliceOptions::from_print(p);
     let tools = settings.printer.tools();
     // Vessel models: each mesh is a lumen, and what is printed is the wall round it.
     let walls = crate::vessel::Walls::new(objects, settings);

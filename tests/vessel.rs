@@ -396,6 +396,72 @@ fn sloped_vessels_get_the_wall_of_vertical_ones() {
     }
 }
 
+/// `lamina inspect --vessel-wall` on `mesh` with `extra` arguments: its vessel wall
+/// report.
+fn inspect_wall(dir: &Path, name: &str, mesh: &Mesh, extra: &[&str]) -> Value {
+    let path = dir.join(format!("{name}.stl"));
+    lamina::mesh::io::write_stl(&path, mesh).unwrap();
+    let mut args = vec!["inspect", s(&path), "--json"];
+    args.extend_from_slice(extra);
+    let o = lamina(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let wall = v[0]["vessel_wall"].clone();
+    println!("{name} {extra:?}: {wall}");
+    wall
+}
+
+#[test]
+fn inspect_reports_the_wall_volume_and_the_narrowest_lumen() {
+    // A straight lumen of radius r cut flat at both ends: its wall, open at the ends,
+    // is a ring π((r + T)² - r²) in area all along its length.
+    let (r, t, length): (f64, f64, f64) = (2.0, 1.0, 16.0);
+    let dir = tempfile::tempdir().unwrap();
+    let tube = tilted_cylinder(r, length, 0.0);
+    let w = inspect_wall(dir.path(), "tube", &tube, &["--vessel-wall", "1"]);
+    let expected = std::f64::consts::PI * ((r + t).powi(2) - r * r) * length;
+    let volume = num(&w, "wall_volume_mm3");
+    assert!(
+        (volume - expected).abs() < 0.03 * expected,
+        "{volume} vs {expected}"
+    );
+    assert_eq!(num(&w, "openings"), 2.0, "{w}");
+    let narrowest = num(&w, "narrowest_lumen_mm");
+    assert!((narrowest - 2.0 * r).abs() < 0.02 * 2.0 * r, "{w}");
+    // Negative control: closed at its ends the wall has two discs more, and its
+    // volume is not the open tube's.
+    let closed = inspect_wall(
+        dir.path(),
+        "tube",
+        &tube,
+        &["--vessel-wall", "1", "--vessel-open", "none"],
+    );
+    let volume = num(&closed, "wall_volume_mm3");
+    assert!((volume - expected).abs() > 0.1 * expected, "{volume}");
+
+    // A stenosis: the same lumen narrowed to a waist of radius 1.2 in its middle.
+    let waist = 1.2;
+    let stenosed = lamina::mesh::implicit::contour(
+        |p| {
+            let radius = r - (r - waist) * (-(p[2] / 2.0).powi(2)).exp();
+            (p[0].hypot(p[1]) - radius).max(p[2].abs() - length / 2.0)
+        },
+        [-r - 1.0, -r - 1.0, -length],
+        [r + 1.0, r + 1.0, length],
+        0.15,
+    );
+    let w = inspect_wall(dir.path(), "stenosis", &stenosed, &["--vessel-wall", "1"]);
+    let narrowest = num(&w, "narrowest_lumen_mm");
+    assert!((narrowest - 2.0 * waist).abs() < 0.05 * 2.0 * waist, "{w}");
+    let at = w["narrowest_at"][2].as_f64().unwrap();
+    assert!(at.abs() < 1.0, "{w}");
+    // Without --vessel-wall there is no wall report.
+    let path = dir.path().join("tube.stl");
+    let o = lamina(&["inspect", s(&path), "--json"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v[0]["vessel_wall"].is_null(), "{v}");
+}
+
 #[test]
 fn holes_in_the_lumen_do_not_leak_into_the_wall() {
     let intact = phantom::lumen(0.3);

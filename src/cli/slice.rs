@@ -58,6 +58,18 @@ pub enum VesselOpenArg {
     Z,
 }
 
+impl VesselOpenArg {
+    /// The `vessel_open` setting it stands for.
+    pub fn setting(self) -> String {
+        let v = match self {
+            VesselOpenArg::None => "none",
+            VesselOpenArg::Auto => "auto",
+            VesselOpenArg::Z => "z",
+        };
+        format!("vessel_open={v}")
+    }
+}
+
 /// How the model is turned before printing, on the command line.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OrientArg {
@@ -197,12 +209,7 @@ impl JobArgs {
             extra.push("fill_density=100".into());
         }
         if let Some(o) = self.vessel_open {
-            let v = match o {
-                VesselOpenArg::None => "none",
-                VesselOpenArg::Auto => "auto",
-                VesselOpenArg::Z => "z",
-            };
-            extra.push(format!("vessel_open={v}"));
+            extra.push(o.setting());
         }
         extra.extend(more);
         let mut selection = self.profiles.selection(extra);

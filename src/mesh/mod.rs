@@ -6,6 +6,7 @@ pub mod implicit;
 pub mod io;
 pub mod phantom;
 pub mod place;
+pub mod rays;
 pub mod repair;
 pub mod shapes;
 pub mod topology;

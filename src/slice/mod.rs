@@ -43,6 +43,17 @@ pub struct SliceOptions {
     pub resolution: f64,
 }
 
+impl SliceOptions {
+    /// The options the print settings give.
+    pub fn from_print(p: &crate::profile::Print) -> SliceOptions {
+        SliceOptions {
+            closing_radius: p.slice_closing_radius,
+            min_area: p.slice_min_area,
+            resolution: p.resolution,
+        }
+    }
+}
+
 impl Default for SliceOptions {
     fn default() -> Self {
         SliceOptions {

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod core;
+pub mod measure;
 pub mod openings;
 pub mod phantom;
 pub mod wall;
