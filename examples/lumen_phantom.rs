@@ -20,11 +20,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| PathBuf::from("lumen.stl"));
     let mesh = lumen(LUMEN_STEP);
     lamina::mesh::io::write_stl(&out, &mesh)?;
-    println!(
-        "wrote {} ({} triangles, {} vertices)",
-        out.display(),
-        mesh.faces.len(),
-        mesh.vertices.len()
-    );
+    println!("wrote {}: {} triangles", out.display(), mesh.faces.len());
     Ok(())
 }

@@ -81,31 +81,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         BEND_RADIUS + margin,
     ];
     let mesh = contour(field, min, max, STEP);
-    write_binary_stl(&out, &mesh)?;
-    println!(
-        "wrote {} ({} triangles, {} vertices)",
-        out.display(),
-        mesh.faces.len(),
-        mesh.vertices.len()
-    );
+    lamina::mesh::io::write_stl(&out, &mesh)?;
+    println!("wrote {}: {} triangles", out.display(), mesh.faces.len());
     Ok(())
 }
 
 fn dist(a: [f64; 3], b: [f64; 3]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
-}
-
-fn write_binary_stl(path: &std::path::Path, mesh: &lamina::mesh::Mesh) -> std::io::Result<()> {
-    let triangles: Vec<stl_io::Triangle> = mesh
-        .faces
-        .iter()
-        .map(|f| {
-            let v = f.map(|i| stl_io::Vertex::new(mesh.vertices[i as usize]));
-            stl_io::Triangle {
-                normal: stl_io::Normal::new([0.0, 0.0, 0.0]),
-                vertices: v,
-            }
-        })
-        .collect();
-    lamina::output::write_atomically(path, |mut w| stl_io::write_stl(&mut w, triangles.iter()))
 }
