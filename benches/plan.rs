@@ -97,6 +97,7 @@ fn many_islands(layers: usize, n: usize) -> Vec<LayerRegions> {
                 })
                 .collect(),
             support: Vec::new(),
+            support_areas: Vec::new(),
         })
         .collect()
 }
@@ -130,6 +131,7 @@ fn bench(c: &mut Criterion) {
             height: H,
             islands: vec![island(Point::from_mm(100.0, 100.0), 95.0, 25_000)],
             support: Vec::new(),
+            support_areas: Vec::new(),
         })
         .collect();
     eprintln!("big island: {} paths", paths(&big));

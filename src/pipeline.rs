@@ -213,7 +213,10 @@ pub fn slice(
             .collect();
         let meshes: Vec<&crate::mesh::Mesh> = objects.iter().map(|o| &o.mesh).collect();
         support_report = support::add_support(&stack.layers, &meshes, &mut skeleton, settings);
-        stack.support = skeleton.into_iter().map(|l| l.support).collect();
+        (stack.support, stack.support_areas) = skeleton
+            .into_iter()
+            .map(|l| (l.support, l.support_areas))
+            .unzip();
     }
 
     if n == 0 {
@@ -421,6 +424,9 @@ struct LayerStack<'a> {
     sliced: usize,
     /// Support paths of every layer, taken as the layers are made.
     support: Vec<Vec<(usize, ExtrusionPath)>>,
+    /// Support outlines of every layer (see [`LayerRegions::support_areas`]), taken with
+    /// the paths.
+    support_areas: Vec<Vec<ExPolygon>>,
     /// Whether any layer has anything to print.
     any_islands: bool,
     repairs: ChainStats,
@@ -467,7 +473,7 @@ impl EmptyLayers {
 struct Chunk {
     range: std::ops::Range<usize>,
     regions: Vec<LayerRegions>,
-    combs: Vec<Vec<Option<plan::CombRegion>>>,
+    combs: Vec<plan::LayerCombs>,
 }
 
 impl<'a> LayerStack<'a> {
@@ -517,6 +523,7 @@ impl<'a> LayerStack<'a> {
             layers,
             sliced: 0,
             support: Vec::new(),
+            support_areas: Vec::new(),
             any_islands: false,
             repairs: ChainStats::default(),
             empties: (0..objects.len()).map(|_| EmptyLayers::default()).collect(),
@@ -728,6 +735,7 @@ impl<'a> LayerStack<'a> {
                 Some(last) if last.index == i => {
                     last.islands.extend(r.islands);
                     last.support.extend(r.support);
+                    last.support_areas.extend(r.support_areas);
                 }
                 _ => regions.push(r),
             }
@@ -735,6 +743,9 @@ impl<'a> LayerStack<'a> {
         for r in &mut regions {
             if let Some(paths) = self.support.get_mut(r.index) {
                 r.support.extend(std::mem::take(paths));
+            }
+            if let Some(areas) = self.support_areas.get_mut(r.index) {
+                r.support_areas.extend(std::mem::take(areas));
             }
         }
         // Later chunks look no lower than their first layer less the bottom layers.

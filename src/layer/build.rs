@@ -63,6 +63,7 @@ pub fn layer_regions(
         height: layer.height,
         islands,
         support: Vec::new(),
+        support_areas: Vec::new(),
     }
 }
 
@@ -228,6 +229,7 @@ pub fn merge_objects(mut objects: Vec<Vec<LayerRegions>>) -> Vec<LayerRegions> {
                     Some(m) => {
                         m.islands.extend(l.islands);
                         m.support.extend(l.support);
+                        m.support_areas.extend(l.support_areas);
                     }
                 }
             }

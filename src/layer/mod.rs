@@ -29,6 +29,10 @@ pub struct LayerRegions {
     /// Support paths of the layer (support body and interface), with the tool that
     /// prints them; printed before the islands.
     pub support: Vec<(usize, ExtrusionPath)>,
+    /// Where the support is printed: the extent of its beads, one outline per piece
+    /// (a branch, a column). Every support path lies inside one of them, and travel
+    /// that stays inside one crosses nothing the nozzle could string over.
+    pub support_areas: Vec<ExPolygon>,
 }
 
 /// The paths of one island, by kind. Within each list the order is the print order the

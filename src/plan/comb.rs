@@ -69,11 +69,25 @@ impl CombRegion {
     /// assert!(!r.contains(Point::from_mm(0.2, 5.0)));
     /// ```
     pub fn new(island: &ExPolygon, inset: f64) -> Option<CombRegion> {
-        let shrunk = geom::offset(
-            std::slice::from_ref(island),
-            -(scaled(inset) as f64),
-            JoinType::Miter,
-        );
+        CombRegion::of_areas(std::slice::from_ref(island), inset)
+    }
+
+    /// The region of several areas together, shrunk by `inset` mm (grown when
+    /// negative). Grown, it is the keep-out of a layer's model: a travel from outside
+    /// it whose line meets none of its edges ([`CombRegion::segment_is_free`]) stays
+    /// clear of the model.
+    ///
+    /// ```
+    /// use lamina::geom::{scaled, ExPolygon, Point, Polygon};
+    /// use lamina::plan::CombRegion;
+    /// let sq = |x: f64| ExPolygon::new(Polygon::rectangle(scaled(x), 0, scaled(x + 10.0), scaled(10.0)));
+    /// let model = CombRegion::of_areas(&[sq(0.0), sq(20.0)], -0.5).unwrap();
+    /// assert!(model.contains(Point::from_mm(-0.2, 5.0)));
+    /// assert!(model.segment_is_free(Point::from_mm(15.0, -5.0), Point::from_mm(15.0, 15.0)));
+    /// assert!(!model.segment_is_free(Point::from_mm(-5.0, 5.0), Point::from_mm(15.0, 5.0)));
+    /// ```
+    pub fn of_areas(areas: &[ExPolygon], inset: f64) -> Option<CombRegion> {
+        let shrunk = geom::offset(areas, -(scaled(inset) as f64), JoinType::Miter);
         if shrunk.is_empty() {
             return None;
         }
@@ -103,7 +117,7 @@ impl CombRegion {
             ring_start,
             edge_ring,
             grid,
-            hop: HOP_FACTOR * scaled(inset) as f64,
+            hop: HOP_FACTOR * scaled(inset.max(0.0)) as f64,
         })
     }
 

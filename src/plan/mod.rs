@@ -116,11 +116,11 @@ pub mod tower;
 pub use comb::{CombRegion, DETOUR_FACTOR, DETOUR_SLACK};
 pub use cooling::{apply_cooling, extrusion_time, layer_fan, slow_down};
 pub use hull::{convex_hull, min_width};
-pub use order::{NearestIslands, PathEnds, chain_paths, island_order, perimeter_nests};
+pub use order::{NearestIslands, PathEnds, chain_paths, island_order, perimeter_nests, two_opt};
 pub use params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams, is_bridging,
 };
-pub use planner::{JobPlanner, plan_job, plan_layers, prepare_combs};
+pub use planner::{JobPlanner, LayerCombs, plan_job, plan_layers, prepare_combs};
 pub use seam::{
     ALIGN_RADIUS, MIN_HIDING_TURN, SEAM_HIDE_RADIUS, SeamHistory, choose_seam, rotate_loop,
     seam_and_anchor,

@@ -158,13 +158,19 @@ pub struct NearestIslands {
 impl NearestIslands {
     /// A picker over `outlines` (island `i` is `outlines[i]`).
     pub fn new(outlines: &[&ExPolygon]) -> NearestIslands {
+        let rings: Vec<&[Point]> = outlines.iter().map(|o| &o.contour.points[..]).collect();
+        NearestIslands::of_rings(&rings)
+    }
+
+    /// A picker over rings of points (ring `i` is `rings[i]`), such as wall loops.
+    pub fn of_rings(rings: &[&[Point]]) -> NearestIslands {
         let step2 = (crate::geom::scaled(ISLAND_SAMPLE) as f64).powi(2);
         let mut entries: Vec<(Point, usize)> = Vec::new();
-        let mut range = Vec::with_capacity(outlines.len());
-        for (i, o) in outlines.iter().enumerate() {
+        let mut range = Vec::with_capacity(rings.len());
+        for (i, o) in rings.iter().enumerate() {
             let begin = entries.len();
             let mut last: Option<Point> = None;
-            for &p in &o.contour.points {
+            for &p in o.iter() {
                 if last.is_none_or(|q| (p - q).length_squared() >= step2) {
                     entries.push((p, i));
                     last = Some(p);
@@ -190,6 +196,66 @@ impl NearestIslands {
             self.grid.remove(k);
         }
         Some((i, p))
+    }
+}
+
+/// A stretch of the visit order is reversed by [`two_opt`] only when it is at most this
+/// many visits long: the gain of 2-opt on a nearest-first order comes from mending
+/// local crossings, and the window keeps each pass linear in the number of visits.
+const TWO_OPT_WINDOW: usize = 48;
+
+/// Passes of [`two_opt`] over the whole order at most (each pass that still improves
+/// the tour is followed by another).
+const TWO_OPT_PASSES: usize = 6;
+
+/// Shorten the open tour that starts at `from` and visits `points[order[0]]`,
+/// `points[order[1]]`, ... by 2-opt moves: a stretch of the order is reversed when
+/// that makes the travel shorter. The tour ends wherever its last visit is.
+///
+/// ```
+/// use lamina::geom::Point;
+/// use lamina::plan::two_opt;
+/// let p = |x: i64, y: i64| Point::new(x, y);
+/// // Four points on a line visited out of turn: the doubling back is mended.
+/// let points = [p(0, 0), p(10, 0), p(20, 0), p(30, 0)];
+/// let mut order = vec![0, 2, 1, 3];
+/// two_opt(&points, &mut order, p(0, 0));
+/// assert_eq!(order, vec![0, 1, 2, 3]);
+/// ```
+pub fn two_opt(points: &[Point], order: &mut [usize], from: Point) {
+    let n = order.len();
+    if n < 3 {
+        return;
+    }
+    let at = |order: &[usize], i: usize| points[order[i]];
+    let d = |a: Point, b: Point| a.distance(b);
+    for _ in 0..TWO_OPT_PASSES {
+        let mut improved = false;
+        for i in 0..n - 1 {
+            let before = if i == 0 { from } else { at(order, i - 1) };
+            let first = at(order, i);
+            let link_in = d(before, first);
+            for j in i + 1..n.min(i + TWO_OPT_WINDOW) {
+                let last = at(order, j);
+                // Reversing order[i..=j]: `before` links to `last`, `first` to what
+                // follows `last` (nothing after the end of the tour).
+                let (old_out, new_out) = if j + 1 < n {
+                    let next = at(order, j + 1);
+                    (d(last, next), d(first, next))
+                } else {
+                    (0.0, 0.0)
+                };
+                let gain = link_in + old_out - d(before, last) - new_out;
+                if gain > 1.0 {
+                    order[i..=j].reverse();
+                    improved = true;
+                    break;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
     }
 }
 
@@ -299,6 +365,17 @@ pub fn perimeter_nests(loops: &[ExtrusionPath], external_first: bool) -> Vec<Vec
     for i in 0..n {
         if parent[i] != usize::MAX {
             children[parent[i]].push(i);
+        }
+    }
+    // Siblings (the pieces a wall splits into) one after the other by where they
+    // start, nearest first, not in the order they were made.
+    for c in &mut children {
+        if c.len() > 2 {
+            let ends: Vec<PathEnds> = c.iter().map(|&i| PathEnds::of(&loops[i])).collect();
+            let order = chain_paths(&ends[1..], ends[0].start);
+            let rest: Vec<usize> = order.into_iter().map(|(k, _)| c[k + 1]).collect();
+            c.truncate(1);
+            c.extend(rest);
         }
     }
     let mut nests = Vec::new();

@@ -22,7 +22,7 @@ use crate::timing;
 
 use super::comb::CombRegion;
 use super::cooling::apply_cooling;
-use super::order::{NearestIslands, PathEnds, chain_paths, perimeter_nests};
+use super::order::{NearestIslands, PathEnds, chain_paths, perimeter_nests, two_opt};
 use super::params::{PlanParams, SeamPosition};
 use super::seam::{SeamHistory, rotate_loop, seam_and_anchor};
 use super::skirt::{Adhesion, adhesion};
@@ -36,6 +36,17 @@ const PREPARE_CHUNK: usize = 16;
 
 /// Comb inset (mm) of islands without a wall to take it from.
 const DEFAULT_COMB_INSET: f64 = 0.45;
+
+/// A travel from one support piece to another counts as crossing the model when it
+/// comes this near the model's outline, mm: closer, the 0.4 mm nozzle would brush the
+/// outer wall.
+const SUPPORT_TRAVEL_CLEARANCE: f64 = 0.3;
+
+/// Longest travel between support pieces made without retracting, mm: over a short
+/// hop through the air between branches a string is harmless (it comes away with the
+/// support), over a long one the nozzle would ooze enough to start the next piece
+/// thin.
+const SUPPORT_HOP_MAX: f64 = 20.0;
 
 /// Plan every layer: order, seams, travels, skirt and brim, speeds and fan.
 ///
@@ -52,7 +63,7 @@ const DEFAULT_COMB_INSET: f64 = 0.45;
 /// let outline = Polygon::rectangle(0, 0, scaled(10.0), scaled(10.0));
 /// let wall = Polygon::rectangle(scaled(0.225), scaled(0.225), scaled(9.775), scaled(9.775));
 /// let layer = LayerRegions {
-///     index: 0, z: 0.2, height: 0.2, support: vec![],
+///     index: 0, z: 0.2, height: 0.2, support: vec![], support_areas: vec![],
 ///     islands: vec![IslandPaths {
 ///         boundary: ExPolygon::new(outline), tool: 0, object: 0,
 ///         perimeters: vec![ExtrusionPath::from_loop(Role::ExternalPerimeter, wall, 0.45, 0.2)],
@@ -155,20 +166,39 @@ impl<'a> JobPlanner<'a> {
     }
 
     /// Plan the next layer (layers come in order, first layer first); `combs` are its
-    /// islands' comb regions from [`prepare_combs`].
-    pub fn plan_layer(&mut self, layer: &LayerRegions, combs: &[Option<CombRegion>]) -> LayerPlan {
+    /// comb regions from [`prepare_combs`].
+    pub fn plan_layer(&mut self, layer: &LayerRegions, combs: &LayerCombs) -> LayerPlan {
         self.planner.plan_layer(layer, combs)
     }
 }
 
-/// The comb regions of every island of `layers`, in parallel (they need no state, so
-/// they are made ahead of the sequential planning).
-pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<Vec<Option<CombRegion>>> {
+/// What the planner needs to travel inside one layer's islands and support pieces,
+/// made ahead of the sequential planning (see [`prepare_combs`]).
+#[derive(Debug, Clone, Default)]
+pub struct LayerCombs {
+    /// Island `i`'s comb region (`None` where there is nothing to comb).
+    pub islands: Vec<Option<CombRegion>>,
+    /// Support piece `k`'s comb region (the piece is the layer's `support_areas[k]`).
+    pub support: Vec<Option<CombRegion>>,
+    /// The piece each support path lies in (by the layer's `support` index), `None`
+    /// for a path outside every piece.
+    pub support_piece: Vec<Option<usize>>,
+    /// The layer's model outline grown by [`SUPPORT_TRAVEL_CLEARANCE`] (layers with
+    /// support and islands): travel between support pieces that keeps out of it needs
+    /// no retraction.
+    pub model: Option<CombRegion>,
+}
+
+/// The comb regions of every island and support piece of `layers`, in parallel (they
+/// need no state, so they are made ahead of the sequential planning).
+pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerCombs> {
     let needed = params.combing || params.retract.only_when_crossing_perimeters;
     layers
         .par_iter()
         .map(|l| {
-            l.islands
+            let _busy = timing::enter(timing::Stage::Plan);
+            let islands = l
+                .islands
                 .par_iter()
                 .map(|isl| {
                     let _busy = timing::enter(timing::Stage::Plan);
@@ -178,9 +208,186 @@ pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<Vec<Op
                     }
                     CombRegion::new(&isl.boundary, comb_inset(isl))
                 })
-                .collect()
+                .collect();
+            let support_piece = support_pieces(l);
+            let inset = support_comb_inset(l);
+            let mut count = vec![0usize; l.support_areas.len()];
+            for k in support_piece.iter().flatten() {
+                count[*k] += 1;
+            }
+            let support = l
+                .support_areas
+                .iter()
+                .zip(&count)
+                .map(|(area, &n)| {
+                    if !needed || n < 2 {
+                        return None;
+                    }
+                    CombRegion::new(area, inset)
+                })
+                .collect();
+            let model = if l.support.is_empty() || l.islands.is_empty() {
+                None
+            } else {
+                let outlines: Vec<geom::ExPolygon> =
+                    l.islands.iter().map(|i| i.boundary.clone()).collect();
+                CombRegion::of_areas(&outlines, -SUPPORT_TRAVEL_CLEARANCE)
+            };
+            LayerCombs {
+                islands,
+                support,
+                support_piece,
+                model,
+            }
         })
         .collect()
+}
+
+/// The support piece (index in `layer.support_areas`) each support path starts in.
+fn support_pieces(layer: &LayerRegions) -> Vec<Option<usize>> {
+    if layer.support_areas.is_empty() {
+        return vec![None; layer.support.len()];
+    }
+    let boxes: Vec<Option<geom::BBox>> = layer
+        .support_areas
+        .iter()
+        .map(geom::ExPolygon::bbox)
+        .collect();
+    let index = BoxIndex::new(&boxes);
+    layer
+        .support
+        .iter()
+        .map(|(_, path)| {
+            let p = *path.points.first()?;
+            index
+                .candidates(p)
+                .find(|&k| layer.support_areas[k].contains(p))
+        })
+        .collect()
+}
+
+/// Half the widest support line of the layer: the comb region of a support piece is
+/// where the beads' centres go.
+fn support_comb_inset(layer: &LayerRegions) -> f64 {
+    let w = layer
+        .support
+        .iter()
+        .map(|(_, p)| p.width)
+        .fold(0.0, f64::max);
+    if w > 0.0 {
+        w / 2.0
+    } else {
+        DEFAULT_COMB_INSET / 2.0
+    }
+}
+
+/// Boxes in a uniform grid, to find the few whose box holds a point.
+struct BoxIndex<'b> {
+    boxes: &'b [Option<geom::BBox>],
+    origin: Point,
+    cell: i64,
+    nx: usize,
+    ny: usize,
+    /// Boxes of cell `c`: `slots[start[c]..start[c + 1]]`.
+    start: Vec<usize>,
+    slots: Vec<usize>,
+}
+
+impl<'b> BoxIndex<'b> {
+    fn new(boxes: &'b [Option<geom::BBox>]) -> BoxIndex<'b> {
+        let mut all: Option<geom::BBox> = None;
+        let mut side = 0.0;
+        let mut n = 0usize;
+        for b in boxes.iter().flatten() {
+            match all.as_mut() {
+                Some(a) => a.merge(b),
+                None => all = Some(*b),
+            }
+            let s = b.size();
+            side += s.x.max(s.y) as f64;
+            n += 1;
+        }
+        let Some(all) = all else {
+            return BoxIndex {
+                boxes,
+                origin: Point::default(),
+                cell: 1,
+                nx: 0,
+                ny: 0,
+                start: vec![0],
+                slots: Vec::new(),
+            };
+        };
+        let size = all.size();
+        // Cells about the size of a typical box, no more of them than a few per box.
+        let mut cell = (side / n as f64).max(1.0);
+        while ((size.x as f64 / cell).ceil() + 1.0) * ((size.y as f64 / cell).ceil() + 1.0)
+            > 4.0 * n as f64 + 16.0
+        {
+            cell *= 1.5;
+        }
+        let cell = cell.ceil() as i64;
+        let nx = (size.x / cell) as usize + 1;
+        let ny = (size.y / cell) as usize + 1;
+        let span = |b: &geom::BBox| {
+            let c0 = ((b.min.x - all.min.x) / cell) as usize;
+            let c1 = (((b.max.x - all.min.x) / cell) as usize).min(nx - 1);
+            let r0 = ((b.min.y - all.min.y) / cell) as usize;
+            let r1 = (((b.max.y - all.min.y) / cell) as usize).min(ny - 1);
+            (c0..=c1, r0..=r1)
+        };
+        let mut len = vec![0usize; nx * ny];
+        for b in boxes.iter().flatten() {
+            let (cs, rs) = span(b);
+            for r in rs {
+                for c in cs.clone() {
+                    len[r * nx + c] += 1;
+                }
+            }
+        }
+        let mut start = Vec::with_capacity(nx * ny + 1);
+        start.push(0);
+        for l in &len {
+            start.push(start.last().copied().unwrap_or(0) + l);
+        }
+        let mut fill = start.clone();
+        let mut slots = vec![0usize; start[nx * ny]];
+        for (k, b) in boxes.iter().enumerate() {
+            let Some(b) = b else { continue };
+            let (cs, rs) = span(b);
+            for r in rs {
+                for c in cs.clone() {
+                    slots[fill[r * nx + c]] = k;
+                    fill[r * nx + c] += 1;
+                }
+            }
+        }
+        BoxIndex {
+            boxes,
+            origin: all.min,
+            cell,
+            nx,
+            ny,
+            start,
+            slots,
+        }
+    }
+
+    /// The boxes holding `p`, in index order.
+    fn candidates(&self, p: Point) -> impl Iterator<Item = usize> + '_ {
+        let (dx, dy) = (p.x - self.origin.x, p.y - self.origin.y);
+        let cell = if dx < 0 || dy < 0 || self.nx == 0 {
+            None
+        } else {
+            let (c, r) = ((dx / self.cell) as usize, (dy / self.cell) as usize);
+            (c < self.nx && r < self.ny).then_some(r * self.nx + c)
+        };
+        let slots = cell.map_or(&[][..], |c| &self.slots[self.start[c]..self.start[c + 1]]);
+        slots
+            .iter()
+            .copied()
+            .filter(move |&k| self.boxes[k].is_some_and(|b| b.contains(p)))
+    }
 }
 
 /// About one external wall width: the island's outer wall's width.
@@ -222,32 +429,45 @@ struct LayerState {
     height: f64,
     /// The island the last extrusion belongs to.
     island: Option<usize>,
+    /// Whether the last extrusion was support.
+    on_support: bool,
     /// A tool change just happened (it retracted): the next travel does not.
     after_tool_change: bool,
     new_seams: SeamHistory,
     loops: u64,
 }
 
-/// Where a path sits: which island (for combing), and its comb region.
+/// Where a path sits: which island (for combing), and its comb region; for support,
+/// the layer's model outline to keep clear of between pieces.
 #[derive(Clone, Copy)]
 struct Place<'c> {
     island: Option<usize>,
     comb: Option<&'c CombRegion>,
+    support: Option<SupportPlace<'c>>,
+}
+
+/// What a support path's travel needs to know.
+#[derive(Clone, Copy)]
+struct SupportPlace<'c> {
+    /// The layer's model grown by [`SUPPORT_TRAVEL_CLEARANCE`] (`None`: no model).
+    model: Option<&'c CombRegion>,
 }
 
 const OUTSIDE: Place<'static> = Place {
     island: None,
     comb: None,
+    support: None,
 };
 
 impl Planner<'_> {
-    fn plan_layer(&mut self, layer: &LayerRegions, combs: &[Option<CombRegion>]) -> LayerPlan {
+    fn plan_layer(&mut self, layer: &LayerRegions, combs: &LayerCombs) -> LayerPlan {
         let mut st = LayerState {
             steps: Vec::new(),
             first_layer: layer.index == 0,
             index: layer.index,
             height: layer.height,
             island: None,
+            on_support: false,
             after_tool_change: false,
             new_seams: SeamHistory::default(),
             loops: 0,
@@ -277,6 +497,7 @@ impl Planner<'_> {
                 st.steps.push(Step::ToolChange { tool });
                 st.after_tool_change = true;
                 st.island = None;
+                st.on_support = false;
                 self.tool = tool;
                 // The new tool purges on the tower before it touches the part.
                 if let Some(Some(band)) = purges.as_ref().and_then(|p| p.get(change)) {
@@ -290,8 +511,8 @@ impl Planner<'_> {
                     self.print_tower_layer(&mut st, t, changes.is_empty(), layer.height);
                 }
             }
-            self.print_support(&mut st, layer, tool);
-            self.print_islands(&mut st, layer, combs, tool);
+            self.print_support(&mut st, layer, combs, tool);
+            self.print_islands(&mut st, layer, &combs.islands, tool);
         }
         if order.is_empty() {
             if let Some(t) = &tower {
@@ -404,14 +625,65 @@ impl Planner<'_> {
         }
     }
 
-    fn print_support(&mut self, st: &mut LayerState, layer: &LayerRegions, tool: usize) {
-        let paths: Vec<&ExtrusionPath> = layer
-            .support
-            .iter()
-            .filter(|(t, _)| *t == tool)
-            .map(|(_, p)| p)
+    /// The support paths of `tool`, piece by piece (nearest piece first), so travel
+    /// between paths of one piece stays inside it (combed, no retraction); paths
+    /// outside every piece after them.
+    fn print_support(
+        &mut self,
+        st: &mut LayerState,
+        layer: &LayerRegions,
+        combs: &LayerCombs,
+        tool: usize,
+    ) {
+        let mut pieces: Vec<Vec<&ExtrusionPath>> = vec![Vec::new(); layer.support_areas.len()];
+        let mut loose: Vec<&ExtrusionPath> = Vec::new();
+        for (k, (t, path)) in layer.support.iter().enumerate() {
+            if *t != tool {
+                continue;
+            }
+            match combs.support_piece.get(k).copied().flatten() {
+                Some(g) => pieces[g].push(path),
+                None => loose.push(path),
+            }
+        }
+        let members: Vec<usize> = (0..pieces.len())
+            .filter(|&g| !pieces[g].is_empty())
             .collect();
-        self.print_chained(st, &paths, OUTSIDE);
+        let support = SupportPlace {
+            model: combs.model.as_ref(),
+        };
+        if !members.is_empty() {
+            let outlines: Vec<&geom::ExPolygon> =
+                members.iter().map(|&g| &layer.support_areas[g]).collect();
+            // Nearest piece first, then mended by 2-opt between the points each piece
+            // is entered at.
+            let from = self.pos.unwrap_or_default();
+            let mut picker = NearestIslands::new(&outlines);
+            let mut seq = Vec::with_capacity(members.len());
+            let mut entries = vec![Point::default(); members.len()];
+            let mut at = from;
+            while let Some((k, entry)) = picker.next(at) {
+                seq.push(k);
+                entries[k] = entry;
+                at = entry;
+            }
+            two_opt(&entries, &mut seq, from);
+            for k in seq {
+                let g = members[k];
+                let place = Place {
+                    // Support pieces are places of their own, after the islands.
+                    island: Some(layer.islands.len() + g),
+                    comb: combs.support.get(g).and_then(Option::as_ref),
+                    support: Some(support),
+                };
+                self.print_chained(st, &pieces[g], place);
+            }
+        }
+        let place = Place {
+            support: Some(support),
+            ..OUTSIDE
+        };
+        self.print_chained(st, &loose, place);
     }
 
     fn print_islands(
@@ -437,6 +709,7 @@ impl Planner<'_> {
             let place = Place {
                 island: Some(i),
                 comb: combs.get(i).and_then(Option::as_ref),
+                support: None,
             };
             if self.p.mark_objects {
                 st.steps.push(Step::Object(Some(layer.islands[i].object)));
@@ -449,26 +722,18 @@ impl Planner<'_> {
     }
 
     fn print_island(&mut self, st: &mut LayerState, isl: &IslandPaths, place: Place<'_>) {
-        // Walls: nests nearest-first (by their first loop's box), each in nest order.
+        // Walls: nests nearest-first (by the points of the loop each starts with),
+        // each in nest order.
         let nests = perimeter_nests(&isl.perimeters, self.p.external_perimeters_first);
-        let boxes: Vec<Option<geom::BBox>> = nests
+        let firsts: Vec<&[Point]> = nests
             .iter()
             .map(|n| {
                 n.first()
-                    .and_then(|&i| geom::BBox::of_points(&isl.perimeters[i].points))
+                    .map_or(&[][..], |&i| &isl.perimeters[i].points[..])
             })
             .collect();
-        let mut done = vec![false; nests.len()];
-        for _ in 0..nests.len() {
-            let at = self.pos.unwrap_or_default();
-            let Some(k) = (0..nests.len()).filter(|&k| !done[k]).min_by(|&a, &b| {
-                box_distance(boxes[a], at)
-                    .total_cmp(&box_distance(boxes[b], at))
-                    .then(a.cmp(&b))
-            }) else {
-                break;
-            };
-            done[k] = true;
+        let mut picker = NearestIslands::of_rings(&firsts);
+        while let Some((k, _)) = picker.next(self.pos.unwrap_or_default()) {
             for &i in &nests[k] {
                 self.print_path(st, &isl.perimeters[i], false, self.p.seam, place);
             }
@@ -553,6 +818,7 @@ impl Planner<'_> {
             flow: self.p.flow(path.role),
         });
         st.island = place.island;
+        st.on_support = place.support.is_some();
     }
 
     /// Move to `to`: combed inside the island when it can be, else straight, retracting
@@ -585,8 +851,18 @@ impl Planner<'_> {
                 inside = region.straight_inside(from, to);
             }
         }
+        // From one support piece to another through the air, clear of the model.
+        let hop = match place.support {
+            Some(sp) if st.on_support && r.only_when_crossing_perimeters => {
+                from.distance(to) / geom::SCALE <= SUPPORT_HOP_MAX
+                    && sp
+                        .model
+                        .is_none_or(|m| !m.contains(from) && m.segment_is_free(from, to))
+            }
+            _ => false,
+        };
         let retract =
-            !st.after_tool_change && long && (!inside || !r.only_when_crossing_perimeters);
+            !st.after_tool_change && long && !hop && (!inside || !r.only_when_crossing_perimeters);
         st.after_tool_change = false;
         self.pos = Some(to);
         if retract {
@@ -659,14 +935,6 @@ fn wipe_path(last: Option<&Step>, distance: f64) -> Option<Vec<Point>> {
     }
     out.dedup();
     (out.len() >= 2).then_some(out)
-}
-
-/// Distance from `p` to a box (0 inside), integer units.
-fn box_distance(b: Option<geom::BBox>, p: Point) -> f64 {
-    let Some(b) = b else { return f64::INFINITY };
-    let dx = (b.min.x - p.x).max(0).max(p.x - b.max.x) as f64;
-    let dy = (b.min.y - p.y).max(0).max(p.y - b.max.y) as f64;
-    dx.hypot(dy)
 }
 
 /// A number as G-code wants it: no trailing zeros.

@@ -314,6 +314,7 @@ mod tests {
                 })
                 .collect(),
             support: Vec::new(),
+            support_areas: Vec::new(),
         }
     }
 

@@ -100,6 +100,7 @@ fn layer(index: usize, islands: Vec<IslandPaths>) -> LayerRegions {
         height: H,
         islands,
         support: vec![],
+        support_areas: Vec::new(),
     }
 }
 
@@ -916,6 +917,7 @@ fn sliced_tube_and_rod_end_to_end() {
             height: l.height,
             islands: l.islands.iter().map(|b| island(b.clone(), 2)).collect(),
             support: vec![],
+            support_areas: Vec::new(),
         })
         .collect();
     let p = PlanParams::default();
@@ -996,4 +998,138 @@ fn sliced_tube_and_rod_end_to_end() {
             rod_seams[0].to_mm()
         );
     }
+}
+
+/// A support piece: a branch circle of radius `r` at (`x`, `y`) with its wall ring and
+/// a line through the middle, as the support stage makes tree branches.
+fn branch(x: f64, y: f64, r: f64) -> (ExPolygon, Vec<(usize, ExtrusionPath)>) {
+    let circle = |rad: f64| {
+        Polygon::new(
+            (0..16)
+                .map(|k| {
+                    let a = k as f64 * std::f64::consts::TAU / 16.0;
+                    Point::from_mm(x + rad * a.cos(), y + rad * a.sin())
+                })
+                .collect(),
+        )
+    };
+    let ring = ExtrusionPath::from_loop(Role::SupportMaterial, circle(r - W / 2.0), W, H);
+    let line = ExtrusionPath::open(
+        Role::SupportMaterial,
+        Polyline::new(vec![
+            Point::from_mm(x - r + W, y),
+            Point::from_mm(x + r - W, y),
+        ]),
+        W,
+        H,
+    );
+    (ExPolygon::new(circle(r)), vec![(0, ring), (0, line)])
+}
+
+/// Travels of a plan with their start and whether they retract, support only (from the
+/// end of a support extrusion to the start of the next one).
+fn support_travels(plan: &LayerPlan) -> Vec<(Point, Point, bool)> {
+    let mut out = Vec::new();
+    let mut last: Option<(Point, bool)> = None;
+    let mut travel: Option<(Point, bool)> = None;
+    for s in &plan.steps {
+        match s {
+            Step::Travel { retract, .. } => {
+                if let Some((from, true)) = last {
+                    let r = travel.map_or(*retract, |t| t.1 || *retract);
+                    travel = Some((from, r));
+                }
+            }
+            Step::Extrude { role, points, .. } => {
+                if let (Some((from, r)), true) = (travel.take(), role.is_support()) {
+                    out.push((from, points[0], r));
+                }
+                last = points.last().map(|p| (*p, role.is_support()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn support_pieces_in_a_short_order_without_retracting_inside_or_between_them() {
+    // Forty branches 3 mm wide on a ring of radius 30 mm round a model island, given in
+    // a shuffled order, and one wide piece with lines to comb between.
+    let mut areas = Vec::new();
+    let mut support = Vec::new();
+    let centre = (60.0, 60.0);
+    let n = 40;
+    for k in 0..n {
+        let j = (k * 17) % n;
+        let a = j as f64 * std::f64::consts::TAU / n as f64;
+        let (area, paths) = branch(centre.0 + 30.0 * a.cos(), centre.1 + 30.0 * a.sin(), 1.5);
+        areas.push(area);
+        support.extend(paths);
+    }
+    let wide = square(100.0, 0.0, 10.0);
+    for k in 0..8 {
+        let x = 100.5 + 1.2 * k as f64;
+        support.push((
+            0,
+            ExtrusionPath::open(
+                Role::SupportMaterial,
+                Polyline::new(vec![Point::from_mm(x, 0.5), Point::from_mm(x, 9.5)]),
+                W,
+                H,
+            ),
+        ));
+    }
+    areas.push(wide);
+    let mut l = layer(5, vec![island(square(50.0, 50.0, 20.0), 2)]);
+    l.support = support;
+    l.support_areas = areas;
+    let plan = &plan_layers(&[l], &params())[0];
+    check_continuity(plan);
+    let travels = support_travels(plan);
+    assert_eq!(travels.len(), 2 * n + 8 - 1);
+    // Between the branches of the ring: about the ring's circumference (the 3 mm
+    // circles are entered near where the last one was left), nowhere near the
+    // criss-cross of the given order.
+    let ring_travel: f64 = travels
+        .iter()
+        .filter(|(a, b, _)| a.x < scaled(95.0) && b.x < scaled(95.0))
+        .map(|(a, b, _)| a.distance(*b) / geom::SCALE)
+        .sum();
+    assert!(
+        ring_travel < 2.0 * std::f64::consts::PI * 30.0 * 1.1,
+        "{ring_travel:.1} mm"
+    );
+    // No retraction inside a piece, none on the short hops between branches, which
+    // keep clear of the model; the one long move to the wide piece retracts.
+    let retracted: Vec<f64> = travels
+        .iter()
+        .filter(|t| t.2)
+        .map(|(a, b, _)| a.distance(*b) / geom::SCALE)
+        .collect();
+    assert!(retracted.len() <= 1, "{retracted:?}");
+    assert!(retracted.iter().all(|&d| d > 20.0), "{retracted:?}");
+}
+
+#[test]
+fn a_move_between_support_pieces_across_the_model_retracts() {
+    // Two branches on either side of a model island: the straight line between them
+    // crosses the island, so the move retracts (and is not combed through support).
+    let (a, pa) = branch(10.0, 20.0, 1.5);
+    let (b, pb) = branch(30.0, 20.0, 1.5);
+    let mut l = layer(5, vec![island(square(15.0, 15.0, 10.0), 2)]);
+    l.support = pa.into_iter().chain(pb).collect();
+    l.support_areas = vec![a, b];
+    let plan = &plan_layers(&[l], &params())[0];
+    let travels = support_travels(plan);
+    let across: Vec<&(Point, Point, bool)> = travels
+        .iter()
+        .filter(|(a, b, _)| (a.x < scaled(20.0)) != (b.x < scaled(20.0)))
+        .collect();
+    assert_eq!(across.len(), 1);
+    assert!(across[0].2, "the move over the model retracts");
+    assert!(
+        travels.iter().filter(|t| !across.contains(t)).all(|t| !t.2),
+        "moves inside a branch do not"
+    );
 }

@@ -410,6 +410,7 @@ mod tests {
                 })
                 .collect(),
             support: Vec::new(),
+            support_areas: Vec::new(),
         }
     }
 

@@ -229,11 +229,30 @@ pub fn add_support(
                 out
             })
             .collect();
-        for (region, p) in regions.iter_mut().zip(paths) {
+        let extents: Vec<Vec<ExPolygon>> = support
+            .par_iter()
+            .map(|sl| printed_extent(sl, width))
+            .collect();
+        for ((region, p), e) in regions.iter_mut().zip(paths).zip(extents) {
             region.support.extend(p);
+            region.support_areas.extend(e);
         }
     }
     Some(report)
+}
+
+/// Where one support layer's beads go, one outline per piece: its areas as they are
+/// when they bound the printed extent (tree branches), grown by half a line when they
+/// hold the line centres (grid).
+fn printed_extent(sl: &SupportLayer, width: f64) -> Vec<ExPolygon> {
+    let all: Vec<ExPolygon> = sl.base.iter().chain(&sl.interface).cloned().collect();
+    if all.is_empty() {
+        return all;
+    }
+    match sl.edge {
+        AreaEdge::Printed => geom::union(&all, geom::FillRule::NonZero),
+        AreaEdge::LineCentres => geom::offset(&all, scaled(width / 2.0) as f64, JoinType::Miter),
+    }
 }
 
 /// Paths of one support layer: the body as sparse lines in one direction (easy to

@@ -5,6 +5,7 @@ pub mod checker;
 pub mod fidelity;
 pub mod overhang;
 pub mod support;
+pub mod travel;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -1,0 +1,90 @@
+//! Travel read back from the G-code: how far the nozzle moves without printing, how
+//! far it prints, and how often it retracts.
+#![allow(dead_code)]
+
+/// Motion figures of a G-code file.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Motion {
+    /// XY length of moves that do not extrude, mm (wipes included).
+    pub travel: f64,
+    /// XY length of extruding moves, mm.
+    pub extrusion: f64,
+    /// Retractions: runs of moves that pull filament back (a wipe spread over several
+    /// moves is one).
+    pub retractions: usize,
+}
+
+impl Motion {
+    /// Travel per millimetre of extrusion.
+    pub fn ratio(&self) -> f64 {
+        if self.extrusion > 0.0 {
+            self.travel / self.extrusion
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Read `G0`/`G1` moves (absolute XY; absolute or relative E, `G92 E`) and sum them up.
+/// Firmware retraction (`G10`) counts as a retraction too.
+pub fn motion(text: &str) -> Motion {
+    let (mut x, mut y, mut e) = (0.0f64, 0.0f64, 0.0f64);
+    let mut relative_e = false;
+    let mut retracting = false;
+    let mut m = Motion::default();
+    for line in text.lines() {
+        let code = line.split(';').next().unwrap_or("").trim();
+        let mut words = code.split_whitespace();
+        let Some(cmd) = words.next() else { continue };
+        let value = |w: &str| w[1..].parse::<f64>().ok();
+        match cmd {
+            "M83" => relative_e = true,
+            "M82" => relative_e = false,
+            "G92" => {
+                for w in words {
+                    if let (Some('E'), Some(v)) = (w.chars().next(), value(w)) {
+                        e = v;
+                    }
+                }
+            }
+            "G10" => {
+                if !retracting {
+                    m.retractions += 1;
+                }
+                retracting = true;
+            }
+            "G11" => retracting = false,
+            "G0" | "G1" => {
+                let (mut nx, mut ny, mut de) = (x, y, 0.0);
+                for w in words {
+                    match (w.chars().next(), value(w)) {
+                        (Some('X'), Some(v)) => nx = v,
+                        (Some('Y'), Some(v)) => ny = v,
+                        (Some('E'), Some(v)) => {
+                            de = if relative_e { v } else { v - e };
+                            e = if relative_e { e + v } else { v };
+                        }
+                        _ => {}
+                    }
+                }
+                let d = (nx - x).hypot(ny - y);
+                if de > 1e-9 && d > 0.0 {
+                    m.extrusion += d;
+                } else {
+                    m.travel += d;
+                }
+                if de < -1e-9 {
+                    if !retracting {
+                        m.retractions += 1;
+                    }
+                    retracting = true;
+                } else if de > 1e-9 {
+                    retracting = false;
+                }
+                (x, y) = (nx, ny);
+            }
+            _ => {}
+        }
+    }
+    m
+}
