@@ -1,0 +1,122 @@
+//! Travel judged from the G-code: support made of many small pieces (tree tips and
+//! branches) must be visited in a short order, and the nozzle must not retract on
+//! every move between them. The support's share is what the print with support adds
+//! to the same print without it (`--support none`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::travel::{Motion, motion};
+use lamina::mesh::{Mesh, io, shapes};
+
+fn stl(dir: &Path, name: &str, mesh: &Mesh) -> PathBuf {
+    let p = dir.join(format!("{name}.stl"));
+    io::write_stl(&p, mesh).unwrap();
+    p
+}
+
+/// Slice `model` with `--support style` and read the moves back.
+fn sliced(model: &Path, style: &str) -> Motion {
+    let out = model.with_extension(format!("{style}.gcode"));
+    let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("slice")
+        .arg(model)
+        .arg("-o")
+        .arg(&out)
+        .args(["--support", style])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    motion(&std::fs::read_to_string(out).unwrap())
+}
+
+/// What support adds to a print: travel per millimetre of support extrusion, and
+/// retractions per metre of it.
+#[derive(Debug, Clone, Copy)]
+struct Added {
+    travel_per_mm: f64,
+    retractions_per_m: f64,
+}
+
+fn added(with: &Motion, without: &Motion) -> Added {
+    let extrusion = with.extrusion - without.extrusion;
+    assert!(extrusion > 100.0, "support was printed: {extrusion:.0} mm");
+    Added {
+        travel_per_mm: (with.travel - without.travel) / extrusion,
+        retractions_per_m: (with.retractions as f64 - without.retractions as f64) * 1000.0
+            / extrusion,
+    }
+}
+
+/// At most this many retractions per metre of the T's tree support: the moves inside a
+/// branch and the short hops between branches clear of the model need none; what is
+/// left is going to and from the model (lamina before this bar: 232, now 108).
+const T_RETRACTIONS_PER_M: f64 = 150.0;
+
+/// The same on the aorta, whose branches stand far more often side by side than
+/// across the model (lamina before this bar: 92, now 13).
+const AORTA_RETRACTIONS_PER_M: f64 = 30.0;
+
+/// A T: a 4 mm stem under a 20 mm bar 15 mm above the bed, held by tree branches.
+fn t_shape() -> Mesh {
+    shapes::merge(&[
+        shapes::cuboid([8.0, 0.0, 0.0], [12.0, 10.0, 15.0]),
+        shapes::cuboid([0.0, 0.0, 15.0], [20.0, 10.0, 18.0]),
+    ])
+}
+
+/// The support of `model` (tree) against the same print without support.
+fn tree_support(model: &Path, label: &str) -> Added {
+    let with = sliced(model, "tree");
+    let without = sliced(model, "none");
+    let a = added(&with, &without);
+    println!(
+        "{label}: tree {with:?} (travel/extrusion {:.3}), none {without:?}: support adds {:.2} mm of travel per mm and {:.0} retractions per metre",
+        with.ratio(),
+        a.travel_per_mm,
+        a.retractions_per_m
+    );
+    a
+}
+
+#[test]
+fn tree_branches_of_a_t_retract_seldom() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = stl(dir.path(), "t", &t_shape());
+    let a = tree_support(&model, "T");
+    assert!(
+        a.retractions_per_m <= T_RETRACTIONS_PER_M,
+        "{:.0} retractions per metre of support",
+        a.retractions_per_m
+    );
+}
+
+#[test]
+fn tree_support_of_the_aorta_retracts_seldom() {
+    let Some(shared) = common::shared_meshes() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("aorta.stl");
+    std::fs::copy(shared.join("aorta_segment_01.stl"), &model).unwrap();
+    let a = tree_support(&model, "aorta");
+    assert!(
+        a.retractions_per_m <= AORTA_RETRACTIONS_PER_M,
+        "{:.0} retractions per metre of support",
+        a.retractions_per_m
+    );
+}
+
+/// The measure can fail: the same reading of a file that retracts before every move
+/// counts every one of them.
+#[test]
+fn retractions_and_travel_are_read_back() {
+    let gcode = "M83\nG1 X0 Y0 F9000\nG1 X10 E0.4 F900\nG1 E-1 F2700\nG1 X10 Y10 F9000\nG1 E1\nG1 X0 Y10 E0.4\nG1 X5 Y15 E-0.5\nG1 X6 Y15 E-0.3\nG1 X6 Y20\nG1 E0.8\nG1 X6 Y21 E0.04\n";
+    let m = motion(gcode);
+    assert_eq!(m.retractions, 2, "{m:?}");
+    assert!((m.extrusion - 21.0).abs() < 1e-9, "{m:?}");
+    let wipe = 50f64.sqrt() + 1.0;
+    assert!((m.travel - (10.0 + wipe + 5.0)).abs() < 1e-9, "{m:?}");
+}
