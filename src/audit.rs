@@ -60,6 +60,10 @@ pub struct AuditOptions {
     pub threshold_deg: f64,
     /// Gap between the support's top and the model resting on it, mm.
     pub top_gap: f64,
+    /// The meshes are lumens printed as walls this thick (`--vessel-wall`), mm; 0 for
+    /// meshes printed as they are. A wall's outer surface is the lumen's surface moved
+    /// out along its normal, so its overhang points are the lumen's, moved out.
+    pub wall: f64,
 }
 
 /// A print's figures, measured from its G-code.
@@ -118,7 +122,7 @@ fn share(part: f64, whole: f64) -> f64 {
 /// // Only a line at the first layer, far from the cube: nothing holds it.
 /// let g = b"M83\nG1 Z0.2\nG1 X30 Y0\nG1 X40 E1\nG1 E-0.8\n";
 /// let tp = parse_bytes(g, &ParseOptions::default()).unwrap();
-/// let a = audit(&tp, &[&cube], &AuditOptions { threshold_deg: 45.0, top_gap: 0.2 });
+/// let a = audit(&tp, &[&cube], &AuditOptions { threshold_deg: 45.0, top_gap: 0.2, wall: 0.0 });
 /// assert!(a.overhang_points > 1000);
 /// assert_eq!(a.held, Some(0.0));
 /// assert_eq!(a.retractions, 1);
@@ -148,7 +152,7 @@ pub fn audit(toolpath: &Toolpath, meshes: &[&Mesh], opts: &AuditOptions) -> Audi
             .sum::<f64>();
     }
 
-    let points = overhang_points(meshes, opts.threshold_deg);
+    let points = overhang_points(meshes, opts.threshold_deg, opts.wall);
     let held = held_points(&points, &layers, &index);
     a.overhang_points = points.len();
     a.held = (!points.is_empty()).then(|| held as f64 / points.len() as f64);
@@ -185,9 +189,9 @@ struct OverhangPoint {
 }
 
 /// [`OVERHANG_SAMPLES`] points spread over the downward faces flatter than
-/// `threshold_deg` by area, the same every run (a stratified, low-discrepancy draw);
-/// points below [`BED_IGNORE`] are left out.
-fn overhang_points(meshes: &[&Mesh], threshold_deg: f64) -> Vec<OverhangPoint> {
+/// `threshold_deg` by area, the same every run (a stratified, low-discrepancy draw),
+/// moved out along the normal by `offset`; points below [`BED_IGNORE`] are left out.
+fn overhang_points(meshes: &[&Mesh], threshold_deg: f64, offset: f64) -> Vec<OverhangPoint> {
     let cos_t = threshold_deg.clamp(0.0, 90.0).to_radians().cos();
     // Faces that need support, with their area.
     let mut faces: Vec<([[f64; 3]; 3], [f64; 3], f64)> = Vec::new();
@@ -232,7 +236,7 @@ fn overhang_points(meshes: &[&Mesh], threshold_deg: f64) -> Vec<OverhangPoint> {
                 (r1, r2) = (1.0 - r1, 1.0 - r2);
             }
             let p: [f64; 3] = std::array::from_fn(|j| {
-                v[0][j] + r1 * (v[1][j] - v[0][j]) + r2 * (v[2][j] - v[0][j])
+                v[0][j] + r1 * (v[1][j] - v[0][j]) + r2 * (v[2][j] - v[0][j]) + offset * n[j]
             });
             (p[2] >= BED_IGNORE).then_some(OverhangPoint { p, n })
         })
@@ -553,6 +557,7 @@ mod tests {
     const OPTS: AuditOptions = AuditOptions {
         threshold_deg: 45.0,
         top_gap: 0.2,
+        wall: 0.0,
     };
 
     fn read(g: &str) -> Toolpath {

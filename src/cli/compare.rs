@@ -153,6 +153,7 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
             &AuditOptions {
                 threshold_deg: settings.print.support_threshold,
                 top_gap: settings.print.support_top_z_gap,
+                wall: settings.print.vessel_wall,
             },
         );
         let s = r.support.clone().unwrap_or_default();
