@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::checker;
-use lamina::mesh::{Mesh, io, shapes};
+use lamina::mesh::{Mesh, io};
 use serde_json::Value;
 
 /// The support angle compared at, degrees from the horizontal (issue 14's).
@@ -116,19 +116,10 @@ fn figures_agree_with_the_checker_on_a_real_aneurysm() {
     assert_eq!(num(row(&rows, "none"), "support_length_mm"), 0.0);
 }
 
-/// A T: a 6 x 10 mm stem under a 30 x 10 mm bar from z 10 to 14. The bar's underside
-/// beside the stem, 24 x 10 mm, overhangs.
-fn t_shape() -> Mesh {
-    shapes::merge(&[
-        shapes::cuboid([12.0, 0.0, 0.0], [18.0, 10.0, 10.0]),
-        shapes::cuboid([0.0, 0.0, 10.0], [30.0, 10.0, 14.0]),
-    ])
-}
-
 #[test]
 fn contact_is_the_underside_the_support_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let t = write(dir.path(), "t.stl", &t_shape());
+    let t = write(dir.path(), "t.stl", &common::t_shape());
     let rows = compare(&[&t], "none,grid,tree", dir.path(), &[]);
     let grid = row(&rows, "grid");
     // Under the 240 mm² underside, less the gap kept from the stem and the edges.
@@ -145,19 +136,10 @@ fn contact_is_the_underside_the_support_holds() {
     assert!(num(row(&rows, "none"), "held") < 0.3, "{rows:?}");
 }
 
-/// A 24 mm box with a closed 18 mm cavity: its ceiling overhangs inside the model.
-fn hollow_box() -> Mesh {
-    let mut cavity = shapes::cuboid([3.0, 3.0, 3.0], [21.0, 21.0, 21.0]);
-    for f in &mut cavity.faces {
-        f.swap(1, 2);
-    }
-    shapes::merge(&[shapes::cuboid([0.0; 3], [24.0, 24.0, 24.0]), cavity])
-}
-
 #[test]
 fn support_in_a_cavity_is_counted_and_none_when_left_out() {
     let dir = tempfile::tempdir().unwrap();
-    let b = write(dir.path(), "box.stl", &hollow_box());
+    let b = write(dir.path(), "box.stl", &common::hollow_box());
     let fast = ["--set", "fill_density=0", "--set", "perimeters=1"];
     let rows = compare(&[&b], "grid", dir.path(), &fast);
     let grid = row(&rows, "grid");
@@ -181,7 +163,7 @@ fn support_in_a_cavity_is_counted_and_none_when_left_out() {
 #[test]
 fn a_folder_that_cannot_take_the_gcode_is_refused_before_slicing() {
     let dir = tempfile::tempdir().unwrap();
-    let t = write(dir.path(), "t.stl", &t_shape());
+    let t = write(dir.path(), "t.stl", &common::t_shape());
     // Under a file, no folder can be made.
     let under_file = t.join("kept");
     let o = Command::new(env!("CARGO_BIN_EXE_lamina"))

@@ -56,19 +56,10 @@ fn write(dir: &Path, name: &str, m: &Mesh) -> std::path::PathBuf {
     p
 }
 
-/// A T: a 6 x 10 mm stem under a 30 x 10 mm bar from z 10 to 14. The bar's underside
-/// beside the stem, 24 x 10 mm, overhangs.
-fn t_shape() -> Mesh {
-    shapes::merge(&[
-        shapes::cuboid([12.0, 0.0, 0.0], [18.0, 10.0, 10.0]),
-        shapes::cuboid([0.0, 0.0, 10.0], [30.0, 10.0, 14.0]),
-    ])
-}
-
 #[test]
 fn overhang_without_support_is_told_with_its_area_and_height() {
     let dir = tempfile::tempdir().unwrap();
-    let t = write(dir.path(), "t.stl", &t_shape());
+    let t = write(dir.path(), "t.stl", &common::t_shape());
     let (w, text) = warnings(&[&t], &["--support", "none"]);
     let over = of_kind(&w, "unsupported_overhang");
     assert_eq!(over.len(), 1, "{w:?}");
@@ -132,19 +123,10 @@ fn a_part_above_the_bed_is_told() {
     assert!(of_kind(&w, "starts_above_bed").is_empty(), "{w:?}");
 }
 
-/// A 24 mm box with a closed 18 mm cavity: its ceiling overhangs inside the model.
-fn hollow_box() -> Mesh {
-    let mut cavity = shapes::cuboid([3.0, 3.0, 3.0], [21.0, 21.0, 21.0]);
-    for f in &mut cavity.faces {
-        f.swap(1, 2);
-    }
-    shapes::merge(&[shapes::cuboid([0.0; 3], [24.0, 24.0, 24.0]), cavity])
-}
-
 #[test]
 fn support_inside_the_model_is_told() {
     let dir = tempfile::tempdir().unwrap();
-    let b = write(dir.path(), "box.stl", &hollow_box());
+    let b = write(dir.path(), "box.stl", &common::hollow_box());
     let fast = ["--set", "fill_density=0", "--set", "perimeters=1"];
     let (w, text) = warnings(&[&b], &[&fast[..], &["--support", "grid"]].concat());
     let inside = of_kind(&w, "support_inside");

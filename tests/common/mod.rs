@@ -10,7 +10,7 @@ pub mod travel;
 use std::io::Write;
 use std::path::PathBuf;
 
-use lamina::mesh::{Mesh, place};
+use lamina::mesh::{Mesh, place, shapes};
 
 /// A mesh turned about Y by `deg` degrees.
 pub fn turned(m: &Mesh, deg: f64) -> Mesh {
@@ -190,3 +190,21 @@ pub const TRIMESH: [TrimeshRow; 10] = [
         Some(612.7),
     ),
 ];
+
+/// A T: a 6 x 10 mm stem under a 30 x 10 mm bar from z 10 to 14. The bar's underside
+/// beside the stem, 24 x 10 mm, overhangs.
+pub fn t_shape() -> Mesh {
+    shapes::merge(&[
+        shapes::cuboid([12.0, 0.0, 0.0], [18.0, 10.0, 10.0]),
+        shapes::cuboid([0.0, 0.0, 10.0], [30.0, 10.0, 14.0]),
+    ])
+}
+
+/// A 24 mm box with a closed 18 mm cavity: its ceiling overhangs inside the model.
+pub fn hollow_box() -> Mesh {
+    let mut cavity = shapes::cuboid([3.0, 3.0, 3.0], [21.0, 21.0, 21.0]);
+    for f in &mut cavity.faces {
+        f.swap(1, 2);
+    }
+    shapes::merge(&[shapes::cuboid([0.0; 3], [24.0, 24.0, 24.0]), cavity])
+}
