@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::geom::{BBox, ExPolygon, unscaled};
+use crate::geom::{BBox, ExPolygon, Point, SCALE, unscaled};
 use crate::mesh::Mesh;
 use crate::preview::toolpath::{Layer, Segment, Toolpath};
 use crate::slice::{LayerSpec, SliceOptions, Slicer};
@@ -298,14 +298,9 @@ fn ends(s: &Segment) -> ([f64; 2], [f64; 2]) {
 
 fn distance_to_line(x: f64, y: f64, s: &Segment) -> f64 {
     let (a, b) = ends(s);
-    let d = [b[0] - a[0], b[1] - a[1]];
-    let len2 = d[0] * d[0] + d[1] * d[1];
-    let t = if len2 > 0.0 {
-        (((x - a[0]) * d[0] + (y - a[1]) * d[1]) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    (a[0] + t * d[0] - x).hypot(a[1] + t * d[1] - y)
+    let d2 = Point::from_mm(x, y)
+        .distance_to_segment_squared(Point::from_mm(a[0], a[1]), Point::from_mm(b[0], b[1]));
+    d2.sqrt() / SCALE
 }
 
 /// The part of a line within `r` of `(x, y)` in XY, as parameters along it.
