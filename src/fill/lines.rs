@@ -14,19 +14,36 @@ fn rotate(p: Point, c: f64, s: f64) -> Point {
     )
 }
 
-/// One scanline segment in the rotated frame: scanline index, x range.
+/// Where a scanline meets the outline: the ring, the edge (from vertex `edge` to the
+/// next) and the distance along the ring from its first vertex (integer units).
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    ring: usize,
+    edge: usize,
+    pos: f64,
+}
+
+/// One scanline segment in the rotated frame: scanline index, x range, and where its
+/// two ends meet the outline.
 #[derive(Debug, Clone, Copy)]
 struct Seg {
     line: i64,
     x0: Coord,
     x1: Coord,
+    ends: [Anchor; 2],
 }
+
+/// Neighbouring lines are joined along the outline when the joint is at most this many
+/// line gaps long: one gap across square ends, up to three where the outline slants
+/// (at about 20° to the lines); longer joints would lay a wall along the outline.
+const LINK_FACTOR: f64 = 3.0;
 
 /// Lines at `angle` (radians) and `spacing` (integer units) across `area`, anchored so
 /// that line `k` passes at distance `k * spacing + offset` from the origin: fills of
-/// different islands and layers line up. Each returned line is a straight segment;
-/// with `connect`, neighbouring segments are joined end to start where the joint
-/// stays inside the area and is short, giving zig-zags.
+/// different islands and layers line up. Without `connect` each returned line is a
+/// straight segment; with it, the ends of lines that follow each other along the
+/// area's outline are joined along that outline (so the joint stays inside the area)
+/// where the joint is short, giving zig-zags with no travel between their lines.
 pub fn line_fill(
     area: &[ExPolygon],
     spacing: f64,
@@ -47,17 +64,34 @@ pub fn line_fill(
     let mut segs = scan(&rings, spacing, offset);
     segs.sort_by_key(|g| (g.line, g.x0));
     let y_of = |line: i64| (line as f64 * spacing + offset).round() as Coord;
-    let to_world = |x: Coord, line: i64| rotate(Point::new(x, y_of(line)), c, s);
+    let to_world = |p: Point| rotate(p, c, s);
     if !connect {
         return segs
             .iter()
-            .map(|g| Polyline::new(vec![to_world(g.x0, g.line), to_world(g.x1, g.line)]))
+            .map(|g| {
+                Polyline::new(vec![
+                    to_world(Point::new(g.x0, y_of(g.line))),
+                    to_world(Point::new(g.x1, y_of(g.line))),
+                ])
+            })
             .collect();
     }
-    zigzag(&segs, &rings, spacing, offset)
+    let end_point =
+        |g: &Seg, end: usize| Point::new(if end == 0 { g.x0 } else { g.x1 }, y_of(g.line));
+    link_along_outline(&segs, &rings, LINK_FACTOR * spacing)
         .into_iter()
         .map(|chain| {
-            let pts = chain.iter().map(|&(x, line)| to_world(x, line)).collect();
+            let mut pts = Vec::new();
+            for piece in chain {
+                match piece {
+                    Piece::Line(i, from) => {
+                        pts.push(to_world(end_point(&segs[i], from)));
+                        pts.push(to_world(end_point(&segs[i], 1 - from)));
+                    }
+                    Piece::Outline(v) => pts.extend(v.into_iter().map(to_world)),
+                }
+            }
+            pts.dedup();
             Polyline::new(pts)
         })
         .collect()
@@ -65,38 +99,49 @@ pub fn line_fill(
 
 /// Intersect every scanline with the rings; even-odd pairing of crossings.
 fn scan(rings: &[Vec<Point>], spacing: f64, offset: f64) -> Vec<Seg> {
-    let mut crossings: std::collections::HashMap<i64, Vec<Coord>> = Default::default();
-    for ring in rings {
+    let mut crossings: std::collections::HashMap<i64, Vec<(Coord, Anchor)>> = Default::default();
+    for (r, ring) in rings.iter().enumerate() {
         let n = ring.len();
+        let mut along = 0.0;
         for i in 0..n {
             let (a, b) = (ring[i], ring[(i + 1) % n]);
-            if a.y == b.y {
-                continue;
-            }
-            let (lo, hi) = if a.y < b.y { (a, b) } else { (b, a) };
-            // Lines with lo.y <= y < hi.y (half-open so shared vertices count once).
-            let first = ((lo.y as f64 - offset) / spacing).ceil() as i64;
-            let last = ((hi.y as f64 - offset) / spacing).ceil() as i64 - 1;
-            for line in first..=last {
-                let y = line as f64 * spacing + offset;
-                if y < lo.y as f64 || y >= hi.y as f64 {
-                    continue;
+            let edge_len = a.distance(b);
+            if a.y != b.y {
+                let (lo, hi) = if a.y < b.y { (a, b) } else { (b, a) };
+                // Lines with lo.y <= y < hi.y (half-open so shared vertices count once).
+                let first = ((lo.y as f64 - offset) / spacing).ceil() as i64;
+                let last = ((hi.y as f64 - offset) / spacing).ceil() as i64 - 1;
+                for line in first..=last {
+                    let y = line as f64 * spacing + offset;
+                    if y < lo.y as f64 || y >= hi.y as f64 {
+                        continue;
+                    }
+                    let t = (y - a.y as f64) / (b.y - a.y) as f64;
+                    let x = a.x as f64 + t * (b.x - a.x) as f64;
+                    let anchor = Anchor {
+                        ring: r,
+                        edge: i,
+                        pos: along + t * edge_len,
+                    };
+                    crossings
+                        .entry(line)
+                        .or_default()
+                        .push((x.round() as Coord, anchor));
                 }
-                let t = (y - lo.y as f64) / (hi.y - lo.y) as f64;
-                let x = lo.x as f64 + t * (hi.x - lo.x) as f64;
-                crossings.entry(line).or_default().push(x.round() as Coord);
             }
+            along += edge_len;
         }
     }
     let mut segs = Vec::new();
     for (line, mut xs) in crossings {
-        xs.sort_unstable();
+        xs.sort_unstable_by_key(|c| c.0);
         for pair in xs.chunks_exact(2) {
-            if pair[1] > pair[0] {
+            if pair[1].0 > pair[0].0 {
                 segs.push(Seg {
                     line,
-                    x0: pair[0],
-                    x1: pair[1],
+                    x0: pair[0].0,
+                    x1: pair[1].0,
+                    ends: [pair[0].1, pair[1].1],
                 });
             }
         }
@@ -104,144 +149,115 @@ fn scan(rings: &[Vec<Point>], spacing: f64, offset: f64) -> Vec<Seg> {
     segs
 }
 
-/// An edge of the rings, in the rotated frame.
-type Edge = (Point, Point);
-
-/// Whether the open segment p-q crosses any of `edges` (touching at ends excluded).
-fn crosses(edges: &[Edge], p: Point, q: Point) -> bool {
-    let (minx, maxx) = (p.x.min(q.x), p.x.max(q.x));
-    let (miny, maxy) = (p.y.min(q.y), p.y.max(q.y));
-    edges.iter().any(|&(a, b)| {
-        if a.x.max(b.x) < minx || a.x.min(b.x) > maxx || a.y.max(b.y) < miny || a.y.min(b.y) > maxy
-        {
-            return false;
-        }
-        let d1 = (b - a).cross_sign(p - a);
-        let d2 = (b - a).cross_sign(q - a);
-        let d3 = (q - p).cross_sign(a - p);
-        let d4 = (q - p).cross_sign(b - p);
-        d1 * d2 < 0 && d3 * d4 < 0
-    })
+/// One piece of a joined chain: a line entered at its end `from` (0: `x0`), or the
+/// outline points between two lines (rotated frame).
+enum Piece {
+    Line(usize, usize),
+    Outline(Vec<Point>),
 }
 
-/// Whether `p` is inside the area (even-odd over `edges`, which must hold every edge
-/// spanning `p`'s height).
-fn inside(edges: &[Edge], p: Point) -> bool {
-    let mut odd = false;
-    for &(a, b) in edges {
-        if (a.y > p.y) != (b.y > p.y) {
-            let x = a.x as f64 + (p.y - a.y) as f64 / (b.y - a.y) as f64 * (b.x - a.x) as f64;
-            if x > p.x as f64 {
-                odd = !odd;
-            }
-        }
-    }
-    odd
-}
-
-/// Whether `p` lies on one of `edges` (within a few units).
-fn on_outline(edges: &[Edge], p: Point) -> bool {
-    const EPS2: f64 = 16.0;
-    edges
+/// Chain the lines into zig-zags: from the lowest unused line, leave by its far end and
+/// follow the outline to the next line end along it (either way round, the shorter),
+/// when that end belongs to an unused line and the way is at most `max_len` long; enter
+/// that line there and go on. Joints run along the outline between neighbouring ends,
+/// so they never cross a line or each other.
+fn link_along_outline(segs: &[Seg], rings: &[Vec<Point>], max_len: f64) -> Vec<Vec<Piece>> {
+    let ring_len: Vec<f64> = rings
         .iter()
-        .any(|&(a, b)| p.distance_to_segment_squared(a, b) <= EPS2)
-}
-
-/// The ring edges reaching into each strip between scanline `line` and `line + 1`, so
-/// a joint between the two is tested against those edges only.
-fn strips(
-    rings: &[Vec<Point>],
-    spacing: f64,
-    offset: f64,
-) -> std::collections::HashMap<i64, Vec<Edge>> {
-    let mut out: std::collections::HashMap<i64, Vec<Edge>> = Default::default();
-    for ring in rings {
-        let n = ring.len();
-        for i in 0..n {
-            let (a, b) = (ring[i], ring[(i + 1) % n]);
-            let (lo, hi) = (a.y.min(b.y) as f64, a.y.max(b.y) as f64);
-            let first = ((lo - offset) / spacing).floor() as i64 - 1;
-            let last = ((hi - offset) / spacing).floor() as i64 + 1;
-            for line in first..=last {
-                out.entry(line).or_default().push((a, b));
-            }
+        .map(|r| {
+            (0..r.len())
+                .map(|i| r[i].distance(r[(i + 1) % r.len()]))
+                .sum()
+        })
+        .collect();
+    // Every end (`2 * segment + end`), by ring, in order along it; each end's
+    // neighbours before and after it on its ring.
+    let anchor = |port: usize| segs[port / 2].ends[port % 2];
+    let mut on_ring: Vec<Vec<usize>> = vec![Vec::new(); rings.len()];
+    for (i, g) in segs.iter().enumerate() {
+        for (e, a) in g.ends.iter().enumerate() {
+            on_ring[a.ring].push(2 * i + e);
         }
     }
-    out
-}
-
-/// Join segments of neighbouring scanlines into zig-zag chains (rotated frame points
-/// as (x, line)).
-fn zigzag(segs: &[Seg], rings: &[Vec<Point>], spacing: f64, offset: f64) -> Vec<Vec<(Coord, i64)>> {
-    let strips = strips(rings, spacing, offset);
-    // Segments by line for neighbour lookup.
-    let mut by_line: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
-    for (i, g) in segs.iter().enumerate() {
-        by_line.entry(g.line).or_default().push(i);
+    let mut before = vec![usize::MAX; 2 * segs.len()];
+    let mut after = vec![usize::MAX; 2 * segs.len()];
+    for ports in &mut on_ring {
+        ports.sort_by(|&p, &q| anchor(p).pos.total_cmp(&anchor(q).pos));
+        let n = ports.len();
+        if n < 2 {
+            continue;
+        }
+        for k in 0..n {
+            after[ports[k]] = ports[(k + 1) % n];
+            before[ports[(k + 1) % n]] = ports[k];
+        }
     }
+    // Length of the way forward along the ring from `u` to `v`.
+    let forward = |u: usize, v: usize| {
+        let (a, b) = (anchor(u), anchor(v));
+        let d = b.pos - a.pos;
+        if d >= 0.0 { d } else { d + ring_len[a.ring] }
+    };
     let mut used = vec![false; segs.len()];
     let mut chains = Vec::new();
-    let max_jump = 2.5 * spacing;
-    let y_of = |line: i64| line as f64 * spacing + offset;
     for start in 0..segs.len() {
         if used[start] {
             continue;
         }
         used[start] = true;
-        let mut chain = vec![
-            (segs[start].x0, segs[start].line),
-            (segs[start].x1, segs[start].line),
-        ];
-        let mut cur = start;
-        // Heading right on this segment; the next goes left, and so on.
-        let mut at_right = true;
+        let mut chain = vec![Piece::Line(start, 0)];
+        let mut exit = 2 * start + 1;
         loop {
-            let g = segs[cur];
-            let end_x = if at_right { g.x1 } else { g.x0 };
-            let Some(next_line) = by_line.get(&(g.line + 1)) else {
+            let ahead = after[exit];
+            let behind = before[exit];
+            let free = |v: usize| v != usize::MAX && !used[v / 2];
+            let mut best: Option<(f64, usize, bool)> = None;
+            if free(ahead) {
+                best = Some((forward(exit, ahead), ahead, true));
+            }
+            if free(behind) {
+                let len = forward(behind, exit);
+                if best.is_none_or(|(l, ..)| len < l) {
+                    best = Some((len, behind, false));
+                }
+            }
+            let Some((_, next, ahead)) = best.filter(|b| b.0 <= max_len) else {
                 break;
             };
-            // The unused segment of the next line whose near end is closest.
-            let best = next_line
-                .iter()
-                .copied()
-                .filter(|&j| !used[j])
-                .map(|j| {
-                    let h = segs[j];
-                    let near = if at_right { h.x1 } else { h.x0 };
-                    (j, near, (near - end_x).abs())
-                })
-                .min_by_key(|&(_, _, d)| d);
-            let Some((j, near_x, dx)) = best else { break };
-            let jump = (dx as f64).hypot(spacing);
-            if jump > max_jump {
-                break;
-            }
-            // The joint, in the rotated frame (as integer points for the crossing test).
-            let p = Point::new(end_x, y_of(g.line).round() as Coord);
-            let q = Point::new(near_x, y_of(g.line + 1).round() as Coord);
-            // The joint must not cut across a hole or a notch: it may not cross the
-            // outline and its middle must be inside.
-            let mid = p.lerp(q, 0.5);
-            let edges = strips.get(&g.line).map_or(&[][..], Vec::as_slice);
-            if crosses(edges, p, q) || !(inside(edges, mid) || on_outline(edges, mid)) {
-                break;
-            }
-            let h = segs[j];
-            used[j] = true;
-            if at_right {
-                chain.push((h.x1, h.line));
-                chain.push((h.x0, h.line));
+            let ring = &rings[anchor(exit).ring];
+            let way = if ahead {
+                ring_between(ring, anchor(exit), anchor(next))
             } else {
-                chain.push((h.x0, h.line));
-                chain.push((h.x1, h.line));
-            }
-            at_right = !at_right;
-            cur = j;
+                let mut w = ring_between(ring, anchor(next), anchor(exit));
+                w.reverse();
+                w
+            };
+            chain.push(Piece::Outline(way));
+            used[next / 2] = true;
+            chain.push(Piece::Line(next / 2, next % 2));
+            exit = next ^ 1;
         }
         chains.push(chain);
     }
     chains
+}
+
+/// The ring's vertices passed going forward (in ring order) from `a` to `b`.
+fn ring_between(ring: &[Point], a: Anchor, b: Anchor) -> Vec<Point> {
+    let n = ring.len();
+    if a.edge == b.edge && b.pos >= a.pos {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut i = a.edge;
+    loop {
+        i = (i + 1) % n;
+        out.push(ring[i]);
+        if i == b.edge {
+            break;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -172,7 +172,11 @@ fn zigzag_joints_stay_inside_and_do_not_cross() {
     let lines = fill(&l_shape, &p);
     assert!(all_inside(&lines, &l_shape));
     assert!(lines.len() < 10, "{} pieces", lines.len());
-    // No two segments of the output cross.
+    assert!(no_crossings(&lines));
+}
+
+/// Whether no two segments of `lines` cross.
+fn no_crossings(lines: &[Polyline]) -> bool {
     let segs: Vec<(Point, Point)> = lines
         .iter()
         .flat_map(|l| {
@@ -188,8 +192,40 @@ fn zigzag_joints_stay_inside_and_do_not_cross() {
             let d2 = (a.1 - a.0).cross_sign(b.1 - a.0);
             let d3 = (b.1 - b.0).cross_sign(a.0 - b.0);
             let d4 = (b.1 - b.0).cross_sign(a.1 - b.0);
-            assert!(!(d1 * d2 < 0 && d3 * d4 < 0), "crossing segments");
+            if d1 * d2 < 0 && d3 * d4 < 0 {
+                return false;
+            }
         }
+    }
+    true
+}
+
+#[test]
+fn joints_follow_the_outline_round_a_hole() {
+    // A ring: the lines ending on the hole are joined along the hole's edge (a straight
+    // joint would cut across the hole), so a few zig-zags fill it, all inside.
+    let mut hole = Polygon::rectangle(scaled(6.0), scaled(6.0), scaled(14.0), scaled(14.0));
+    hole.reverse();
+    let ring = vec![ExPolygon {
+        contour: Polygon::rectangle(0, 0, scaled(20.0), scaled(20.0)),
+        holes: vec![hole],
+    }];
+    for angle in [0.0, 30.0, 45.0] {
+        let mut p = params(FillPattern::Rectilinear, 1.0, 0);
+        p.angle = angle;
+        let joined = fill(&ring, &p);
+        assert!(all_inside(&joined, &ring), "{angle}°");
+        assert!(no_crossings(&joined), "{angle}°");
+        p.pattern = FillPattern::Lines;
+        let apart = fill(&ring, &p);
+        assert!(apart.len() > 50, "{angle}°: {} lines", apart.len());
+        assert!(joined.len() <= 4, "{angle}°: {} pieces", joined.len());
+        // The joints add no more than a line gap each.
+        let extra = total_mm(&joined) - total_mm(&apart);
+        assert!(
+            extra > 0.0 && extra < 1.5 * 0.45 * apart.len() as f64,
+            "{angle}°: {extra}"
+        );
     }
 }
 
