@@ -491,6 +491,11 @@ impl Planner<'_> {
             t.purges(&volumes, st.first_layer, layer.height)
         });
         let order = self.tool_order(layer);
+        // The tower's wall goes down with the layer's first tool on the first layer
+        // (with the brim it holds) and on layers without a tool change; on the others
+        // the first incoming tool lays it right after its purge, while it is at the
+        // tower anyway, so the tool the layer starts with makes no trip there and back.
+        let walls_at_change = !st.first_layer && !changes.is_empty();
         let mut change = 0;
         for (g, &tool) in order.iter().enumerate() {
             if tool != self.tool {
@@ -503,11 +508,14 @@ impl Planner<'_> {
                 if let Some(Some(band)) = purges.as_ref().and_then(|p| p.get(change)) {
                     self.print_path(&mut st, band, false, SeamPosition::Nearest, OUTSIDE);
                 }
+                if let (0, true, Some(t)) = (change, walls_at_change, &tower) {
+                    self.print_tower_layer(&mut st, t, false, layer.height);
+                }
                 change += 1;
             }
             if g == 0 {
                 self.print_adhesion(&mut st);
-                if let Some(t) = &tower {
+                if let (false, Some(t)) = (walls_at_change, &tower) {
                     self.print_tower_layer(&mut st, t, changes.is_empty(), layer.height);
                 }
             }
