@@ -41,6 +41,7 @@ pub mod moves;
 pub mod number;
 mod parse;
 pub mod planner;
+pub mod read;
 pub mod thumbnail;
 mod writer;
 
@@ -53,7 +54,7 @@ pub use config::{
 pub use estimate::{
     Estimate, Progress, RoleUsage, ToolUsage, estimate, estimate_gcode, format_duration,
 };
-pub use parse::MAX_TOOLS;
+pub use read::MAX_TOOLS;
 pub use writer::{Body, GcodeStream, WriteStats, utc_now, utc_timestamp, write_gcode};
 
 /// Why G-code could not be written or estimated.

@@ -16,6 +16,7 @@ use crate::path::Role;
 use super::config::{Flavor, KlipperMotion};
 
 use super::machine::{Simulator, Wait};
+use super::read::{self, Code, Words};
 
 /// Arcs (`G2`/`G3`) are cut into chords of this length, mm (Marlin's `MM_PER_ARC_SEGMENT`).
 const ARC_SEGMENT_LENGTH: f64 = 1.0;
@@ -23,10 +24,6 @@ const ARC_SEGMENT_LENGTH: f64 = 1.0;
 const MM_PER_INCH: f64 = 25.4;
 /// Seconds per minute: feedrates are written in mm/min.
 const SECONDS_PER_MINUTE: f64 = 60.0;
-/// Tool numbers from this on are not believed (a corrupt line must not make a reader
-/// keep state for billions of tools): the estimator skips such lines and `lamina
-/// stream` refuses a file holding one. No printer has nearly this many tools.
-pub const MAX_TOOLS: usize = 256;
 /// Milliseconds per second (`G4 P`).
 const MS_PER_SECOND: f64 = 1000.0;
 
@@ -35,44 +32,6 @@ const MS_PER_SECOND: f64 = 1000.0;
 const FW_RETRACT_LENGTH: f64 = 3.0;
 const FW_RETRACT_SPEED: f64 = 45.0;
 const FW_RECOVER_SPEED: f64 = 8.0;
-
-/// The words of one command: a value per letter (NaN when the letter has no number).
-struct Words {
-    value: [f64; 26],
-    present: u32,
-}
-
-impl Words {
-    fn new() -> Self {
-        Words {
-            value: [0.0; 26],
-            present: 0,
-        }
-    }
-
-    #[inline]
-    fn set(&mut self, letter: u8, v: f64) {
-        let i = (letter - b'A') as usize;
-        self.value[i] = v;
-        self.present |= 1 << i;
-    }
-
-    #[inline]
-    fn has(&self, letter: u8) -> bool {
-        self.present & (1 << (letter - b'A')) != 0
-    }
-
-    /// The letter's value when present and a finite number.
-    #[inline]
-    fn get(&self, letter: u8) -> Option<f64> {
-        if self.has(letter) {
-            let v = self.value[(letter - b'A') as usize];
-            v.is_finite().then_some(v)
-        } else {
-            None
-        }
-    }
-}
 
 /// Firmware retraction settings (`M207`/`M208`).
 #[derive(Debug, Clone)]
@@ -147,60 +106,28 @@ impl Interpreter {
 
     /// Run one line.
     pub fn line(&mut self, sim: &mut Simulator, line: &[u8]) {
-        let (code, comment) = match line.iter().position(|&b| b == b';') {
-            Some(i) => (&line[..i], Some(&line[i + 1..])),
-            None => (line, None),
-        };
-        if let Some(c) = comment
+        let line = read::lex(line);
+        if let Some(c) = line.comment
             && self.follow_comments
         {
             self.comment(sim, c);
         }
-        let code = match code.iter().position(|&b| b == b'*') {
-            Some(i) => &code[..i],
-            None => code,
-        };
-        let code = trim(code);
-        if code.is_empty() {
-            return;
-        }
-        if code.len() > 3 && code.iter().take_while(|b| **b != b' ').any(|&b| b == b'_') {
-            self.extended(sim, code);
-            return;
-        }
-        let mut words = Words::new();
-        let mut command: Option<(u8, u32)> = None;
-        let mut i = 0;
-        while i < code.len() {
-            let b = code[i].to_ascii_uppercase();
-            i += 1;
-            if !b.is_ascii_uppercase() {
-                continue;
-            }
-            let start = i;
-            while i < code.len() && matches!(code[i], b'0'..=b'9' | b'.' | b'-' | b'+') {
-                i += 1;
-            }
-            let v = parse_number(&code[start..i]).unwrap_or(f64::NAN);
-            if command.is_none() {
-                if b == b'N' {
-                    continue;
+        match line.code {
+            Some(Code::Extended(text)) => self.extended(sim, text),
+            Some(Code::Command(c)) if !c.ragged && matches!(c.letter, b'G' | b'M' | b'T') => {
+                // A line naming a tool no printer has is corrupt: not followed.
+                if let Some(n) = c.code()
+                    && c.absurd_tool().is_none()
+                {
+                    self.command(sim, c.letter, n, &c.words);
                 }
-                if matches!(b, b'G' | b'M' | b'T') && v.is_finite() && v >= 0.0 {
-                    command = Some((b, v as u32));
-                    continue;
-                }
-                return;
             }
-            words.set(b, v);
-        }
-        if let Some((letter, n)) = command {
-            self.command(sim, letter, n, &words);
+            _ => {}
         }
     }
 
     fn comment(&mut self, sim: &mut Simulator, c: &[u8]) {
-        let c = trim(c);
+        let c = read::trim(c);
         if c == b"LAYER_CHANGE" {
             sim.begin_layer(self.next_layer);
             self.next_layer += 1;
@@ -242,10 +169,7 @@ impl Interpreter {
     }
 
     /// Klipper-style `NAME KEY=VALUE` commands.
-    fn extended(&mut self, sim: &mut Simulator, code: &[u8]) {
-        let Ok(text) = std::str::from_utf8(code) else {
-            return;
-        };
+    fn extended(&mut self, sim: &mut Simulator, text: &str) {
         let mut parts = text.split_whitespace();
         let name = parts.next().unwrap_or("");
         if name.eq_ignore_ascii_case("SET_VELOCITY_LIMIT") {
@@ -304,13 +228,6 @@ impl Interpreter {
     }
 
     fn command(&mut self, sim: &mut Simulator, letter: u8, n: u32, w: &Words) {
-        let names_tool = matches!((letter, n), (b'M', 104 | 109 | 116) | (b'G', 10));
-        let absurd = |v: Option<f64>| v.is_some_and(|t| t >= MAX_TOOLS as f64);
-        if (letter == b'T' && n as usize >= MAX_TOOLS)
-            || (names_tool && (absurd(w.get(b'T')) || absurd(w.get(b'P'))))
-        {
-            return;
-        }
         match (letter, n) {
             (b'G', 0 | 1) => self.linear(sim, w),
             (b'G', 2 | 3) => self.arc(sim, w, n == 2),
@@ -562,49 +479,6 @@ impl Interpreter {
     }
 }
 
-/// Powers of ten exactly representable in an f64.
-const EXACT_POW10: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
-/// Most significant digits summed exactly in an f64 integer.
-const EXACT_DIGITS: u32 = 15;
-
-/// A decimal number (`-12.345`, `+.5`, `7.`). Up to 15 digits the result is the
-/// correctly rounded value (an exact integer divided by an exact power of ten), the
-/// same as `str::parse`, which handles anything longer.
-fn parse_number(b: &[u8]) -> Option<f64> {
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let mut int: u64 = 0;
-    let mut count = 0u32;
-    let mut frac = 0usize;
-    let mut dot = false;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                int = int * 10 + u64::from(c - b'0');
-                count += 1;
-                if dot {
-                    frac += 1;
-                }
-                if count > EXACT_DIGITS {
-                    return std::str::from_utf8(b).ok()?.parse().ok();
-                }
-            }
-            b'.' if !dot => dot = true,
-            _ => return None,
-        }
-    }
-    if count == 0 {
-        return None;
-    }
-    let v = int as f64 / EXACT_POW10[frac];
-    Some(if neg { -v } else { v })
-}
-
 fn set_axes(limits: &mut [f64; 4], w: &Words) {
     for (a, l) in [b'X', b'Y', b'Z', b'E'].into_iter().enumerate() {
         set_positive(&mut limits[a], w.get(l));
@@ -615,18 +489,6 @@ fn set_positive(slot: &mut f64, v: Option<f64>) {
     if let Some(v) = v.filter(|v| *v > 0.0) {
         *slot = v;
     }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &b[start..end.max(start)]
 }
 
 #[cfg(test)]
@@ -699,35 +561,6 @@ mod tests {
         let n = (10.0 * std::f64::consts::PI).floor();
         let chords = n * 20.0 * (std::f64::consts::PI / (2.0 * n)).sin();
         assert!((len - chords).abs() < 1e-9, "{len} vs {chords}");
-    }
-
-    #[test]
-    fn numbers_parse_exactly() {
-        for t in [
-            "0",
-            "1",
-            "-1",
-            "10.5",
-            "-0.8",
-            ".5",
-            "-.25",
-            "+3",
-            "7.",
-            "123.45678",
-            "0.00001",
-            "-9999.999",
-            "12345678901234567.5",
-            "1.23456789012345678",
-        ] {
-            assert_eq!(
-                parse_number(t.as_bytes()),
-                Some(t.parse::<f64>().unwrap()),
-                "{t}"
-            );
-        }
-        for t in ["", "-", ".", "1.2.3", "1-2", "--1"] {
-            assert_eq!(parse_number(t.as_bytes()), None, "{t}");
-        }
     }
 
     #[test]
