@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::mesh::io::{Format, detect};
 
 use crate::gcode::MAX_TOOLS;
+use crate::gcode::read::{self, Code};
 
-use super::gcode::{clean_line, command_word, param};
+use super::gcode::clean_line;
 
 /// Why a file is not streamed.
 #[derive(Debug, thiserror::Error)]
@@ -72,19 +73,6 @@ pub enum NotAPrint {
         /// The tool number it names.
         tool: f64,
     },
-}
-
-/// The tool number a command names beyond [`MAX_TOOLS`] (`T<n>`, or the `T` or `P` of
-/// a temperature command), if any.
-fn absurd_tool(command: &str, word: &str) -> Option<f64> {
-    let named = if let Some(n) = word.strip_prefix('T') {
-        n.parse::<f64>().ok()
-    } else if matches!(word, "M104" | "M109" | "M116" | "G10") {
-        param(command, 'T').or_else(|| param(command, 'P'))
-    } else {
-        None
-    };
-    named.filter(|t| t.is_nan() || *t >= MAX_TOOLS as f64)
 }
 
 /// Bytes read to recognise a mesh file.
@@ -163,10 +151,10 @@ pub fn check_file(path: &Path) -> Result<(), NotAPrint> {
             continue;
         };
         commands += 1;
-        let Some(word) = command_word(&command) else {
+        let Some(Code::Command(c)) = read::lex(command.as_bytes()).code else {
             continue;
         };
-        if let Some(tool) = absurd_tool(&command, &word) {
+        if let Some(tool) = c.absurd_tool() {
             return Err(NotAPrint::BadTool {
                 path: path.to_path_buf(),
                 line: number,
@@ -174,7 +162,7 @@ pub fn check_file(path: &Path) -> Result<(), NotAPrint> {
                 tool,
             });
         }
-        moves |= matches!(word.as_str(), "G0" | "G1" | "G2" | "G3" | "G28");
+        moves |= c.letter == b'G' && matches!(c.code(), Some(0..=3 | 28));
     }
     if moves {
         Ok(())

@@ -3,6 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::gcode::read::{self, Code, Command};
+
 /// Strip a G-code line down to the command the printer must receive.
 ///
 /// Removes `;` comments, parenthesised `( ... )` comments and surrounding whitespace.
@@ -83,6 +85,15 @@ pub fn frame(number: u32, command: &str) -> String {
     line
 }
 
+/// A cleaned line taken apart by lamina's G-code lexer ([`crate::gcode::read`]), if it
+/// is a classic command (letter and number).
+fn lexed(command: &str) -> Option<Command> {
+    match read::lex(command.as_bytes()).code {
+        Some(Code::Command(c)) => Some(c),
+        _ => None,
+    }
+}
+
 /// The command word of a cleaned line, upper-cased: `G1`, `M109`, `T0`...
 ///
 /// ```
@@ -90,32 +101,12 @@ pub fn frame(number: u32, command: &str) -> String {
 /// assert_eq!(lamina::serial::gcode::command_word("G1X10"), Some("G1".to_string()));
 /// ```
 pub fn command_word(command: &str) -> Option<String> {
-    let mut chars = command.trim_start().chars();
-    let letter = chars.next()?.to_ascii_uppercase();
-    if !letter.is_ascii_alphabetic() {
-        return None;
-    }
-    let mut word = String::new();
-    word.push(letter);
-    for c in chars {
-        if c.is_ascii_digit() || c == '.' {
-            word.push(c);
-        } else {
-            break;
-        }
-    }
-    // Strip leading zeros ("G01" is "G1") but keep a lone zero.
-    let (head, digits) = word.split_at(1);
-    let digits = digits.trim_start_matches('0');
-    let digits = if digits.is_empty() || digits.starts_with('.') {
-        format!("0{digits}")
-    } else {
-        digits.to_string()
-    };
-    if word.len() == 1 {
-        return Some(head.to_string());
-    }
-    Some(format!("{head}{digits}"))
+    let c = lexed(command)?;
+    let letter = char::from(c.letter);
+    Some(match c.code() {
+        Some(n) => format!("{letter}{n}"),
+        None => format!("{letter}{}", c.number),
+    })
 }
 
 /// Commands that can keep the printer from answering for minutes: heating and waiting,
@@ -139,7 +130,8 @@ pub fn is_long_command(command: &str) -> bool {
     }
 }
 
-/// The value of parameter `letter` in a cleaned command (`S` of `M104 S210`).
+/// The value of parameter `letter` in a cleaned command (`S` of `M104 S210`), when it
+/// is a usable number.
 ///
 /// ```
 /// assert_eq!(lamina::serial::gcode::param("M104 S210 T1", 'S'), Some(210.0));
@@ -147,37 +139,16 @@ pub fn is_long_command(command: &str) -> bool {
 /// assert_eq!(lamina::serial::gcode::param("G1 X10", 'Z'), None);
 /// ```
 pub fn param(command: &str, letter: char) -> Option<f64> {
-    let upper = letter.to_ascii_uppercase();
-    let bytes = command.as_bytes();
-    // Skip the command word itself.
-    let mut i = 1;
-    while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
-        i += 1;
-    }
-    while i < bytes.len() {
-        let c = bytes[i].to_ascii_uppercase() as char;
-        if c == upper {
-            let start = i + 1;
-            let mut end = start;
-            while end < bytes.len()
-                && (bytes[end].is_ascii_digit() || matches!(bytes[end], b'.' | b'-' | b'+'))
-            {
-                end += 1;
-            }
-            return command.get(start..end).and_then(|s| s.parse().ok());
-        }
-        i += 1;
-    }
-    None
+    let letter = u8::try_from(letter.to_ascii_uppercase()).ok()?;
+    lexed(command)?.words.get(letter)
 }
 
 /// Whether parameter `letter` appears in the command at all (`X` in `G28 X Y`).
 pub fn has_param(command: &str, letter: char) -> bool {
-    let upper = letter.to_ascii_uppercase();
-    command
-        .char_indices()
-        .skip(1)
-        .any(|(_, c)| c.to_ascii_uppercase() == upper)
+    let Ok(letter) = u8::try_from(letter.to_ascii_uppercase()) else {
+        return false;
+    };
+    lexed(command).is_some_and(|c| c.words.has(letter))
 }
 
 #[cfg(test)]
