@@ -19,7 +19,7 @@ use crate::mesh::Object;
 use crate::mesh::place::Bed;
 use crate::path::{ExtrusionPath, Role};
 use crate::plan::{self, LayerPlan, PlanParams};
-use crate::preview::toolpath::{ParseOptions, ToolpathWriter};
+use crate::preview::toolpath::{ParseOptions, ToolpathSink};
 use crate::profile::{
     Firmware, Origin, ProfileError, Settings, SupportStyle, TemplateVars, render_template,
 };
@@ -58,6 +58,9 @@ pub enum PipelineError {
         /// Why not.
         source: io::Error,
     },
+    /// The thumbnails the printer profile asks for could not be drawn.
+    #[error("the thumbnails for the G-code header could not be drawn: {0}")]
+    Thumbnails(#[source] crate::preview::toolpath::ParseError),
 }
 
 /// What one object became.
@@ -271,15 +274,19 @@ pub fn slice(
     };
     let pictures = !settings.printer.thumbnails.is_empty() && spill.is_some();
     let mut toolpath = pictures.then(|| {
-        ToolpathWriter::new(&ParseOptions {
+        let opts = ParseOptions {
             outside_only: true,
+            filament_diameter: job.tools.first().map(|t| t.filament.diameter as f32),
             ..ParseOptions::default()
-        })
+        };
+        ToolpathSink::new(&opts, job.relative_e)
     });
     let (estimate, body, layers) = {
-        let tap = toolpath.as_mut().map(|t| t as &mut (dyn Write + Send));
+        let also = toolpath
+            .as_mut()
+            .map(|t| t as &mut (dyn gcode::moves::Sink + Send));
         let mut sink = PlanSink {
-            writer: gcode::GcodeStream::new(&job, spill, tap)?,
+            writer: gcode::GcodeStream::new(&job, spill, also)?,
             empty: Vec::new(),
             written: 0,
             standby: params.standby.as_ref().map(|s| (s, Vec::new())),
@@ -385,7 +392,7 @@ pub fn slice(
         }
     }
     if let Some(tp) = toolpath {
-        job.thumbnails = thumbnails(tp, &settings.printer.thumbnails);
+        job.thumbnails = thumbnails(tp, &settings.printer.thumbnails)?;
     }
     if let (Some(body), Output::Gcode { out, .. }) = (body, output) {
         body.write_to(out, &job, &estimate)?;
@@ -870,20 +877,21 @@ impl PlanSink<'_> {
 }
 
 /// Pictures of the part for the G-code header (printer screens, OctoPrint), drawn from
-/// the toolpath read back from the G-code as it was written.
-fn thumbnails(toolpath: ToolpathWriter, sizes: &[[u32; 2]]) -> Vec<gcode::Thumbnail> {
+/// the toolpath built from the G-code's events as it was written.
+fn thumbnails(
+    toolpath: ToolpathSink,
+    sizes: &[[u32; 2]],
+) -> Result<Vec<gcode::Thumbnail>, PipelineError> {
     let _busy = timing::enter(Stage::Preview);
-    let Ok(tp) = toolpath.finish() else {
-        return Vec::new();
-    };
-    sizes
+    let tp = toolpath.finish().map_err(PipelineError::Thumbnails)?;
+    Ok(sizes
         .iter()
         .map(|&[width, height]| gcode::Thumbnail {
             width,
             height,
             png: crate::preview::thumbnail_png(&tp, width, height),
         })
-        .collect()
+        .collect())
 }
 
 /// An object's convex footprint on the bed, mm (its vertices seen from above).

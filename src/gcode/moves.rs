@@ -15,6 +15,8 @@ use super::config::{GcodeHook, GcodeJob, HookContext, ToolConfig};
 
 /// Decimals of X, Y and Z in the G-code (micrometres).
 pub const XYZ_DECIMALS: u32 = 3;
+/// Decimals of `;WIDTH:` and `;HEIGHT:` values.
+pub const WIDTH_DECIMALS: u32 = 4;
 /// Decimals of E in the G-code.
 pub const E_DECIMALS: u32 = 5;
 /// Integer position units per millimetre.

@@ -14,7 +14,7 @@ use super::config::{Flavor, GcodeJob, ToolConfig};
 use super::estimate::{Estimate, EstimatorSink, Progress, format_duration};
 use super::moves::{
     AXIS_E, AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_DECIMALS, Event, Generator, Move, MoveKind, Sink,
-    XYZ_DECIMALS,
+    WIDTH_DECIMALS, XYZ_DECIMALS,
 };
 use super::number::{push_f64, push_fixed, push_uint};
 use super::thumbnail;
@@ -24,8 +24,6 @@ const SECONDS_PER_MINUTE: f64 = 60.0;
 
 /// The buffer is handed to the output when it holds this many bytes.
 const FLUSH_AT: usize = 1 << 16;
-/// Decimals of `;WIDTH:` and `;HEIGHT:` values.
-const WIDTH_DECIMALS: u32 = 4;
 /// Decimals of temperatures.
 const TEMPERATURE_DECIMALS: u32 = 1;
 /// Decimals of header figures (filament, weight, cost).
@@ -195,62 +193,42 @@ pub struct GcodeStream<'a> {
     layers: usize,
 }
 
-/// The writer of a streamed body and the estimator, fed the same events.
+/// The writer of a streamed body, the estimator and any other consumer (the toolpath
+/// the thumbnails are drawn from), fed the same events.
 struct StreamSink<'a> {
     estimator: EstimatorSink<'a>,
-    body: Option<Writer<'a, Spill<'a>>>,
+    body: Option<Writer<'a, File>>,
+    also: Option<&'a mut (dyn Sink + Send)>,
 }
 
 impl Sink for StreamSink<'_> {
     #[inline]
     fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
         self.estimator.event(ev)?;
-        match &mut self.body {
-            Some(w) => w.event(ev),
+        if let Some(w) = &mut self.body {
+            w.event(ev)?;
+        }
+        match &mut self.also {
+            Some(s) => s.event(ev),
             None => Ok(()),
         }
     }
 }
 
-/// A streamed body's destination: the temporary file, and a reader along (the
-/// toolpath the thumbnails are drawn from).
-struct Spill<'a> {
-    file: File,
-    tap: Option<&'a mut (dyn Write + Send)>,
-}
-
-impl Write for Spill<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.write_all(buf)?;
-        Ok(buf.len())
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(buf)?;
-        if let Some(t) = &mut self.tap {
-            t.write_all(buf)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
-}
-
 impl<'a> GcodeStream<'a> {
     /// Start the job. The body goes to `spill` (a temporary file: it is read back by
-    /// [`Body::write_to`]) and also to `tap` when given; with no `spill` only the
-    /// estimate is made.
+    /// [`Body::write_to`]); with no `spill` only the estimate is made. `also`, when
+    /// given, receives every event the writer does.
     pub fn new(
         job: &'a GcodeJob,
         spill: Option<File>,
-        tap: Option<&'a mut (dyn Write + Send)>,
+        also: Option<&'a mut (dyn Sink + Send)>,
     ) -> Result<Self, GcodeError> {
-        let body = spill.map(|file| Writer::new(Spill { file, tap }, job, None));
+        let body = spill.map(|file| Writer::new(file, job, None));
         let sink = StreamSink {
             estimator: EstimatorSink::new(job),
             body,
+            also,
         };
         Ok(GcodeStream {
             generator: Generator::new(job, sink)?,
@@ -266,8 +244,7 @@ impl<'a> GcodeStream<'a> {
     }
 
     /// End the job: its estimate, and the body (when there is one) ready to be written
-    /// out. The footer goes to the tap too, so it has read what a reader of the whole
-    /// file reads after the moves.
+    /// out.
     pub fn finish(self) -> Result<(Estimate, Option<Body>), GcodeError> {
         let _busy = timing::enter(timing::Stage::Write);
         let layers = self.layers;
@@ -276,19 +253,8 @@ impl<'a> GcodeStream<'a> {
         let body = match sink.body {
             Some(mut w) => {
                 w.out.flush()?;
-                let Spill { file, tap } = w.out.w;
-                if let Some(tap) = tap {
-                    let mut footer = Writer::new(Vec::new(), w.job, Some(&estimate));
-                    footer.last_progress = Some(Progress {
-                        percent: 100,
-                        minutes: 0,
-                    });
-                    footer.footer(layers, &estimate)?;
-                    footer.out.flush()?;
-                    tap.write_all(&footer.out.w)?;
-                }
                 Some(Body {
-                    file,
+                    file: w.out.w,
                     marks: w.marks,
                     layers,
                     stats: w.out.stats,

@@ -150,6 +150,12 @@ impl Words {
         letter.is_ascii_uppercase() && self.present & (1 << (letter - b'A')) != 0
     }
 
+    /// Whether no letter appears at all (`G10` alone, a firmware retraction).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.present == 0
+    }
+
     /// The letter's value when present and a usable number: finite and within
     /// [`MAX_VALUE`].
     #[inline]
