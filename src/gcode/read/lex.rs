@@ -456,7 +456,7 @@ mod tests {
         // However large, the tool is named as written.
         assert_eq!(
             command("M104 T99999999999999 S200").absurd_tool(),
-            Some(1e14)
+            Some(99_999_999_999_999.0)
         );
     }
 }
