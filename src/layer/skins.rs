@@ -9,6 +9,22 @@ const MIN_SKIN_AREA: f64 = 0.05;
 /// Spacing of the probe lines used to choose a bridge's direction, mm.
 const BRIDGE_PROBE_SPACING: f64 = 0.5;
 
+/// Directions tried for a bridge: this many, [`BRIDGE_ANGLE_STEP`] degrees apart (half
+/// a turn: a line runs both ways). Ten degrees is finer than a bridge's anchors tell
+/// apart; the directions across the bridge's own long edges are tried besides.
+const BRIDGE_ANGLES: usize = 18;
+
+/// Step between the directions tried for a bridge, degrees.
+const BRIDGE_ANGLE_STEP: f64 = 10.0;
+
+/// A bridge edge longer than this many line widths suggests a direction (square
+/// across it): shorter edges are the steps of a curved outline, not a side to span.
+const EDGE_GUESS_WIDTHS: f64 = 2.0;
+
+/// Weight of a probe line held at one end only (a cantilever) against one held at
+/// both: better than a line on air, far worse than a line that spans.
+const CANTILEVER_WEIGHT: f64 = 0.1;
+
 /// The classification of one layer's infill area.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Skins {
@@ -201,10 +217,12 @@ impl BridgeReach {
         let radius =
             (bb.size().x as f64).hypot(bb.size().y as f64) / 2.0 + scaled(line_width) as f64;
         let spacing = scaled(BRIDGE_PROBE_SPACING) as f64;
-        let mut candidates: Vec<f64> = (0..18).map(|k| (k as f64 * 10.0).to_radians()).collect();
+        let mut candidates: Vec<f64> = (0..BRIDGE_ANGLES)
+            .map(|k| (k as f64 * BRIDGE_ANGLE_STEP).to_radians())
+            .collect();
         // Directions across the bridge's own edges are good guesses too.
         for (a, b) in bridge.contour.edges() {
-            if a.distance(b) > scaled(2.0 * line_width) as f64 {
+            if a.distance(b) > scaled(EDGE_GUESS_WIDTHS * line_width) as f64 {
                 let d = b - a;
                 candidates.push((d.y as f64).atan2(d.x as f64) + std::f64::consts::FRAC_PI_2);
             }
@@ -224,7 +242,7 @@ impl BridgeReach {
                     score += len;
                 } else if held(a) || held(b) {
                     // A cantilever: held at one end only; still better than nothing.
-                    score += 0.1 * len;
+                    score += CANTILEVER_WEIGHT * len;
                 } else {
                     score -= len;
                 }

@@ -35,6 +35,34 @@ const CELL_MARGIN: i64 = 1_000;
 /// Smallest cell side, integer units (50 µm).
 const MIN_CELL: f64 = 50_000.0;
 
+/// The edge grid has at most this many cells per ring edge (plus [`GRID_SPARE_CELLS`]):
+/// enough that each cell holds a few edges, few enough that the empty cells of a
+/// sparse outline cost little memory.
+const GRID_CELLS_PER_EDGE: f64 = 4.0;
+
+/// Cells the edge grid may have beyond [`GRID_CELLS_PER_EDGE`] per edge, so that a
+/// region of a handful of edges still gets a grid of a few cells a side.
+const GRID_SPARE_CELLS: f64 = 16.0;
+
+/// Factor the cell side grows by until the grid is small enough: coarse steps, since
+/// the bound only limits memory.
+const GRID_CELL_GROWTH: f64 = 1.5;
+
+/// The two edges at a vertex whose left normals sum to less than this length point
+/// opposite ways (a spike turning back on itself): the vertex is moved along the first
+/// edge's normal instead of the bisector.
+const OPPOSITE_NORMALS: f64 = 1e-6;
+
+/// Smallest cosine of the half angle between a vertex's bisector and its edges' normals
+/// that [`NUDGE`] is stretched by: at a corner sharper than this (about 151° between
+/// the normals) the nudge is held at four times its length instead of running off far
+/// past the corner.
+const MIN_NUDGE_COS: f64 = 0.25;
+
+/// Slack past the end of a segment (in its own parameter, 0 to 1) before a grid walk
+/// takes floating point to have overshot the end cell.
+const WALK_END_SLACK: f64 = 1e-9;
+
 /// The inside of one island where travel needs no retraction, with an edge grid.
 #[derive(Debug, Clone)]
 pub struct CombRegion {
@@ -289,13 +317,13 @@ impl CombRegion {
         let n2 = unit_left_f(self.b[e] - self.a[e]);
         let (mx, my) = (n1.0 + n2.0, n1.1 + n2.1);
         let len = (mx * mx + my * my).sqrt();
-        let (ux, uy, cos_half) = if len < 1e-6 {
+        let (ux, uy, cos_half) = if len < OPPOSITE_NORMALS {
             (n1.0, n1.1, 1.0)
         } else {
             let (ux, uy) = (mx / len, my / len);
             (ux, uy, ux * n1.0 + uy * n1.1)
         };
-        let s = NUDGE / cos_half.max(0.25);
+        let s = NUDGE / cos_half.max(MIN_NUDGE_COS);
         Point::new(v.x + (ux * s).round() as i64, v.y + (uy * s).round() as i64)
     }
 
@@ -508,8 +536,10 @@ impl EdgeGrid {
             .sqrt()
             .max(total / n as f64)
             .max(MIN_CELL);
-        while (w / cell).ceil() * (h / cell).ceil() > 4.0 * n as f64 + 16.0 {
-            cell *= 1.5;
+        while (w / cell).ceil() * (h / cell).ceil()
+            > GRID_CELLS_PER_EDGE * n as f64 + GRID_SPARE_CELLS
+        {
+            cell *= GRID_CELL_GROWTH;
         }
         let nx = ((w / cell).floor() as usize + 1).max(1);
         let ny = ((h / cell).floor() as usize + 1).max(1);
@@ -690,7 +720,7 @@ impl EdgeGrid {
                 cy = ny as usize;
                 t_max_y += t_delta_y;
             }
-            if t_max_x.min(t_max_y) > 1.0 + 1e-9 && (cx != ex || cy != ey) {
+            if t_max_x.min(t_max_y) > 1.0 + WALK_END_SLACK && (cx != ex || cy != ey) {
                 // Floating point ran past the end cell: visit it and stop.
                 let _ = f(self.cell(ex, ey));
                 return;

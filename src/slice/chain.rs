@@ -232,7 +232,8 @@ fn dedup_ring(points: &mut Vec<Point>) {
 ///    keeping the solid on the left.
 ///
 /// A chain that is still open after both is closed on itself when its own gap is at
-/// most half its length (a C-shaped section of an open end), else dropped.
+/// most [`SELF_CLOSE_GAP`] of its length (a C-shaped section of an open end), else
+/// dropped.
 fn join_open_chains(
     chains: Vec<Chain>,
     radius: f64,
@@ -259,7 +260,7 @@ fn join_open_chains(
             (Some(a), Some(b)) => a.distance(*b),
             _ => 0.0,
         };
-        if chain.points.len() >= 3 && gap <= 0.5 * length {
+        if chain.points.len() >= 3 && gap <= SELF_CLOSE_GAP * length {
             stats.closed_on_self += 1;
             loops.push(finish(chain));
         } else {
@@ -270,6 +271,19 @@ fn join_open_chains(
 
 /// How much farther than the closing radius the second joining pass reaches.
 pub const MAX_GAP_FACTOR: f64 = 10.0;
+
+/// A chain still open after joining is closed on itself when its own gap is at most
+/// this share of its length: a C-shaped section of an open vessel end is closed across
+/// its mouth, while a stray strip (its ends as far apart as its length) is dropped.
+const SELF_CLOSE_GAP: f64 = 0.5;
+
+/// Up to this many open chains every pair of ends is compared (some eight million
+/// distances at most, cheaper than building a grid); beyond it ends are bucketed in a grid.
+const PAIRWISE_MAX_CHAINS: usize = 2048;
+
+/// Smallest grid cell for bucketing chain ends, integer units: a closing radius of zero
+/// must not make a cell of zero width.
+const MIN_BUCKET_CELL: f64 = 1.0;
 
 /// Bridge chain ends closer than `radius`, nearest pairs first, each end at most once.
 /// With `directed`, only a chain's last point joins a chain's first point (possibly
@@ -308,7 +322,7 @@ fn bridge(
             }
         }
     };
-    if m <= 2048 {
+    if m <= PAIRWISE_MAX_CHAINS {
         for e in 0..2 * m {
             for f in e + 1..2 * m {
                 consider(e, f, &mut candidates);
@@ -316,7 +330,7 @@ fn bridge(
         }
     } else {
         // Many chains: bucket endpoints in a grid of cell `radius`.
-        let cell = radius.max(1.0);
+        let cell = radius.max(MIN_BUCKET_CELL);
         let key = |p: Point| {
             (
                 (p.x as f64 / cell).floor() as i64,

@@ -16,6 +16,11 @@ const PIECE_MIN: f64 = 0.15;
 /// Holes smaller than this (mm²) are closed in the columns carried down.
 const WANT_HOLE_MIN: f64 = 2.0;
 
+/// Pieces of a column carried down smaller than this (mm²) end there: specks left by
+/// the boolean with the model, far below a line's width square (a column only bounds
+/// the support, so what it drops here is never a piece a layer would print).
+const WANT_PIECE_MIN: f64 = 0.01;
+
 /// The model's outline is simplified to this tolerance (mm) to find what it encloses.
 const INTERIOR_SIMPLIFY: f64 = 0.4;
 
@@ -34,6 +39,11 @@ const CONTACT_MARGIN: f64 = 0.2;
 /// (mm): under a slope each layer's top is a band as wide as the slope recedes in one
 /// layer, a few tenths of a millimetre.
 const SLOPE_BAND: f64 = 0.5;
+
+/// Layers past the Z gap whose model still makes a column's top a band under a slope:
+/// the slope recedes about a band's width per layer, so the model one layer higher
+/// still stands over the band the layer across the gap leaves bare.
+const SLOPE_LAYERS_PAST_GAP: usize = 1;
 
 /// Settings for support areas.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,12 +99,19 @@ pub struct SupportLayer {
     pub edge: AreaEdge,
 }
 
+/// A Z gap this small (mm) is no gap: soluble support touches the model.
+const NO_GAP: f64 = 1e-9;
+
+/// Slack taken off a gap measured in layers before rounding up: a gap of exactly one
+/// layer height (0.2 / 0.2) must stay one layer, not become two by a rounding error.
+const LAYER_SLACK: f64 = 1e-6;
+
 /// Number of whole layers a gap of `gap` mm takes at layer height `h`.
 fn gap_layers(gap: f64, h: f64) -> usize {
-    if gap <= 1e-9 || h <= 0.0 {
+    if gap <= NO_GAP || h <= 0.0 {
         0
     } else {
-        (gap / h - 1e-6).ceil() as usize
+        (gap / h - LAYER_SLACK).ceil() as usize
     }
 }
 
@@ -258,7 +275,7 @@ pub fn support_areas(
                     model_r[j].clone()
                 };
                 let (stop, _) = by_boxes(&stop, &busy);
-                let mut done = cleaned(geom::difference(&busy, &stop), want_tol, 0.01);
+                let mut done = cleaned(geom::difference(&busy, &stop), want_tol, WANT_PIECE_MIN);
                 // Small holes in a column (slivers between overhang bands, specks of
                 // the model) would be carried down to the bed; support is still cut
                 // clear of the model on every layer, so closing them costs nothing.
@@ -394,7 +411,9 @@ pub fn support_areas(
                     wobble,
                     JoinType::Miter,
                 );
-                let above: Vec<ExPolygon> = model[j + 1..(j + 3 + k_top).min(n)]
+                // The model across the Z gap, and past it by a layer or so.
+                let past_gap = j + 2 + k_top + SLOPE_LAYERS_PAST_GAP;
+                let above: Vec<ExPolygon> = model[j + 1..past_gap.min(n)]
                     .iter()
                     .flat_map(|l| by_boxes(l, &bare).0)
                     .collect();
@@ -542,10 +561,16 @@ fn uncovered(here: &[ExPolygon], up: &[ExPolygon]) -> Vec<ExPolygon> {
     out
 }
 
+/// How far apart, in enclosure radii, two walls of the model may be for the support
+/// between them to count as inside: a lumen lying on its side is open at its ends, so
+/// it is found between its walls, which stand a diameter (two radii) apart and more
+/// where the section is oval; twice that still keeps out the open space beside a model.
+const WALL_SPAN_RADII: f64 = 4.0;
+
 /// Mark the support standing inside the model: inside a layer's outline once gaps in
 /// it narrower than `2 * radius` mm are closed (a sac, a cavity, a vertical lumen), or
-/// held between two walls of the model less than `4 * radius` apart along X or Y (the
-/// lumen of a vessel lying on its side, open at its ends).
+/// held between two walls of the model less than [`WALL_SPAN_RADII`] `* radius` apart
+/// along X or Y (the lumen of a vessel lying on its side, open at its ends).
 pub fn mark_interior(model: &[Vec<ExPolygon>], out: &mut [SupportLayer], radius: f64) {
     use rayon::prelude::*;
     let areas: Vec<Vec<ExPolygon>> = out
@@ -565,7 +590,7 @@ fn enclosed_parts(
 ) -> Vec<Vec<ExPolygon>> {
     use rayon::prelude::*;
     let r = scaled(radius) as f64;
-    let reach = scaled(4.0 * radius);
+    let reach = scaled(WALL_SPAN_RADII * radius);
     // Enclosure is a coarse notion (centimetres): a coarse outline serves.
     let coarse = scaled(INTERIOR_SIMPLIFY) as f64;
     // Only the model within reach of the support can enclose it: the rest is cut away
