@@ -48,6 +48,11 @@ const SUPPORT_TRAVEL_CLEARANCE: f64 = 0.3;
 /// thin.
 const SUPPORT_HOP_MAX: f64 = 20.0;
 
+/// The free space a travel between support pieces may go round the model in reaches
+/// this far past the layer's model and support, mm: room to pass round an island at
+/// the edge of the print.
+const AIR_MARGIN: f64 = 5.0;
+
 /// Plan every layer: order, seams, travels, skirt and brim, speeds and fan.
 ///
 /// `layers` is the whole print, first layer first. The result has one [`LayerPlan`]
@@ -183,10 +188,11 @@ pub struct LayerCombs {
     /// The piece each support path lies in (by the layer's `support` index), `None`
     /// for a path outside every piece.
     pub support_piece: Vec<Option<usize>>,
-    /// The layer's model outline grown by [`SUPPORT_TRAVEL_CLEARANCE`] (layers with
-    /// support and islands): travel between support pieces that keeps out of it needs
-    /// no retraction.
-    pub model: Option<CombRegion>,
+    /// The free space round the layer's model (layers with support and islands): the
+    /// box of its islands and support grown by [`AIR_MARGIN`], less the islands grown
+    /// by [`SUPPORT_TRAVEL_CLEARANCE`]. Travel between support pieces that stays in it
+    /// (straight, or round the model) needs no retraction.
+    pub air: Option<CombRegion>,
 }
 
 /// The comb regions of every island and support piece of `layers`, in parallel (they
@@ -226,21 +232,45 @@ pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerC
                     CombRegion::new(area, inset)
                 })
                 .collect();
-            let model = if l.support.is_empty() || l.islands.is_empty() {
+            let air = if l.support.is_empty() || l.islands.is_empty() {
                 None
             } else {
-                let outlines: Vec<geom::ExPolygon> =
-                    l.islands.iter().map(|i| i.boundary.clone()).collect();
-                CombRegion::of_areas(&outlines, -SUPPORT_TRAVEL_CLEARANCE)
+                air_around_model(l)
             };
             LayerCombs {
                 islands,
                 support,
                 support_piece,
-                model,
+                air,
             }
         })
         .collect()
+}
+
+/// The free space round a layer's model for travel between support pieces (see
+/// [`LayerCombs::air`]). Its rings are the box and the islands grown by the
+/// clearance, so [`CombRegion::route`] goes round an island the way it goes round a
+/// hole, and support ends just beside the model (soluble support keeps only 0.15 mm
+/// off it) hop out onto it.
+fn air_around_model(l: &LayerRegions) -> Option<CombRegion> {
+    let mut all: Option<geom::BBox> = None;
+    let boxes = l
+        .islands
+        .iter()
+        .map(|i| &i.boundary)
+        .chain(&l.support_areas)
+        .filter_map(geom::ExPolygon::bbox);
+    for b in boxes {
+        match all.as_mut() {
+            Some(a) => a.merge(&b),
+            None => all = Some(b),
+        }
+    }
+    let b = all?.inflated(geom::scaled(AIR_MARGIN + SUPPORT_TRAVEL_CLEARANCE));
+    let frame = geom::ExPolygon::new(geom::Polygon::rectangle(b.min.x, b.min.y, b.max.x, b.max.y));
+    let outlines: Vec<geom::ExPolygon> = l.islands.iter().map(|i| i.boundary.clone()).collect();
+    let air = geom::difference(std::slice::from_ref(&frame), &outlines);
+    CombRegion::of_areas(&air, SUPPORT_TRAVEL_CLEARANCE)
 }
 
 /// The support piece (index in `layer.support_areas`) each support path starts in.
@@ -449,8 +479,8 @@ struct Place<'c> {
 /// What a support path's travel needs to know.
 #[derive(Clone, Copy)]
 struct SupportPlace<'c> {
-    /// The layer's model grown by [`SUPPORT_TRAVEL_CLEARANCE`] (`None`: no model).
-    model: Option<&'c CombRegion>,
+    /// The free space round the layer's model (`None`: no model).
+    air: Option<&'c CombRegion>,
 }
 
 const OUTSIDE: Place<'static> = Place {
@@ -658,7 +688,7 @@ impl Planner<'_> {
             .filter(|&g| !pieces[g].is_empty())
             .collect();
         let support = SupportPlace {
-            model: combs.model.as_ref(),
+            air: combs.air.as_ref(),
         };
         if !members.is_empty() {
             let outlines: Vec<&geom::ExPolygon> =
@@ -859,18 +889,28 @@ impl Planner<'_> {
                 inside = region.straight_inside(from, to);
             }
         }
-        // From one support piece to another through the air, clear of the model.
-        let hop = match place.support {
-            Some(sp) if st.on_support && r.only_when_crossing_perimeters => {
-                from.distance(to) / geom::SCALE <= SUPPORT_HOP_MAX
-                    && sp
-                        .model
-                        .is_none_or(|m| !m.contains(from) && m.segment_is_free(from, to))
+        // From one support piece to another through the air, straight or round the
+        // model, clear of it.
+        let hop: Option<Vec<Point>> = match place.support {
+            Some(sp) if st.on_support && r.only_when_crossing_perimeters && !inside => {
+                let route = match sp.air {
+                    Some(air) if self.p.combing => air.route(from, to),
+                    Some(air) => air.straight_inside(from, to).then(|| vec![from, to]),
+                    None => Some(vec![from, to]),
+                };
+                route.filter(|p| {
+                    let len: f64 = p.windows(2).map(|w| w[0].distance(w[1])).sum();
+                    len / geom::SCALE <= SUPPORT_HOP_MAX
+                })
             }
-            _ => false,
+            _ => None,
         };
+        if hop.is_some() {
+            combed = hop;
+            inside = true;
+        }
         let retract =
-            !st.after_tool_change && long && !hop && (!inside || !r.only_when_crossing_perimeters);
+            !st.after_tool_change && long && (!inside || !r.only_when_crossing_perimeters);
         st.after_tool_change = false;
         self.pos = Some(to);
         if retract {

@@ -1133,3 +1133,76 @@ fn a_move_between_support_pieces_across_the_model_retracts() {
         "moves inside a branch do not"
     );
 }
+
+/// The travels between two support extrusions: each as its list of travel steps (the
+/// nozzle's path, from the first extrusion's end) and whether any of them retracts.
+fn support_hops(plan: &LayerPlan) -> Vec<(Vec<Point>, bool)> {
+    let mut out = Vec::new();
+    let mut open: Option<(Vec<Point>, bool)> = None;
+    for s in &plan.steps {
+        match s {
+            Step::Travel { to, retract, .. } => {
+                if let Some((path, r)) = open.as_mut() {
+                    path.push(*to);
+                    *r |= *retract;
+                }
+            }
+            Step::Extrude { role, points, .. } => {
+                if let (Some(hop), true) = (open.take(), role.is_support()) {
+                    if hop.0.len() > 1 {
+                        out.push(hop);
+                    }
+                }
+                if role.is_support() {
+                    open = points.last().map(|p| (vec![*p], false));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn a_short_move_between_support_pieces_goes_round_the_model_without_retracting() {
+    // Two branches on either side of a 4 mm model island, 1.5 mm from it: the way
+    // round the island is a few millimetres, so the move takes it and needs no
+    // retraction; it never passes over the island (grown by the travel clearance).
+    let (a, pa) = branch(10.0, 20.0, 1.5);
+    let (b, pb) = branch(20.0, 20.0, 1.5);
+    let model = square(13.0, 18.0, 4.0);
+    let over_model = |p: Point| {
+        let (x, y) = (p.x as f64 / geom::SCALE, p.y as f64 / geom::SCALE);
+        x > 12.75 && x < 17.25 && y > 17.75 && y < 22.25
+    };
+    let crosses = |path: &[Point]| {
+        path.windows(2)
+            .any(|w| (0..=100).any(|k| over_model(w[0].lerp(w[1], k as f64 / 100.0))))
+    };
+    let mut l = layer(5, vec![island(model, 2)]);
+    l.support = pa.into_iter().chain(pb).collect();
+    l.support_areas = vec![a, b];
+    let plan = &plan_layers(std::slice::from_ref(&l), &params())[0];
+    check_continuity(plan);
+    let hops = support_hops(plan);
+    let across: Vec<&(Vec<Point>, bool)> = hops
+        .iter()
+        .filter(|(p, _)| (p[0].x < scaled(15.0)) != (p[p.len() - 1].x < scaled(15.0)))
+        .collect();
+    assert_eq!(across.len(), 1, "{hops:?}");
+    assert!(!across[0].1, "the move round the model does not retract");
+    assert!(!crosses(&across[0].0), "{:?}", across[0].0);
+    // The negative control: without combing the move goes straight over the model,
+    // which the same reading sees, and it retracts.
+    let mut straight = params();
+    straight.combing = false;
+    let plan = &plan_layers(&[l], &straight)[0];
+    let hops = support_hops(plan);
+    let across: Vec<&(Vec<Point>, bool)> = hops
+        .iter()
+        .filter(|(p, _)| (p[0].x < scaled(15.0)) != (p[p.len() - 1].x < scaled(15.0)))
+        .collect();
+    assert_eq!(across.len(), 1, "{hops:?}");
+    assert!(across[0].1, "the move over the model retracts");
+    assert!(crosses(&across[0].0));
+}

@@ -12,6 +12,9 @@ pub struct Motion {
     /// Retractions: runs of moves that pull filament back (a wipe spread over several
     /// moves is one).
     pub retractions: usize,
+    /// Filament fed on extruding moves, mm (not the restoring of a retraction, which
+    /// moves no XY).
+    pub filament: f64,
 }
 
 impl Motion {
@@ -28,15 +31,37 @@ impl Motion {
 /// Read `G0`/`G1` moves (absolute XY; absolute or relative E, `G92 E`) and sum them up.
 /// Firmware retraction (`G10`) counts as a retraction too.
 pub fn motion(text: &str) -> Motion {
+    motion_by_tool(text)
+        .into_iter()
+        .fold(Motion::default(), |a, m| Motion {
+            travel: a.travel + m.travel,
+            extrusion: a.extrusion + m.extrusion,
+            retractions: a.retractions + m.retractions,
+            filament: a.filament + m.filament,
+        })
+}
+
+/// [`motion`] per tool (index = tool, selected by `T<n>` lines; tool 0 until one is).
+pub fn motion_by_tool(text: &str) -> Vec<Motion> {
     let (mut x, mut y, mut e) = (0.0f64, 0.0f64, 0.0f64);
     let mut relative_e = false;
     let mut retracting = false;
-    let mut m = Motion::default();
+    let mut tool = 0usize;
+    let mut tools = vec![Motion::default()];
     for line in text.lines() {
         let code = line.split(';').next().unwrap_or("").trim();
         let mut words = code.split_whitespace();
         let Some(cmd) = words.next() else { continue };
         let value = |w: &str| w[1..].parse::<f64>().ok();
+        if let Some(t) = cmd.strip_prefix('T').and_then(|t| t.parse::<usize>().ok()) {
+            tool = t;
+            retracting = false;
+            if tools.len() <= t {
+                tools.resize(t + 1, Motion::default());
+            }
+            continue;
+        }
+        let m = &mut tools[tool];
         match cmd {
             "M83" => relative_e = true,
             "M82" => relative_e = false,
@@ -70,6 +95,7 @@ pub fn motion(text: &str) -> Motion {
                 let d = (nx - x).hypot(ny - y);
                 if de > 1e-9 && d > 0.0 {
                     m.extrusion += d;
+                    m.filament += de;
                 } else {
                     m.travel += d;
                 }
@@ -86,5 +112,5 @@ pub fn motion(text: &str) -> Motion {
             _ => {}
         }
     }
-    m
+    tools
 }
