@@ -20,6 +20,11 @@ use super::params::PlanParams;
 /// The skirt never has more loops than this, whatever its minimum length.
 const MAX_SKIRT_LOOPS: usize = 100;
 
+/// The brim's beads keep this far from the first layer's support, mm: the brim does
+/// not print over support (under an overhang near the bed, the contact layer is the
+/// support's, in the soluble tool when the support is soluble).
+const BRIM_SUPPORT_GAP: f64 = 0.2;
+
 /// Islands of the layers above a footprint count as the same part when their boxes
 /// come within this of the part's box on the layer below (mm).
 const COLUMN_MARGIN: f64 = 0.5;
@@ -200,6 +205,11 @@ fn brim(
         .map(|(i, _)| i.boundary.clone())
         .collect();
     obstacles = geom::offset(&obstacles, scaled(line_width / 2.0) as f64, JoinType::Round);
+    obstacles.extend(geom::offset(
+        &first.support_areas,
+        scaled(line_width / 2.0 + BRIM_SUPPORT_GAP) as f64,
+        JoinType::Round,
+    ));
     let obstacle_boxes: Vec<BBox> = obstacles.iter().filter_map(ExPolygon::bbox).collect();
 
     // Loop k's centre line is k spacings beyond the first, whose inner edge touches the part.

@@ -1206,3 +1206,41 @@ fn a_short_move_between_support_pieces_goes_round_the_model_without_retracting()
     assert!(across[0].1, "the move over the model retracts");
     assert!(crosses(&across[0].0));
 }
+
+#[test]
+fn the_brim_keeps_clear_of_first_layer_support() {
+    // A part with a brim and a support piece beside it on the first layer, inside the
+    // brim's reach: no brim bead comes within the gap of the support.
+    let mut p = params();
+    p.brim.width = 5.0;
+    let part = square(10.0, 10.0, 10.0);
+    let piece = square(21.0, 12.0, 4.0);
+    let brim_near = |support_areas: Vec<ExPolygon>| {
+        let mut l = layer(0, vec![island(part.clone(), 2)]);
+        l.support_areas = support_areas;
+        let plan = &plan_layers(&[l], &p)[0];
+        extrusions(plan)
+            .into_iter()
+            .filter(|e| e.0 == Role::SkirtBrim)
+            .flat_map(|e| {
+                e.1.windows(2)
+                    .flat_map(|w| (0..=20).map(move |k| w[0].lerp(w[1], k as f64 / 20.0)))
+                    .collect::<Vec<_>>()
+            })
+            .map(|q| {
+                if piece.contains(q) {
+                    0.0
+                } else {
+                    piece.distance_squared_to_boundary(q).sqrt() / geom::SCALE
+                }
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let near = brim_near(vec![piece.clone()]);
+    assert!(
+        near >= W / 2.0 + 0.19,
+        "a brim bead {near:.3} mm from support"
+    );
+    // The negative control: without the support the brim runs over its place.
+    assert_eq!(brim_near(Vec::new()), 0.0);
+}
