@@ -612,3 +612,145 @@ fn soluble_support_of_a_t_retracts_no_more_than_prusaslicer() {
     println!("as dashes: {dashes:.0} per metre");
     assert!(dashes > SOLUBLE_RETRACTIONS_PER_M, "{dashes:.0}");
 }
+
+/// Shortest prime a tool lays before its first extrusion on the part or its support,
+/// mm of line (the start G-code's line on the first tool, lamina's own on the others).
+const PRIME_MIN_MM: f64 = 30.0;
+
+/// For each tool that prints the part or its support: the length (mm) it extruded on
+/// the first layer's height before that, and the role of its first such extrusion.
+fn primes(text: &str) -> Vec<(usize, f64, String)> {
+    let (mut x, mut y, mut z, mut e) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    let mut relative = false;
+    let mut tool = 0usize;
+    let mut role = String::new();
+    let mut before: Vec<f64> = Vec::new();
+    let mut used: Vec<(usize, f64, String)> = Vec::new();
+    let mut first_z: Option<f64> = None;
+    for raw in text.lines() {
+        let line = raw.trim();
+        if let Some(t) = line.strip_prefix(";TYPE:") {
+            role = t.to_string();
+            continue;
+        }
+        let code = line.split(';').next().unwrap_or("").trim();
+        let mut words = code.split_whitespace();
+        let Some(cmd) = words.next() else { continue };
+        if let Some(t) = cmd.strip_prefix('T').and_then(|t| t.parse::<usize>().ok()) {
+            tool = t;
+            continue;
+        }
+        match cmd {
+            "M83" => relative = true,
+            "M82" => relative = false,
+            "G92" => {
+                for w in words {
+                    if let Some(v) = w.strip_prefix('E').and_then(|v| v.parse().ok()) {
+                        e = v;
+                    }
+                }
+            }
+            "G0" | "G1" => {
+                let (mut nx, mut ny, mut de) = (x, y, 0.0);
+                for w in words {
+                    let v = w[1..].parse::<f64>().ok();
+                    match (w.chars().next(), v) {
+                        (Some('X'), Some(v)) => nx = v,
+                        (Some('Y'), Some(v)) => ny = v,
+                        (Some('Z'), Some(v)) => z = v,
+                        (Some('E'), Some(v)) => {
+                            de = if relative { v } else { v - e };
+                            e = if relative { e + v } else { v };
+                        }
+                        _ => {}
+                    }
+                }
+                let d = (nx - x).hypot(ny - y);
+                (x, y) = (nx, ny);
+                if de <= 1e-9 || d == 0.0 {
+                    continue;
+                }
+                let part = role.starts_with("Support")
+                    || role.contains("perimeter")
+                    || role.contains("infill")
+                    || role == "Gap fill";
+                if part {
+                    first_z.get_or_insert(z);
+                    if !used.iter().any(|u| u.0 == tool) {
+                        let primed = before.get(tool).copied().unwrap_or(0.0);
+                        used.push((tool, primed, role.clone()));
+                    }
+                } else if first_z.is_none_or(|f| z <= f + 1e-6) {
+                    if before.len() <= tool {
+                        before.resize(tool + 1, 0.0);
+                    }
+                    before[tool] += d;
+                }
+            }
+            _ => {}
+        }
+    }
+    used
+}
+
+#[test]
+fn without_a_tower_every_tool_primes_before_its_first_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = stl(dir.path(), "t", &t_shape());
+    // Soluble support reaches the bed (T1 on the first layer), interface only does not
+    // (T1 first needed at the bar, far above it).
+    for mode in [&["--soluble"][..], &["--soluble", "interface"][..]] {
+        let out = dir.path().join("t.gcode");
+        let mut args = PLA_PVA.to_vec();
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["--set", "prime_tower=false"]);
+        slice(&[&model], &args, &out);
+        let text = std::fs::read_to_string(&out).expect("G-code");
+        let used = primes(&text);
+        println!("{mode:?}: {used:?}");
+        assert_eq!(used.len(), 2, "both tools print: {used:?}");
+        for (tool, primed, first) in &used {
+            assert!(
+                *primed >= PRIME_MIN_MM,
+                "{mode:?}: T{tool} printed {first} after {primed:.1} mm of prime"
+            );
+        }
+        // The negative control: the same file without lamina's prime lines (their
+        // moves made travels) leaves T1 unprimed.
+        let unprimed = without_prime_lines(&text);
+        let used = primes(&unprimed);
+        assert!(
+            used.iter().any(|(_, primed, _)| *primed < PRIME_MIN_MM),
+            "{mode:?}: {used:?}"
+        );
+    }
+}
+
+/// `text` with the extrusions of lamina's prime lines (skirt-typed moves of tools other
+/// than the first) turned into plain moves.
+fn without_prime_lines(text: &str) -> String {
+    let mut out = String::new();
+    let mut tool = 0usize;
+    let mut role = "";
+    for line in text.lines() {
+        let code = line.split(';').next().unwrap_or("").trim();
+        if let Some(t) = code.strip_prefix('T').and_then(|t| t.parse::<usize>().ok()) {
+            tool = t;
+        }
+        if let Some(r) = line.trim().strip_prefix(";TYPE:") {
+            role = r;
+        }
+        let moves = code.starts_with("G1 ") && (code.contains('X') || code.contains('Y'));
+        if moves && tool != 0 && role == "Skirt/Brim" {
+            let kept: Vec<&str> = code
+                .split_whitespace()
+                .filter(|w| !w.starts_with('E'))
+                .collect();
+            out.push_str(&kept.join(" "));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}

@@ -107,6 +107,7 @@ mod hull;
 mod order;
 mod params;
 mod planner;
+pub mod prime;
 mod seam;
 mod settings;
 mod skirt;

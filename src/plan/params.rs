@@ -294,6 +294,9 @@ pub struct PlanParams {
     pub tower: Option<super::tower::TowerParams>,
     /// Standby temperatures of idle tools (`None`: tools keep their temperature).
     pub standby: Option<super::standby::Standby>,
+    /// Prime lines of multi-tool prints, laid when there is no prime tower (`None`: no
+    /// prime lines).
+    pub prime: Option<super::prime::PrimeLines>,
     /// Mark which model each island's paths belong to ([`super::Step::Object`]), for
     /// firmware that can skip a failed model (Klipper's `EXCLUDE_OBJECT`).
     pub mark_objects: bool,
@@ -315,6 +318,7 @@ impl Default for PlanParams {
             bed_temperature: (0.0, 0.0),
             tower: None,
             standby: None,
+            prime: None,
             mark_objects: false,
         }
     }

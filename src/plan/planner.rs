@@ -157,6 +157,7 @@ impl<'a> JobPlanner<'a> {
                 tool: 0,
                 seams: SeamHistory::default(),
                 fan: None,
+                primed: vec![0],
                 tower,
                 changes,
             },
@@ -445,6 +446,9 @@ struct Planner<'a> {
     seams: SeamHistory,
     /// The fan as last set.
     fan: Option<u8>,
+    /// Tools primed so far: the one the print starts with (by the start G-code), then
+    /// each tool's prime line (prints without a tower).
+    primed: Vec<usize>,
     /// The prime tower, when there is one.
     tower: Option<Tower>,
     /// Every layer's tool changes (from, to).
@@ -541,6 +545,7 @@ impl Planner<'_> {
                 if let (0, true, Some(t)) = (change, walls_at_change, &tower) {
                     self.print_tower_layer(&mut st, t, false, layer.height);
                 }
+                self.prime(&mut st, tool);
                 change += 1;
             }
             if g == 0 {
@@ -555,6 +560,21 @@ impl Planner<'_> {
         if order.is_empty() {
             if let Some(t) = &tower {
                 self.print_tower_layer(&mut st, t, true, layer.height);
+            }
+        }
+        if st.first_layer {
+            // Tools first needed above the first layer prime on it too, while the
+            // nozzle is at the bed.
+            let later: Vec<usize> = self.changes.iter().flatten().map(|&(_, to)| to).collect();
+            for tool in later {
+                if !self.primed.contains(&tool) && self.can_prime() {
+                    st.steps.push(Step::ToolChange { tool });
+                    st.after_tool_change = true;
+                    st.island = None;
+                    st.on_support = false;
+                    self.tool = tool;
+                    self.prime(&mut st, tool);
+                }
             }
         }
         if !st.new_seams.is_empty() {
@@ -586,6 +606,26 @@ impl Planner<'_> {
             st.steps
                 .push(Step::Custom(format!("M140 S{}", format_number(rest))));
         }
+    }
+
+    /// Whether tools get prime lines: a multi-tool print with no tower to purge on.
+    fn can_prime(&self) -> bool {
+        self.p.prime.is_some() && self.tower.is_none()
+    }
+
+    /// The prime line of `tool` (just made the active tool), on the first layer, the
+    /// first time the tool is used.
+    fn prime(&mut self, st: &mut LayerState, tool: usize) {
+        let p = self.p;
+        let Some(lines) = p.prime.as_ref() else {
+            return;
+        };
+        if !st.first_layer || self.primed.contains(&tool) || !self.can_prime() {
+            return;
+        }
+        let path = lines.path(tool, st.height);
+        self.primed.push(tool);
+        self.print_path(st, &path, false, SeamPosition::Nearest, OUTSIDE);
     }
 
     /// The tools the layer uses, the active one first (fewest changes).

@@ -6,6 +6,7 @@ use crate::profile::{self, Settings, WidthRole};
 use super::params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams,
 };
+use super::prime::PrimeLines;
 use super::standby::Standby;
 use super::tower::TowerParams;
 
@@ -101,6 +102,16 @@ impl PlanParams {
                     .collect(),
                 preheat_time: p.standby_preheat_time,
                 toolchange_time: s.printer.toolchange_time,
+            }),
+            prime: (s.printer.tools() > 1).then(|| {
+                let bed = crate::pipeline::bed(s);
+                let offset = s
+                    .printer
+                    .extruder_offset
+                    .iter()
+                    .map(|o| o[0])
+                    .fold(0.0, f64::max);
+                PrimeLines::for_bed(bed.min, offset, adhesion_width)
             }),
             mark_objects: s.printer.firmware == crate::profile::Firmware::Klipper,
         }
