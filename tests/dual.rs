@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::fidelity::{Bead, GLayer, LINE_WIDTH, parse_gcode};
+use common::fidelity::{Bead, GLayer, LINE_WIDTH, dist_to_seg, parse_gcode};
 use common::overhang::{facing_air, held_fraction, overhang_points, tool_share};
 use common::turned;
 use lamina::mesh::{Mesh, io, place, shapes};
@@ -753,4 +753,59 @@ fn without_prime_lines(text: &str) -> String {
         out.push('\n');
     }
     out
+}
+
+/// Share of the soluble interface's lowest layer (sampled along its beads) that lies
+/// on a bead of the model-material body in the layer `depth` layers below it, and how
+/// many samples there were.
+fn interface_footing(layers: &[GLayer], depth: usize) -> (f64, usize) {
+    let lowest = layers
+        .iter()
+        .position(|l| {
+            l.beads
+                .iter()
+                .any(|b| b.tool == 1 && b.role == "Support material interface")
+        })
+        .expect("a soluble interface");
+    let below = &layers[lowest - depth];
+    let (mut on, mut n) = (0usize, 0usize);
+    for b in layers[lowest]
+        .beads
+        .iter()
+        .filter(|b| b.tool == 1 && b.role == "Support material interface")
+    {
+        for (p, _) in b.samples() {
+            n += 1;
+            let covered = below
+                .beads
+                .iter()
+                .filter(|c| c.tool == 0 && c.is_support())
+                .any(|c| dist_to_seg(p, &[c.a, c.b]) <= c.width / 2.0 + 0.05);
+            on += usize::from(covered);
+        }
+    }
+    (on as f64 / n.max(1) as f64, n)
+}
+
+/// Least share of a soluble interface that stands on a dense layer of the support
+/// body's material (its sparse body covers about a fifth).
+const TRANSITION_COVER: f64 = 0.9;
+
+#[test]
+fn a_soluble_interface_stands_on_a_dense_layer_of_the_body() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = stl(dir.path(), "t", &t_shape());
+    let out = dir.path().join("t.gcode");
+    let mut args = PLA_PVA.to_vec();
+    args.extend_from_slice(&["--soluble", "interface"]);
+    slice(&[&model], &args, &out);
+    let layers = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
+    let (dense, n) = interface_footing(&layers, 1);
+    // The negative control: the body a layer further down is sparse, and the same
+    // measure says so.
+    let (sparse, _) = interface_footing(&layers, 2);
+    println!("interface on the layer below: {dense:.3} ({n} samples), two below: {sparse:.3}");
+    assert!(n > 100, "{n} samples");
+    assert!(dense >= TRANSITION_COVER, "{dense:.3}");
+    assert!(sparse < TRANSITION_COVER, "{sparse:.3}");
 }

@@ -197,12 +197,14 @@ pub fn add_support(
             report.volume_mm3 += area * l.height;
             report.contact_area_mm2 += sl.contact_area;
         }
+        let all = &support;
         let paths: Vec<Vec<(usize, ExtrusionPath)>> = layers
             .par_iter()
             .zip(&support)
             .enumerate()
             .map(|(j, (l, sl))| {
                 let mut out = Vec::new();
+                let above = all.get(j + 1).map_or(&[][..], |a| &a.interface[..]);
                 match soluble_inside {
                     Some(tool) if !sl.interior.is_empty() => {
                         // Support enclosed by the model in the soluble material (it
@@ -221,10 +223,11 @@ pub fn add_support(
                             contact_area: 0.0,
                             edge: sl.edge,
                         };
-                        support_paths(&outside, j, l, s, width, None, &mut out);
-                        support_paths(&inside, j, l, s, width, Some(tool), &mut out);
+                        let under = geom::difference(above, &sl.interior);
+                        support_paths(&outside, &under, j, l, s, width, None, &mut out);
+                        support_paths(&inside, &[], j, l, s, width, Some(tool), &mut out);
                     }
-                    _ => support_paths(sl, j, l, s, width, None, &mut out),
+                    _ => support_paths(sl, above, j, l, s, width, None, &mut out),
                 }
                 out
             })
@@ -259,8 +262,16 @@ fn printed_extent(sl: &SupportLayer, width: f64) -> Vec<ExPolygon> {
 /// break away in strips), the interface as dense lines turning every layer. `tool`
 /// overrides the profile's support tools. Areas bounding the printed extent
 /// ([`AreaEdge::Printed`]) get a wall and an inset fill.
+///
+/// Where the layer above has interface (`above`) in another tool than the body (a
+/// soluble interface on a model-material body), the body under it is a dense
+/// transition layer in the body's tool: the soluble interface does not bond to sparse
+/// lines of another material, but it does to a closed surface, and the body's own
+/// material fuses to the sparse body under it.
+#[allow(clippy::too_many_arguments)]
 fn support_paths(
     sl: &SupportLayer,
+    above: &[ExPolygon],
     index: usize,
     layer: &Layer,
     s: &Settings,
@@ -323,8 +334,33 @@ fn support_paths(
     };
     let body_density = (spacing / p.support_base_spacing.max(spacing)).min(1.0);
 
+    let transition = if base_tool != interface_tool && !above.is_empty() && !sl.base.is_empty() {
+        geom::intersection(&sl.base, above)
+    } else {
+        Vec::new()
+    };
+    let body = if transition.is_empty() {
+        sl.base.clone()
+    } else {
+        geom::difference(&sl.base, &transition)
+    };
     add(
-        &sl.base,
+        &transition,
+        Role::SupportMaterial,
+        base_tool,
+        FillParams {
+            pattern: FillPattern::Rectilinear,
+            density: 1.0,
+            spacing,
+            // Across the body's lines, which it bridges.
+            angle: p.support_base_angle + 90.0,
+            layer: 0,
+            z: layer.z,
+            connect: true,
+        },
+    );
+    add(
+        &body,
         Role::SupportMaterial,
         base_tool,
         FillParams {
