@@ -590,15 +590,20 @@ fn dashed(text: &str, tool: usize) -> String {
     out
 }
 
-#[test]
-fn soluble_support_of_a_t_retracts_no_more_than_prusaslicer() {
+/// The G-code of the T sliced in PLA and PVA with `extra` arguments.
+fn sliced_t(extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
     let model = stl(dir.path(), "t", &t_shape());
     let out = dir.path().join("t.gcode");
     let mut args = PLA_PVA.to_vec();
-    args.extend_from_slice(&["--soluble", "--support-angle", "45"]);
+    args.extend_from_slice(extra);
     slice(&[&model], &args, &out);
-    let text = std::fs::read_to_string(&out).expect("G-code");
+    std::fs::read_to_string(&out).expect("G-code")
+}
+
+#[test]
+fn soluble_support_of_a_t_retracts_no_more_than_prusaslicer() {
+    let text = sliced_t(&["--soluble", "--support-angle", "45"]);
     let m = common::travel::motion_by_tool(&text);
     let per_m = retractions_per_m(&text, 1);
     println!("T1: {:?}: {per_m:.0} retractions per metre", m.get(1));
@@ -695,17 +700,12 @@ fn primes(text: &str) -> Vec<(usize, f64, String)> {
 
 #[test]
 fn without_a_tower_every_tool_primes_before_its_first_use() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let model = stl(dir.path(), "t", &t_shape());
     // Soluble support reaches the bed (T1 on the first layer), interface only does not
     // (T1 first needed at the bar, far above it).
     for mode in [&["--soluble"][..], &["--soluble", "interface"][..]] {
-        let out = dir.path().join("t.gcode");
-        let mut args = PLA_PVA.to_vec();
-        args.extend_from_slice(mode);
+        let mut args = mode.to_vec();
         args.extend_from_slice(&["--set", "prime_tower=false"]);
-        slice(&[&model], &args, &out);
-        let text = std::fs::read_to_string(&out).expect("G-code");
+        let text = sliced_t(&args);
         let used = primes(&text);
         println!("{mode:?}: {used:?}");
         assert_eq!(used.len(), 2, "both tools print: {used:?}");
@@ -793,13 +793,7 @@ const TRANSITION_COVER: f64 = 0.9;
 
 #[test]
 fn a_soluble_interface_stands_on_a_dense_layer_of_the_body() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let model = stl(dir.path(), "t", &t_shape());
-    let out = dir.path().join("t.gcode");
-    let mut args = PLA_PVA.to_vec();
-    args.extend_from_slice(&["--soluble", "interface"]);
-    slice(&[&model], &args, &out);
-    let layers = parse_gcode(&std::fs::read_to_string(&out).expect("G-code"));
+    let layers = parse_gcode(&sliced_t(&["--soluble", "interface"]));
     let (dense, n) = interface_footing(&layers, 1);
     // The negative control: the body a layer further down is sparse, and the same
     // measure says so.

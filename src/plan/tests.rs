@@ -1184,27 +1184,27 @@ fn a_short_move_between_support_pieces_goes_round_the_model_without_retracting()
     l.support_areas = vec![a, b];
     let plan = &plan_layers(std::slice::from_ref(&l), &params())[0];
     check_continuity(plan);
-    let hops = support_hops(plan);
-    let across: Vec<&(Vec<Point>, bool)> = hops
-        .iter()
-        .filter(|(p, _)| (p[0].x < scaled(15.0)) != (p[p.len() - 1].x < scaled(15.0)))
-        .collect();
-    assert_eq!(across.len(), 1, "{hops:?}");
-    assert!(!across[0].1, "the move round the model does not retract");
-    assert!(!crosses(&across[0].0), "{:?}", across[0].0);
+    // The one move from one side of the model to the other.
+    let across = |plan: &LayerPlan| {
+        let hops = support_hops(plan);
+        let mut across: Vec<(Vec<Point>, bool)> = hops
+            .iter()
+            .filter(|(p, _)| (p[0].x < scaled(15.0)) != (p[p.len() - 1].x < scaled(15.0)))
+            .cloned()
+            .collect();
+        assert_eq!(across.len(), 1, "{hops:?}");
+        across.remove(0)
+    };
+    let across_once = across(plan);
+    assert!(!across_once.1, "the move round the model does not retract");
+    assert!(!crosses(&across_once.0), "{:?}", across_once.0);
     // The negative control: without combing the move goes straight over the model,
     // which the same reading sees, and it retracts.
     let mut straight = params();
     straight.combing = false;
-    let plan = &plan_layers(&[l], &straight)[0];
-    let hops = support_hops(plan);
-    let across: Vec<&(Vec<Point>, bool)> = hops
-        .iter()
-        .filter(|(p, _)| (p[0].x < scaled(15.0)) != (p[p.len() - 1].x < scaled(15.0)))
-        .collect();
-    assert_eq!(across.len(), 1, "{hops:?}");
-    assert!(across[0].1, "the move over the model retracts");
-    assert!(crosses(&across[0].0));
+    let (path, retracted) = across(&plan_layers(&[l], &straight)[0]);
+    assert!(retracted, "the move over the model retracts");
+    assert!(crosses(&path));
 }
 
 #[test]
