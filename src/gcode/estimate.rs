@@ -241,6 +241,7 @@ impl<'a> EstimatorSink<'a> {
     pub(crate) fn new(job: &'a GcodeJob) -> Self {
         let mut interp = Interpreter::new();
         interp.follow_comments = false;
+        interp.set_dialect(job.flavor);
         EstimatorSink {
             job,
             sim: Simulator::new(job.machine),
@@ -287,7 +288,7 @@ impl Sink for EstimatorSink<'_> {
                         }
                         let feed = (m.axes & AXIS_F != 0).then(|| m.feed as f64 / 60.0);
                         sim.move_to(target, de, feed);
-                        self.interp.e_position += de;
+                        self.interp.add_e(de);
                     }
                 }
             }
@@ -302,7 +303,7 @@ impl Sink for EstimatorSink<'_> {
                 temperature_wait(self.job.flavor, wait, cooling),
             ),
             Event::ToolChange { tool, .. } => sim.select_tool(tool),
-            Event::ResetE => self.interp.e_position = 0.0,
+            Event::ResetE => self.interp.reset_e(),
             Event::End => sim.begin_end(),
             Event::FirmwareRetraction(_)
             | Event::LayerReady(_)

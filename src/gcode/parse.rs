@@ -1,6 +1,7 @@
 //! Reading G-code text into the virtual printer: the commands that move, wait, heat
-//! and change tools, with the modal state a firmware keeps (absolute or relative
-//! coordinates and E, `G92` offsets, feedrate, firmware retraction settings).
+//! and change tools. Moves, modes and offsets are followed by lamina's one motion
+//! interpreter ([`Modal`]); this reader keeps what only timing needs (limits, firmware
+//! retraction settings, temperatures).
 //!
 //! Understood: `G0`-`G4`, `G10`/`G11` (firmware retraction; RRF tool temperatures with
 //! `P`), `G20`/`G21`, `G28`, `G90`/`G91`, `G92`, `M82`/`M83`, `M104`/`M109`/`M116`,
@@ -16,14 +17,13 @@ use crate::path::Role;
 use super::config::{Flavor, KlipperMotion};
 
 use super::machine::{Simulator, Wait};
-use super::read::{self, Code, Words};
+use super::read::modal::{self, Modal, SECONDS_PER_MINUTE, Step};
+use super::read::{self, Code, Command, Words};
 
 /// Arcs (`G2`/`G3`) are cut into chords of this length, mm (Marlin's `MM_PER_ARC_SEGMENT`).
 const ARC_SEGMENT_LENGTH: f64 = 1.0;
-/// Millimetres per inch (`G20`).
-const MM_PER_INCH: f64 = 25.4;
-/// Seconds per minute: feedrates are written in mm/min.
-const SECONDS_PER_MINUTE: f64 = 60.0;
+/// Most chords one arc is cut into (an arc of a kilometre).
+const MAX_ARC_SEGMENTS: usize = 1 << 16;
 /// Milliseconds per second (`G4 P`).
 const MS_PER_SECOND: f64 = 1000.0;
 
@@ -47,30 +47,19 @@ struct FirmwareRetraction {
 /// A G-code interpreter feeding a [`Simulator`].
 #[derive(Debug, Clone)]
 pub struct Interpreter {
-    absolute_xyz: bool,
-    absolute_e: bool,
-    /// Logical E position (for absolute E).
-    pub e_position: f64,
-    /// Machine position minus logical position (set by `G92`).
-    origin: [f64; 3],
-    unit: f64,
+    /// Modes, offsets and position (kept in step with the simulator's position).
+    modal: Modal,
     fw: FirmwareRetraction,
     /// Whether `;LAYER_CHANGE` and `;TYPE:` comments are followed (off for custom
     /// G-code run inside a plan, whose layers are known).
     pub follow_comments: bool,
     next_layer: usize,
-    /// The firmware the file is for (Marlin until a `; flavor = ` comment says).
-    flavor: Flavor,
 }
 
 impl Default for Interpreter {
     fn default() -> Self {
         Interpreter {
-            absolute_xyz: true,
-            absolute_e: true,
-            e_position: 0.0,
-            origin: [0.0; 3],
-            unit: 1.0,
+            modal: Modal::new(),
             fw: FirmwareRetraction {
                 length: FW_RETRACT_LENGTH,
                 speed: FW_RETRACT_SPEED,
@@ -80,7 +69,6 @@ impl Default for Interpreter {
             },
             follow_comments: true,
             next_layer: 0,
-            flavor: Flavor::Marlin,
         }
     }
 }
@@ -93,8 +81,25 @@ impl Interpreter {
 
     /// Set the coordinate and E modes as `G90` plus `M82`/`M83` do.
     pub fn set_modes(&mut self, absolute_xyz: bool, absolute_e: bool) {
-        self.absolute_xyz = absolute_xyz;
-        self.absolute_e = absolute_e;
+        self.modal.absolute_xyz = absolute_xyz;
+        self.modal.absolute_e = absolute_e;
+    }
+
+    /// Count E moved by G-code not read through this interpreter (the generator's own
+    /// moves), mm.
+    pub fn add_e(&mut self, de: f64) {
+        self.modal.e += de;
+    }
+
+    /// E set to 0 (`G92 E0` written by the generator).
+    pub fn reset_e(&mut self) {
+        self.modal.e = 0.0;
+    }
+
+    /// Read custom G-code as written for `flavor` (where firmwares differ in motion,
+    /// a bare `G92`), without changing the simulator's motion model.
+    pub fn set_dialect(&mut self, flavor: Flavor) {
+        self.modal.flavor = flavor;
     }
 
     /// Run a block of lines.
@@ -115,12 +120,7 @@ impl Interpreter {
         match line.code {
             Some(Code::Extended(text)) => self.extended(sim, text),
             Some(Code::Command(c)) if !c.ragged && matches!(c.letter, b'G' | b'M' | b'T') => {
-                // A line naming a tool no printer has is corrupt: not followed.
-                if let Some(n) = c.code()
-                    && c.absurd_tool().is_none()
-                {
-                    self.command(sim, c.letter, n, &c.words);
-                }
+                self.command(sim, &c);
             }
             _ => {}
         }
@@ -136,13 +136,8 @@ impl Interpreter {
             // in order, so each marker is simply the next layer.
             sim.begin_layer(self.next_layer);
             self.next_layer += 1;
-        } else if let Some(rest) = c.strip_prefix(b"flavor = ") {
-            match rest {
-                b"klipper" => self.set_flavor(sim, Flavor::Klipper),
-                b"reprapfirmware" => self.set_flavor(sim, Flavor::RepRapFirmware),
-                b"marlin" => self.set_flavor(sim, Flavor::Marlin),
-                _ => {}
-            }
+        } else if let Some(f) = c.strip_prefix(b"flavor = ").and_then(modal::flavor_named) {
+            self.set_flavor(sim, f);
         } else if let Some(rest) = c.strip_prefix(b"TYPE:") {
             sim.role = std::str::from_utf8(rest)
                 .ok()
@@ -152,7 +147,7 @@ impl Interpreter {
 
     /// Read the file as written for `flavor`: its units and its motion model.
     pub fn set_flavor(&mut self, sim: &mut Simulator, flavor: Flavor) {
-        self.flavor = flavor;
+        self.modal.flavor = flavor;
         let m = &mut sim.machine;
         match flavor {
             Flavor::Klipper => {
@@ -227,10 +222,43 @@ impl Interpreter {
         m.klipper = Some(k);
     }
 
-    fn command(&mut self, sim: &mut Simulator, letter: u8, n: u32, w: &Words) {
+    fn command(&mut self, sim: &mut Simulator, c: &Command) {
+        // Motion first, from where the simulator is (the generator moves it too).
+        self.modal.pos = sim.pos;
+        let step = match self.modal.apply(c) {
+            Ok(step) => step,
+            // A line naming a tool no printer has is corrupt: not followed.
+            Err(_) => return,
+        };
+        match step {
+            Step::Move(m) => sim.move_to(m.to, m.de, m.feed),
+            Step::Arc(a) => {
+                if let Some(f) = a.feed {
+                    sim.feedrate = f;
+                }
+                let n = a.chords_by_length(ARC_SEGMENT_LENGTH, MAX_ARC_SEGMENTS);
+                for k in 1..=n {
+                    sim.move_to(a.point(k, n), a.de / n as f64, None);
+                }
+            }
+            Step::Home => {
+                sim.sync();
+                sim.pos = self.modal.pos;
+            }
+            Step::Tool(t) => sim.select_tool(t),
+            Step::Set => {}
+            Step::Other => {
+                if let Some(n) = c.code() {
+                    self.other(sim, c.letter, n, &c.words);
+                }
+            }
+        }
+    }
+
+    /// The commands that do not move: dwells, temperatures, limits, firmware
+    /// retraction.
+    fn other(&mut self, sim: &mut Simulator, letter: u8, n: u32, w: &Words) {
         match (letter, n) {
-            (b'G', 0 | 1) => self.linear(sim, w),
-            (b'G', 2 | 3) => self.arc(sim, w, n == 2),
             (b'G', 4) => {
                 let s = w.get(b'S').unwrap_or(0.0) + w.get(b'P').unwrap_or(0.0) / MS_PER_SECOND;
                 sim.dwell(s);
@@ -243,32 +271,6 @@ impl Interpreter {
             }
             (b'G', 10) => self.firmware_retract(sim, true),
             (b'G', 11) => self.firmware_retract(sim, false),
-            (b'G', 20) => self.unit = MM_PER_INCH,
-            (b'G', 21) => self.unit = 1.0,
-            (b'G', 28) => {
-                sim.sync();
-                let all = !(w.has(b'X') || w.has(b'Y') || w.has(b'Z'));
-                for (a, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
-                    if all || w.has(l) {
-                        sim.pos[a] = 0.0;
-                        self.origin[a] = 0.0;
-                    }
-                }
-            }
-            (b'G', 90) => self.absolute_xyz = true,
-            (b'G', 91) => self.absolute_xyz = false,
-            (b'G', 92) => {
-                for (a, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
-                    if let Some(v) = w.get(l) {
-                        self.origin[a] = sim.pos[a] - v * self.unit;
-                    }
-                }
-                if let Some(v) = w.get(b'E') {
-                    self.e_position = v * self.unit;
-                }
-            }
-            (b'M', 82) => self.absolute_e = true,
-            (b'M', 83) => self.absolute_e = false,
             (b'M', 104 | 109) => {
                 let tool = w.get(b'T').map_or(sim.tool, |t| t.max(0.0) as usize);
                 let (temp, wait) = match (w.get(b'S'), w.get(b'R')) {
@@ -282,7 +284,7 @@ impl Interpreter {
             (b'M', 201) => set_axes(&mut sim.machine.max_acceleration, w),
             (b'M', 203) => {
                 set_axes(&mut sim.machine.max_feedrate, w);
-                if self.flavor == Flavor::RepRapFirmware {
+                if self.modal.flavor == Flavor::RepRapFirmware {
                     for (a, l) in [b'X', b'Y', b'Z', b'E'].into_iter().enumerate() {
                         if w.get(l).is_some_and(|v| v > 0.0) {
                             sim.machine.max_feedrate[a] /= SECONDS_PER_MINUTE;
@@ -351,113 +353,7 @@ impl Interpreter {
                 );
             }
             (b'M', 0 | 1 | 400) => sim.sync(),
-            (b'T', t) => sim.select_tool(t as usize),
             _ => {}
-        }
-    }
-
-    /// Target of a move in machine coordinates, and the E delta.
-    fn target(&mut self, sim: &Simulator, w: &Words) -> ([f64; 3], f64) {
-        let mut t = sim.pos;
-        for (a, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
-            if let Some(v) = w.get(l) {
-                t[a] = if self.absolute_xyz {
-                    v * self.unit + self.origin[a]
-                } else {
-                    sim.pos[a] + v * self.unit
-                };
-            }
-        }
-        let de = match w.get(b'E') {
-            Some(v) if self.absolute_xyz && self.absolute_e => {
-                let e = v * self.unit;
-                let de = e - self.e_position;
-                self.e_position = e;
-                de
-            }
-            Some(v) => {
-                let de = v * self.unit;
-                self.e_position += de;
-                de
-            }
-            None => 0.0,
-        };
-        (t, de)
-    }
-
-    fn feedrate(&self, w: &Words) -> Option<f64> {
-        w.get(b'F')
-            .filter(|f| *f > 0.0)
-            .map(|f| f * self.unit / SECONDS_PER_MINUTE)
-    }
-
-    fn linear(&mut self, sim: &mut Simulator, w: &Words) {
-        let f = self.feedrate(w);
-        let (target, de) = self.target(sim, w);
-        sim.move_to(target, de, f);
-    }
-
-    fn arc(&mut self, sim: &mut Simulator, w: &Words, clockwise: bool) {
-        let f = self.feedrate(w);
-        if let Some(f) = f {
-            sim.feedrate = f;
-        }
-        let start = sim.pos;
-        let (end, de) = self.target(sim, w);
-        let (dx, dy) = (end[0] - start[0], end[1] - start[1]);
-        // Centre from I/J, or from the radius R.
-        let centre = match (w.get(b'I'), w.get(b'J'), w.get(b'R')) {
-            (i, j, _) if i.is_some() || j.is_some() => [
-                start[0] + i.unwrap_or(0.0) * self.unit,
-                start[1] + j.unwrap_or(0.0) * self.unit,
-            ],
-            (_, _, Some(r)) => {
-                let r = r * self.unit;
-                let chord = dx.hypot(dy);
-                if chord == 0.0 || chord > 2.0 * r.abs() {
-                    sim.move_to(end, de, None);
-                    return;
-                }
-                let h = (r * r - chord * chord / 4.0).max(0.0).sqrt();
-                // The centre lies left of the chord for counter-clockwise arcs with
-                // positive R; a negative R takes the longer arc.
-                let side = if clockwise == (r > 0.0) { -1.0 } else { 1.0 };
-                [
-                    start[0] + dx / 2.0 - side * h * dy / chord,
-                    start[1] + dy / 2.0 + side * h * dx / chord,
-                ]
-            }
-            _ => {
-                sim.move_to(end, de, None);
-                return;
-            }
-        };
-        let r = (start[0] - centre[0]).hypot(start[1] - centre[1]);
-        let a0 = (start[1] - centre[1]).atan2(start[0] - centre[0]);
-        let a1 = (end[1] - centre[1]).atan2(end[0] - centre[0]);
-        let tau = std::f64::consts::TAU;
-        let mut sweep = if clockwise { a0 - a1 } else { a1 - a0 };
-        if sweep <= 1e-12 {
-            sweep += tau;
-        }
-        let segments = ((sweep * r / ARC_SEGMENT_LENGTH).floor() as usize).clamp(1, 1 << 16);
-        for k in 1..=segments {
-            let t = k as f64 / segments as f64;
-            let p = if k == segments {
-                end
-            } else {
-                let a = if clockwise {
-                    a0 - sweep * t
-                } else {
-                    a0 + sweep * t
-                };
-                [
-                    centre[0] + r * a.cos(),
-                    centre[1] + r * a.sin(),
-                    start[2] + (end[2] - start[2]) * t,
-                ]
-            };
-            sim.move_to(p, de / segments as f64, None);
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::mesh::io::{Format, detect};
 
-use crate::gcode::MAX_TOOLS;
+use crate::gcode::read::modal::{Modal, Refusal};
 use crate::gcode::read::{self, Code};
 
 use super::gcode::clean_line;
@@ -58,11 +58,7 @@ pub enum NotAPrint {
     },
     /// A line names a tool no printer has (a corrupt line; following it would make the
     /// streamer keep state for billions of tools).
-    #[error(
-        "{} line {line}: `{text}` names tool {tool}, beyond the {MAX_TOOLS} tools lamina \
-         drives: the file is corrupt",
-        path.display()
-    )]
+    #[error("{} line {line}: `{text}` {why}: the file is corrupt", path.display())]
     BadTool {
         /// The file.
         path: PathBuf,
@@ -70,16 +66,17 @@ pub enum NotAPrint {
         line: u64,
         /// The line's command.
         text: String,
-        /// The tool number it names.
-        tool: f64,
+        /// Why lamina's G-code interpreter refuses it.
+        why: Refusal,
     },
 }
 
 /// Bytes read to recognise a mesh file.
 const SNIFF_BYTES: usize = 4096;
 
-/// Check that `path` is G-code that moves the printer and names no tool beyond
-/// [`MAX_TOOLS`]. Reads the whole file (after the first motion command only the lines
+/// Check that `path` is G-code that moves the printer and that lamina's G-code
+/// interpreter ([`Modal`]) refuses none of its lines (a tool beyond
+/// [`crate::gcode::MAX_TOOLS`]). Reads the whole file (after the first motion command only the lines
 /// that may name a tool are looked at closely).
 ///
 /// ```
@@ -154,12 +151,13 @@ pub fn check_file(path: &Path) -> Result<(), NotAPrint> {
         let Some(Code::Command(c)) = read::lex(command.as_bytes()).code else {
             continue;
         };
-        if let Some(tool) = c.absurd_tool() {
+        // The interpreter's own guard; its state is not needed here.
+        if let Err(why) = Modal::new().apply(&c) {
             return Err(NotAPrint::BadTool {
                 path: path.to_path_buf(),
                 line: number,
                 text: command,
-                tool,
+                why,
             });
         }
         moves |= c.letter == b'G' && matches!(c.code(), Some(0..=3 | 28));

@@ -87,7 +87,7 @@ pub fn frame(number: u32, command: &str) -> String {
 
 /// A cleaned line taken apart by lamina's G-code lexer ([`crate::gcode::read`]), if it
 /// is a classic command (letter and number).
-fn lexed(command: &str) -> Option<Command> {
+pub(crate) fn lexed(command: &str) -> Option<Command> {
     match read::lex(command.as_bytes()).code {
         Some(Code::Command(c)) => Some(c),
         _ => None,

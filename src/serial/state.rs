@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::gcode::{command_word, has_param, param};
+use crate::gcode::read::modal::{self, Modal, SECONDS_PER_MINUTE, Step};
 
-/// The printer's modal state as far as the G-code sent so far tells.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+use super::gcode::lexed;
+
+/// The printer's state as far as the G-code sent so far tells.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MachineState {
     /// Last target set per hotend (`M104`/`M109`), index = tool.
     pub hotend_targets: Vec<f64>,
@@ -26,35 +28,10 @@ pub struct MachineState {
     pub chamber_target: Option<f64>,
     /// Part fan speed 0-255 (`M106`/`M107`).
     pub fan: Option<f64>,
-    /// Last feedrate (`F`), mm/min.
-    pub feedrate: Option<f64>,
-    /// `G90` (true) or `G91`.
-    pub absolute_xyz: bool,
-    /// `M82` (true) or `M83`.
-    pub absolute_e: bool,
-    /// Logical position X, Y, Z, E as far as known.
-    pub position: [Option<f64>; 4],
-    /// Active tool.
-    pub tool: u32,
+    /// Modes, offsets, position, feedrate and tool, followed by lamina's one motion
+    /// interpreter (the estimator and the preview read moves the same way).
+    pub motion: Modal,
 }
-
-impl Default for MachineState {
-    fn default() -> Self {
-        MachineState {
-            hotend_targets: Vec::new(),
-            bed_target: None,
-            chamber_target: None,
-            fan: None,
-            feedrate: None,
-            absolute_xyz: true,
-            absolute_e: true,
-            position: [None; 4],
-            tool: 0,
-        }
-    }
-}
-
-const AXES: [char; 4] = ['X', 'Y', 'Z', 'E'];
 
 impl MachineState {
     /// Follow one cleaned command.
@@ -66,77 +43,79 @@ impl MachineState {
     ///     m.apply(c);
     /// }
     /// assert_eq!(m.hotend_targets, vec![215.0]);
-    /// assert_eq!(m.position[2], Some(0.3));
-    /// assert!(!m.absolute_e);
-    /// assert_eq!(m.feedrate, Some(1800.0));
+    /// assert_eq!(m.position()[2], Some(0.3));
+    /// assert!(m.relative_e());
+    /// assert_eq!(m.feedrate(), Some(1800.0));
     /// ```
     pub fn apply(&mut self, command: &str) {
-        let Some(word) = command_word(command) else {
+        let Some(c) = lexed(command) else {
             return;
         };
-        match word.as_str() {
-            "G0" | "G1" | "G2" | "G3" => self.apply_move(command),
-            "G28" => {
-                let any = ['X', 'Y', 'Z'].iter().any(|&a| has_param(command, a));
-                for (i, a) in ['X', 'Y', 'Z'].iter().enumerate() {
-                    if !any || has_param(command, *a) {
-                        self.position[i] = Some(0.0);
-                    }
-                }
-            }
-            "G90" => {
-                self.absolute_xyz = true;
-                self.absolute_e = true;
-            }
-            "G91" => {
-                self.absolute_xyz = false;
-                self.absolute_e = false;
-            }
-            "M82" => self.absolute_e = true,
-            "M83" => self.absolute_e = false,
-            "G92" => {
-                let any = AXES.iter().any(|&a| param(command, a).is_some());
-                for (i, a) in AXES.iter().enumerate() {
-                    if let Some(v) = param(command, *a) {
-                        self.position[i] = Some(v);
-                    } else if !any {
-                        self.position[i] = Some(0.0);
-                    }
-                }
-            }
-            "M104" | "M109" => {
-                if let Some(s) = param(command, 'S').or_else(|| param(command, 'R')) {
-                    let tool = param(command, 'T').map_or(self.tool, |t| t.max(0.0) as u32);
+        // A corrupt tool number is not followed (the file check refuses such files
+        // before streaming; this keeps the state small whatever it is fed).
+        if self.motion.apply(&c) != Ok(Step::Other) {
+            return;
+        }
+        let w = &c.words;
+        let target = || w.get(b'S').or_else(|| w.get(b'R'));
+        match (c.letter, c.code()) {
+            (b'M', Some(104 | 109)) => {
+                if let Some(s) = target() {
+                    let tool = w
+                        .get(b'T')
+                        .map_or(self.motion.tool, |t| t.max(0.0) as usize);
                     self.set_hotend(tool, s);
                 }
             }
-            "M140" | "M190" => {
-                if let Some(s) = param(command, 'S').or_else(|| param(command, 'R')) {
+            (b'M', Some(140 | 190)) => {
+                if let Some(s) = target() {
                     self.bed_target = Some(s);
                 }
             }
-            "M141" | "M191" => {
-                if let Some(s) = param(command, 'S').or_else(|| param(command, 'R')) {
+            (b'M', Some(141 | 191)) => {
+                if let Some(s) = target() {
                     self.chamber_target = Some(s);
                 }
             }
-            "M106" => self.fan = Some(param(command, 'S').unwrap_or(255.0)),
-            "M107" => self.fan = Some(0.0),
-            w if w.starts_with('T') => {
-                if let Ok(t) = w[1..].parse::<u32>()
-                    && (t as usize) < crate::gcode::MAX_TOOLS
-                {
-                    self.tool = t;
-                }
-            }
+            (b'M', Some(106)) => self.fan = Some(w.get(b'S').unwrap_or(255.0)),
+            (b'M', Some(107)) => self.fan = Some(0.0),
             _ => {}
         }
     }
 
-    fn set_hotend(&mut self, tool: u32, target: f64) {
-        let i = tool as usize;
-        // A corrupt tool number is not followed (the file check refuses such files
-        // before streaming; this keeps the state small whatever it is fed).
+    /// Follow a comment of the file: `; flavor = NAME` says how its G-code reads.
+    pub fn comment(&mut self, comment: &str) {
+        if let Some(f) = comment
+            .trim()
+            .strip_prefix("flavor = ")
+            .and_then(|n| modal::flavor_named(n.as_bytes()))
+        {
+            self.motion.flavor = f;
+        }
+    }
+
+    /// The logical position of X, Y, Z and E where known.
+    pub fn position(&self) -> [Option<f64>; 4] {
+        self.motion.logical()
+    }
+
+    /// The last feedrate, mm/min.
+    pub fn feedrate(&self) -> Option<f64> {
+        self.motion.feed.map(|f| f * SECONDS_PER_MINUTE)
+    }
+
+    /// Whether E moves are relative (`M83`, or under `G91`).
+    pub fn relative_e(&self) -> bool {
+        !(self.motion.absolute_xyz && self.motion.absolute_e)
+    }
+
+    /// The active tool.
+    pub fn tool(&self) -> usize {
+        self.motion.tool
+    }
+
+    fn set_hotend(&mut self, i: usize, target: f64) {
+        // A tool named by `S` alone on a corrupt line is not followed either.
         if i >= crate::gcode::MAX_TOOLS {
             return;
         }
@@ -144,26 +123,6 @@ impl MachineState {
             self.hotend_targets.resize(i + 1, 0.0);
         }
         self.hotend_targets[i] = target;
-    }
-
-    fn apply_move(&mut self, command: &str) {
-        if let Some(f) = param(command, 'F') {
-            self.feedrate = Some(f);
-        }
-        for (i, a) in AXES.iter().enumerate() {
-            if let Some(v) = param(command, *a) {
-                let absolute = if i == 3 {
-                    self.absolute_e
-                } else {
-                    self.absolute_xyz
-                };
-                self.position[i] = if absolute {
-                    Some(v)
-                } else {
-                    self.position[i].map(|p| p + v)
-                };
-            }
-        }
     }
 
     /// The commands that bring a printer that lost its state (it reset, or it was
@@ -196,7 +155,8 @@ impl MachineState {
         for (i, t) in &hotends {
             out.push(format!("M104{} S{}", tool_arg(*i), fmt(*t)));
         }
-        match self.position[2] {
+        let position = self.position();
+        match position[2] {
             Some(z) => {
                 out.push(format!("G92 Z{}", fmt(z)));
                 out.push("G91".into());
@@ -216,26 +176,26 @@ impl MachineState {
             out.push(format!("M109{} S{}", tool_arg(*i), fmt(*t)));
         }
         if multi {
-            out.push(format!("T{}", self.tool));
+            out.push(format!("T{}", self.tool()));
         }
         if prime_mm > 0.0 && !hotends.is_empty() {
             out.push("M83".into());
             out.push(format!("G1 E{} F{}", fmt(prime_mm), fmt(PRIME_FEEDRATE)));
         }
-        if let (Some(x), Some(y)) = (self.position[0], self.position[1]) {
+        if let (Some(x), Some(y)) = (position[0], position[1]) {
             out.push(format!("G1 X{} Y{} F3000", fmt(x), fmt(y)));
         }
-        if let Some(z) = self.position[2] {
+        if let Some(z) = position[2] {
             out.push(format!("G1 Z{} F600", fmt(z)));
         }
-        out.push(format!("G92 E{}", fmt(self.position[3].unwrap_or(0.0))));
+        out.push(format!("G92 E{}", fmt(position[3].unwrap_or(0.0))));
         match self.fan {
             Some(f) if f > 0.0 => out.push(format!("M106 S{}", fmt(f))),
             _ => out.push("M107".into()),
         }
-        out.push(if self.absolute_xyz { "G90" } else { "G91" }.into());
-        out.push(if self.absolute_e { "M82" } else { "M83" }.into());
-        if let Some(f) = self.feedrate {
+        out.push(self.xyz_mode().into());
+        out.push(self.e_mode().into());
+        if let Some(f) = self.feedrate() {
             out.push(format!("G1 F{}", fmt(f)));
         }
         out
@@ -251,24 +211,19 @@ impl MachineState {
     /// assert_eq!(m.fill_template("G1 X{x} Y{y}\nM109 S{hotend}"), vec!["G1 X5 Y6"]);
     /// ```
     pub fn fill_template(&self, template: &str) -> Vec<String> {
-        let hotend = self.hotend_targets.get(self.tool as usize).copied();
+        let hotend = self.hotend_targets.get(self.tool()).copied();
+        let position = self.position();
         let values: [(&str, Option<String>); 10] = [
-            ("{x}", self.position[0].map(fmt)),
-            ("{y}", self.position[1].map(fmt)),
-            ("{z}", self.position[2].map(fmt)),
-            ("{e}", Some(fmt(self.position[3].unwrap_or(0.0)))),
-            ("{feedrate}", self.feedrate.map(fmt)),
+            ("{x}", position[0].map(fmt)),
+            ("{y}", position[1].map(fmt)),
+            ("{z}", position[2].map(fmt)),
+            ("{e}", Some(fmt(position[3].unwrap_or(0.0)))),
+            ("{feedrate}", self.feedrate().map(fmt)),
             ("{hotend}", hotend.filter(|t| *t > 0.0).map(fmt)),
             ("{bed}", self.bed_target.filter(|t| *t > 0.0).map(fmt)),
             ("{fan}", Some(fmt(self.fan.unwrap_or(0.0)))),
-            (
-                "{e_mode}",
-                Some(if self.absolute_e { "M82" } else { "M83" }.into()),
-            ),
-            (
-                "{xyz_mode}",
-                Some(if self.absolute_xyz { "G90" } else { "G91" }.into()),
-            ),
+            ("{e_mode}", Some(self.e_mode().into())),
+            ("{xyz_mode}", Some(self.xyz_mode().into())),
         ];
         let mut out = Vec::new();
         'lines: for line in template.lines() {
@@ -286,6 +241,24 @@ impl MachineState {
             }
         }
         out
+    }
+}
+
+impl MachineState {
+    /// `G90` or `G91`, as the job has it.
+    fn xyz_mode(&self) -> &'static str {
+        if self.motion.absolute_xyz {
+            "G90"
+        } else {
+            "G91"
+        }
+    }
+
+    /// `M82` or `M83`: how E moves read, as the job has it. Under `G91` E is relative
+    /// whatever `M82` said, and `M83` says so to every firmware (Marlin 2 would read E
+    /// absolute after `G91` then `M82`).
+    fn e_mode(&self) -> &'static str {
+        if self.relative_e() { "M83" } else { "M82" }
     }
 }
 
@@ -441,7 +414,7 @@ mod tests {
         m.apply("T4000000000");
         m.apply("M109 S210");
         assert!(m.hotend_targets.len() <= 1, "{:?}", m.hotend_targets.len());
-        assert_eq!(m.tool, 0);
+        assert_eq!(m.tool(), 0);
         m.apply("M104 T1 S200");
         assert_eq!(m.hotend_targets, vec![210.0, 200.0]);
     }
@@ -461,10 +434,31 @@ mod tests {
         ] {
             m.apply(c);
         }
-        assert_eq!(m.position[2], Some(1.5));
-        assert_eq!(m.position[3], Some(12.0));
+        assert_eq!(m.position()[2], Some(1.5));
+        assert_eq!(m.position()[3], Some(12.0));
+        // A bare G92 sets nothing on Marlin, every axis to 0 on Klipper.
+        let mut klipper = m.clone();
         m.apply("G92");
-        assert_eq!(m.position, [Some(0.0); 4]);
+        assert_eq!(m.position(), [None, None, Some(1.5), Some(12.0)]);
+        klipper.comment(" flavor = klipper");
+        klipper.apply("G92");
+        assert_eq!(klipper.position(), [Some(0.0); 4]);
+    }
+
+    #[test]
+    fn e_mode_is_restored_as_the_moves_read_it() {
+        // G91 makes E relative whatever M82 said; G90 does not undo M83.
+        for (commands, mode) in [
+            (&["M82", "G91"][..], "M83"),
+            (&["M83", "G90"][..], "M83"),
+            (&["G91", "G90"][..], "M82"),
+        ] {
+            let mut m = MachineState::default();
+            for c in commands {
+                m.apply(c);
+            }
+            assert_eq!(m.fill_template("{e_mode}"), vec![mode], "{commands:?}");
+        }
     }
 
     #[test]

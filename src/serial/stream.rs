@@ -597,6 +597,9 @@ impl Session<'_> {
             match reader.next_line() {
                 Ok(Some((raw, source))) => {
                     self.note_comment(&raw);
+                    if let Some(i) = raw.find(';') {
+                        skipped.comment(&raw[i + 1..]);
+                    }
                     if let Some(cmd) = clean_line(&raw) {
                         skipped.apply(&cmd);
                     }
@@ -726,6 +729,7 @@ impl Session<'_> {
     fn note_comment(&mut self, raw: &str) {
         let Some(i) = raw.find(';') else { return };
         let comment = raw[i + 1..].trim();
+        self.machine.comment(comment);
         if comment == "LAYER_CHANGE" {
             self.layer = Some(self.layer.map_or(1, |l| l + 1));
         } else if let Some(n) = comment.strip_prefix("LAYER:") {
@@ -1211,7 +1215,7 @@ impl Session<'_> {
             done_bytes: self.done_bytes,
             total_bytes: self.total_bytes,
             layer: self.layer,
-            z: self.z.or(self.machine.position[2]),
+            z: self.z.or(self.machine.position()[2]),
             elapsed,
             remaining,
             temperatures: self.temperatures.clone(),

@@ -4,9 +4,11 @@
 //! [`MAX_LINE`] bytes).
 //!
 //! [`Lines`] hands out a file's lines, numbered from 1, with bounded memory; [`lex`]
-//! takes one line apart into its [`Code`] and comment.
+//! takes one line apart into its [`Code`] and comment; [`modal::Modal`] follows the
+//! moves, modes and offsets of the commands, for every reader alike.
 
 mod lex;
+pub mod modal;
 
 use std::io::{self, BufRead, Read};
 

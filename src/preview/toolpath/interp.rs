@@ -1,7 +1,8 @@
 //! The G-code interpreter of the toolpath reader: modes, positions, arcs and the
 //! slicers' comments, turned into layers of segments.
 
-use crate::gcode::read::{self, Code, Words};
+use crate::gcode::read::modal::{self, Axes, Modal, Move, Step};
+use crate::gcode::read::{self, Code};
 use crate::path::Role;
 
 use super::{
@@ -21,18 +22,6 @@ const FALLBACK_HEIGHT: f64 = 0.2;
 const WIDTH_RANGE: (f64, f64) = (0.01, 10.0);
 /// Most chords one arc is cut into.
 const MAX_ARC_CHORDS: usize = 2048;
-/// Millimetres per inch (`G20`).
-const MM_PER_INCH: f64 = 25.4;
-/// Seconds per minute: feedrates are written in mm/min.
-const SECONDS_PER_MINUTE: f64 = 60.0;
-
-/// The X, Y, Z, E and F of a move as written (`None`: not given).
-pub(super) type Axes = [Option<f64>; 5];
-
-/// The axes of a command's words.
-fn axes(w: &Words) -> Axes {
-    [b'X', b'Y', b'Z', b'E', b'F'].map(|l| w.get(l))
-}
 
 /// A layer announced by a comment, opened at its first extrusion.
 #[derive(Debug, Clone, Copy, Default)]
@@ -45,15 +34,8 @@ struct PendingLayer {
 pub(super) struct Parser {
     opts: ParseOptions,
     layers: Vec<Layer>,
-    /// Physical position (after G92 offsets), mm.
-    pos: [f64; 3],
-    /// G92 offsets: physical = logical + offset.
-    offset: [f64; 3],
-    pub(super) e: f64,
-    feed: f64,
-    pub(super) absolute_xyz: bool,
-    pub(super) absolute_e: bool,
-    pub(super) units: f64,
+    /// Modes, offsets, position and feedrate (lamina's one motion interpreter).
+    pub(super) modal: Modal,
     role: Option<Role>,
     tool: u8,
     pub(super) width: Option<f64>,
@@ -81,13 +63,7 @@ impl Parser {
         Parser {
             opts: *opts,
             layers: Vec::new(),
-            pos: [0.0; 3],
-            offset: [0.0; 3],
-            e: 0.0,
-            feed: 0.0,
-            absolute_xyz: true,
-            absolute_e: true,
-            units: 1.0,
+            modal: Modal::new(),
             role: None,
             tool: 0,
             width: None,
@@ -127,23 +103,28 @@ impl Parser {
             }
         };
         self.code_lines += 1;
-        let w = &c.words;
-        match (c.letter, c.code()) {
-            (b'G', Some(0 | 1)) => self.linear(&axes(w)),
-            (b'G', Some(n @ (2 | 3))) => self.arc(w, n == 2),
+        // A line naming a tool no printer has is corrupt: not followed.
+        let Ok(step) = self.modal.apply(&c) else {
+            return;
+        };
+        match step {
+            Step::Move(m) => self.follow(m),
+            Step::Arc(a) => {
+                let n = a.chords_by_tolerance(ARC_TOLERANCE, MAX_ARC_CHORDS);
+                let mut from = a.from;
+                for k in 1..=n {
+                    let to = a.point(k, n);
+                    self.move_to(from, to, a.de / n as f64);
+                    from = to;
+                }
+            }
+            Step::Home => self.joined = false,
+            // (Tools beyond the preview's 256 are refused by the interpreter.)
+            Step::Tool(t) => self.select_tool(t as u8),
             // Firmware retraction; with words (`G10 P0 S200`) it sets tool temperatures
             // or offsets instead.
-            (b'G', Some(10)) if w.is_empty() => self.retractions += 1,
-            (b'G', Some(90)) => self.absolute_xyz = true,
-            (b'G', Some(91)) => self.absolute_xyz = false,
-            (b'G', Some(92)) => self.set_position(w),
-            (b'G', Some(20)) => self.units = MM_PER_INCH,
-            (b'G', Some(21)) => self.units = 1.0,
-            (b'G', Some(28)) => self.home(w),
-            (b'M', Some(82)) => self.absolute_e = true,
-            (b'M', Some(83)) => self.absolute_e = false,
-            (b'T', Some(t)) if c.absurd_tool().is_none() => self.select_tool(t as u8),
-            _ => {}
+            Step::Other if c.is(b'G', 10) && c.words.is_empty() => self.retractions += 1,
+            Step::Set | Step::Other => {}
         }
     }
 
@@ -196,6 +177,10 @@ impl Parser {
                     }
                 }
             }
+        } else if let Some(v) = setting(c, b"flavor") {
+            if let Some(f) = modal::flavor_named(v) {
+                self.modal.flavor = f;
+            }
         } else if let Some(v) = setting(c, b"bed_shape") {
             self.bed_shape = parse_bed_shape(v);
         } else if let Some(v) = setting(c, b"bed_size") {
@@ -242,144 +227,17 @@ impl Parser {
         self.joined = false;
     }
 
-    fn home(&mut self, w: &Words) {
-        let all = !(w.has(b'X') || w.has(b'Y') || w.has(b'Z'));
-        for (k, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
-            if all || w.has(l) {
-                self.pos[k] = 0.0;
-                self.offset[k] = 0.0;
-            }
-        }
-        self.joined = false;
-    }
-
-    fn set_position(&mut self, w: &Words) {
-        for (k, l) in [b'X', b'Y', b'Z'].into_iter().enumerate() {
-            if let Some(v) = w.get(l) {
-                self.offset[k] = self.pos[k] - v * self.units;
-            }
-        }
-        if let Some(e) = w.get(b'E') {
-            self.e = e * self.units;
-        }
-        if [b'X', b'Y', b'Z', b'E'].iter().all(|&l| w.get(l).is_none()) {
-            self.e = 0.0;
-        }
-    }
-
-    fn target(&self, a: &Axes) -> [f64; 3] {
-        let mut t = self.pos;
-        for (k, v) in a.iter().take(3).enumerate() {
-            if let Some(v) = *v {
-                let v = v * self.units;
-                t[k] = if self.absolute_xyz {
-                    v + self.offset[k]
-                } else {
-                    self.pos[k] + v
-                };
-            }
-        }
-        t
-    }
-
-    fn e_delta(&mut self, a: &Axes) -> f64 {
-        match a[3] {
-            None => 0.0,
-            Some(e) => {
-                let e = e * self.units;
-                if self.absolute_e && self.absolute_xyz {
-                    let d = e - self.e;
-                    self.e = e;
-                    d
-                } else {
-                    self.e += e;
-                    e
-                }
-            }
-        }
-    }
-
     /// `G0`/`G1` to the axes given (X, Y, Z, E, F as written).
     pub(super) fn linear(&mut self, a: &Axes) {
-        if let Some(f) = a[4].filter(|f| *f > 0.0) {
-            self.feed = f * self.units / SECONDS_PER_MINUTE;
-        }
-        let to = self.target(a);
-        let de = self.e_delta(a);
-        self.move_to(to, de);
+        let m = self.modal.linear(a);
+        self.follow(m);
     }
 
-    fn arc(&mut self, w: &Words, clockwise: bool) {
-        let a = axes(w);
-        if let Some(f) = a[4].filter(|f| *f > 0.0) {
-            self.feed = f * self.units / SECONDS_PER_MINUTE;
-        }
-        let to = self.target(&a);
-        let de = self.e_delta(&a);
-        let from = self.pos;
-        let (dx, dy) = (to[0] - from[0], to[1] - from[1]);
-        let (i, j) = (w.get(b'I'), w.get(b'J'));
-        let centre = if i.is_some() || j.is_some() {
-            Some((
-                from[0] + i.unwrap_or(0.0) * self.units,
-                from[1] + j.unwrap_or(0.0) * self.units,
-            ))
-        } else if let Some(r) = w.get(b'R') {
-            // The centre on the chord's perpendicular bisector; a negative R takes
-            // the longer arc.
-            let r = r * self.units;
-            let chord = dx.hypot(dy);
-            if chord < MIN_XY || chord > 2.0 * r.abs() + 1e-9 {
-                None
-            } else {
-                let h = (r * r - chord * chord / 4.0).max(0.0).sqrt();
-                let (mx, my) = (from[0] + dx / 2.0, from[1] + dy / 2.0);
-                let (ux, uy) = (-dy / chord, dx / chord);
-                let side = if clockwise == (r > 0.0) { -1.0 } else { 1.0 };
-                Some((mx + side * h * ux, my + side * h * uy))
-            }
-        } else {
-            None
-        };
-        let Some((cx, cy)) = centre else {
-            self.move_to(to, de);
-            return;
-        };
-        let radius = (from[0] - cx).hypot(from[1] - cy);
-        let a0 = (from[1] - cy).atan2(from[0] - cx);
-        let a1 = (to[1] - cy).atan2(to[0] - cx);
-        let tau = std::f64::consts::TAU;
-        let mut sweep = if clockwise { a0 - a1 } else { a1 - a0 };
-        sweep = sweep.rem_euclid(tau);
-        if sweep < 1e-9 {
-            sweep = tau; // Same start and end: a full circle.
-        }
-        let step = if radius > ARC_TOLERANCE {
-            2.0 * (1.0 - ARC_TOLERANCE / radius).acos()
-        } else {
-            sweep
-        };
-        let n = ((sweep / step).ceil() as usize).clamp(1, MAX_ARC_CHORDS);
-        let dir = if clockwise { -1.0 } else { 1.0 };
-        for k in 1..=n {
-            let t = k as f64 / n as f64;
-            let p = if k == n {
-                to
-            } else {
-                let a = a0 + dir * sweep * t;
-                [
-                    cx + radius * a.cos(),
-                    cy + radius * a.sin(),
-                    from[2] + (to[2] - from[2]) * t,
-                ]
-            };
-            self.move_to(p, de / n as f64);
-        }
+    fn follow(&mut self, m: Move) {
+        self.move_to(m.from, m.to, m.de);
     }
 
-    fn move_to(&mut self, to: [f64; 3], de: f64) {
-        let from = self.pos;
-        self.pos = to;
+    fn move_to(&mut self, from: [f64; 3], to: [f64; 3], de: f64) {
         let xy = (to[0] - from[0]).hypot(to[1] - from[1]);
         if de > MIN_E && xy > MIN_XY {
             self.extrude(from, to, xy, de);
@@ -497,7 +355,7 @@ impl Parser {
             x1: to[0] as f32,
             y1: to[1] as f32,
             width: width as f32,
-            feedrate: self.feed as f32,
+            feedrate: self.modal.feed.unwrap_or(0.0) as f32,
             role: self.role,
             tool: self.tool,
             joined,

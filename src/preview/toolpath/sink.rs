@@ -6,8 +6,9 @@ use crate::gcode::moves::{
     XYZ_DECIMALS, XYZ_UNITS,
 };
 use crate::gcode::read::MAX_TOOLS;
+use crate::gcode::read::modal::Axes;
 
-use super::interp::{Axes, Parser};
+use super::interp::Parser;
 use super::{ParseError, ParseOptions, Toolpath};
 
 /// The toolpath of G-code as lamina generates it, built from the generator's events
@@ -51,9 +52,9 @@ impl Sink for ToolpathSink {
         match ev {
             Event::Custom(text) => self.text(text),
             Event::Preamble => {
-                p.units = 1.0;
-                p.absolute_xyz = true;
-                p.absolute_e = !self.relative_e;
+                p.modal.units = 1.0;
+                p.modal.absolute_xyz = true;
+                p.modal.absolute_e = !self.relative_e;
             }
             Event::LayerStart(plan) => {
                 p.marker();
@@ -99,7 +100,7 @@ impl Sink for ToolpathSink {
             }
             Event::ResetE => {
                 self.e_written = 0;
-                p.e = 0.0;
+                p.modal.e = 0.0;
             }
             Event::FirmwareRetraction(_)
             | Event::LayerReady(_)
