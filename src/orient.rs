@@ -19,6 +19,7 @@
 
 use nalgebra::{Rotation3, Vector3};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::mesh::Mesh;
@@ -183,6 +184,53 @@ impl Model {
     }
 }
 
+impl Model {
+    /// The same surfaces with their vertices merged on a grid of cubes a column wide
+    /// (each cube's vertices into their mean, the faces that lose a corner dropped):
+    /// columns a cell apart see the same solid stretches to within a cell, and a
+    /// million-face scan has a few hundred thousand faces left. A closed surface stays
+    /// closed, so counting crossings still tells inside from outside.
+    fn coarse(&self) -> Model {
+        let surfaces = self
+            .surfaces
+            .iter()
+            .map(|(points, faces)| cluster(points, faces, self.cell))
+            .collect();
+        Model {
+            surfaces,
+            cell: self.cell,
+            overhang_cos: self.overhang_cos,
+        }
+    }
+}
+
+/// `points` merged on a grid of cubes `cell` wide, and the faces left with three
+/// corners.
+fn cluster(points: &[Vector3<f64>], faces: &[[u32; 3]], cell: f64) -> Surface {
+    let mut index: FxHashMap<[i64; 3], u32> = FxHashMap::default();
+    let mut sums: Vec<(Vector3<f64>, f64)> = Vec::new();
+    let of: Vec<u32> = points
+        .iter()
+        .map(|p| {
+            let key = [p.x, p.y, p.z].map(|c| (c / cell).floor() as i64);
+            let k = *index.entry(key).or_insert_with(|| {
+                sums.push((Vector3::zeros(), 0.0));
+                (sums.len() - 1) as u32
+            });
+            sums[k as usize].0 += p;
+            sums[k as usize].1 += 1.0;
+            k
+        })
+        .collect();
+    let merged = sums.into_iter().map(|(sum, n)| sum / n).collect();
+    let kept = faces
+        .iter()
+        .map(|f| f.map(|v| of[v as usize]))
+        .filter(|[a, b, c]| a != b && b != c && a != c)
+        .collect();
+    (merged, kept)
+}
+
 /// Every vertex moved `t` along its normal (the faces' normals round it, weighed by
 /// their areas): the outside of a wall `t` thick round a lumen.
 fn offset_vertices(points: &[Vector3<f64>], faces: &[[u32; 3]], t: f64) -> Vec<Vector3<f64>> {
@@ -217,12 +265,14 @@ pub fn cost(mesh: &Mesh, up: [f64; 3], p: &Params) -> Cost {
 /// The orientations of `mesh` that need the least support.
 pub fn search(mesh: &Mesh, p: &Params) -> Search {
     let model = Model::new(mesh, p);
+    // The search weighs the merged surfaces; the finalists are measured on the mesh.
+    let coarse = model.coarse();
     let eval = |dirs: &[Vector3<f64>]| -> Vec<Cost> {
         dirs.par_iter()
-            .map_init(Vec::new, |scratch, d| weigh(&model, *d, scratch))
+            .map_init(Vec::new, |scratch, d| weigh(&coarse, *d, scratch))
             .collect()
     };
-    let as_is = weigh(&model, Vector3::z(), &mut Vec::new());
+    let as_is = weigh(&coarse, Vector3::z(), &mut Vec::new());
     let sphere = fibonacci_sphere(SPHERE_DIRECTIONS);
     let costs = eval(&sphere);
     let mut evaluated = sphere.len() + 1;
@@ -257,15 +307,18 @@ pub fn search(mesh: &Mesh, p: &Params) -> Search {
     }
     // The finalists are measured as the support generator builds support, and ranked
     // by that.
-    let finalists = distinct(&tried, REFINED);
+    let mut finalists: Vec<Vector3<f64>> =
+        distinct(&tried, REFINED).into_iter().map(|t| t.0).collect();
+    finalists.push(Vector3::z());
     let mut best: Vec<Orientation> = finalists
         .par_iter()
-        .map(|(d, _)| orientation(*d, measure(&model, *d, p)))
+        .map(|d| orientation(*d, measure(&model, *d, p)))
         .collect();
+    let as_is = best.pop().expect("the file's orientation");
     best.sort_by(|a, b| a.cost.score.total_cmp(&b.cost.score));
     best.truncate(REPORTED);
     Search {
-        as_is: orientation(Vector3::z(), measure(&model, Vector3::z(), p)),
+        as_is,
         best,
         evaluated,
     }
@@ -373,11 +426,76 @@ fn columns(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Opti
             cross_columns(a, b, c, lumen, lo.z, model, origin, [nu, nv], events);
         }
     }
-    events.sort_unstable_by_key(|e| e.0);
+    // At one height a surface is left before one is entered: faces merged onto each
+    // other back to back make no solid stretch of no thickness.
+    events.sort_unstable_by_key(|e| (e.0, e.1 & ENTER));
     Some(Grid {
         n: [nu, nv],
         height: hi.z - lo.z,
     })
+}
+
+/// A solid stretch of one column of the turned model.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// The column.
+    cell: usize,
+    /// Where it starts and ends, mm above the model's lowest point.
+    from: f64,
+    to: f64,
+    /// It starts on an overhang (a surface the support threshold says needs support).
+    overhang: bool,
+    /// It starts on the lumen's roof (leaving the lumen upwards).
+    lumen_roof: bool,
+    /// The top of the solid stretch below it in the same column, if any.
+    below: Option<f64>,
+}
+
+/// Call `visit` with every solid stretch of the columns, column by column and upwards,
+/// from `events` sorted by column and height. Solid is inside the outside surface and
+/// out of the lumen; a stretch that never ends is visited as ending where it starts.
+fn runs(events: &[(u64, u8)], mut visit: impl FnMut(Run)) {
+    let mut i = 0;
+    while i < events.len() {
+        let cell = events[i].0 >> 32;
+        let (mut outside, mut lumen) = (0i32, 0i32);
+        let mut open: Option<Run> = None;
+        let mut below: Option<f64> = None;
+        while i < events.len() && events[i].0 >> 32 == cell {
+            let (key, flags) = events[i];
+            i += 1;
+            let h = f64::from(f32::from_bits(key as u32));
+            let step = if flags & ENTER != 0 { 1 } else { -1 };
+            if flags & LUMEN != 0 {
+                lumen += step;
+            } else {
+                outside += step;
+            }
+            let solid = outside > 0 && lumen <= 0;
+            match (open, solid) {
+                (None, true) => {
+                    open = Some(Run {
+                        cell: cell as usize,
+                        from: h,
+                        to: h,
+                        overhang: flags & OVERHANG != 0,
+                        lumen_roof: flags & LUMEN != 0,
+                        below,
+                    });
+                }
+                (Some(mut run), false) => {
+                    run.to = h;
+                    visit(run);
+                    below = Some(h);
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(run) = open {
+            visit(run);
+        }
+    }
 }
 
 /// The cost of `model` printed with `up` pointing up, from the columns alone;
@@ -393,39 +511,17 @@ fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
         height_mm: grid.height,
         ..Cost::default()
     };
-    let mut i = 0;
-    while i < events.len() {
-        let cell = events[i].0 >> 32;
-        let (mut outside, mut lumen) = (0i32, 0i32);
-        let mut top: Option<f64> = None;
-        let mut solid = false;
-        while i < events.len() && events[i].0 >> 32 == cell {
-            let (key, flags) = events[i];
-            i += 1;
-            let h = f64::from(f32::from_bits(key as u32));
-            let step = if flags & ENTER != 0 { 1 } else { -1 };
-            if flags & LUMEN != 0 {
-                lumen += step;
-            } else {
-                outside += step;
+    runs(events, |run| {
+        let gap = run.from - run.below.unwrap_or(0.0);
+        if run.overhang && gap > MIN_GAP {
+            cost.support_mm3 += gap * area;
+            cost.contact_mm2 += area;
+            // Leaving the lumen upwards: the gap below was the lumen.
+            if run.lumen_roof && run.below.is_some() {
+                cost.enclosed_mm3 += gap * area;
             }
-            let now = outside > 0 && lumen <= 0;
-            if now && !solid {
-                let gap = h - top.unwrap_or(0.0);
-                if flags & OVERHANG != 0 && gap > MIN_GAP {
-                    cost.support_mm3 += gap * area;
-                    cost.contact_mm2 += area;
-                    // Leaving the lumen upwards: the gap below was the lumen.
-                    if flags & LUMEN != 0 && top.is_some() {
-                        cost.enclosed_mm3 += gap * area;
-                    }
-                }
-            } else if solid && !now {
-                top = Some(h);
-            }
-            solid = now;
         }
-    }
+    });
     if model.surfaces.len() == 1 {
         cost.enclosed_mm3 = enclosed_voids(events, [nu, nv], s);
     }
@@ -464,41 +560,17 @@ fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
     // Solid cells per layer (at the layer's middle), and overhangs starting per layer.
     let mut solid = vec![false; layers * cells];
     let mut contacts: Vec<Vec<usize>> = vec![Vec::new(); layers];
-    let mut i = 0;
-    while i < events.len() {
-        let cell = (events[i].0 >> 32) as usize;
-        let (mut outside, mut lumen) = (0i32, 0i32);
-        let mut from = 0.0;
-        let mut top: Option<f64> = None;
-        let mut inside = false;
-        while i < events.len() && (events[i].0 >> 32) as usize == cell {
-            let (key, flags) = events[i];
-            i += 1;
-            let h = f64::from(f32::from_bits(key as u32));
-            let step = if flags & ENTER != 0 { 1 } else { -1 };
-            if flags & LUMEN != 0 {
-                lumen += step;
-            } else {
-                outside += step;
-            }
-            let now = outside > 0 && lumen <= 0;
-            if now && !inside {
-                from = h;
-                if flags & OVERHANG != 0 && h - top.unwrap_or(0.0) > MIN_GAP {
-                    contacts[layer_of(h)].push(cell);
-                }
-            } else if inside && !now {
-                for l in layer_of(from)..layers {
-                    if (l as f64 + 0.5) * lh > h {
-                        break;
-                    }
-                    solid[l * cells + cell] = true;
-                }
-                top = Some(h);
-            }
-            inside = now;
+    runs(&events, |run| {
+        if run.overhang && run.from - run.below.unwrap_or(0.0) > MIN_GAP {
+            contacts[layer_of(run.from)].push(run.cell);
         }
-    }
+        for l in layer_of(run.from)..layers {
+            if (l as f64 + 0.5) * lh > run.to {
+                break;
+            }
+            solid[l * cells + run.cell] = true;
+        }
+    });
     let a = &p.areas;
     let gap_layers = |g: f64| {
         if g <= 1e-9 {
@@ -670,38 +742,20 @@ fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64) -> f64 {
     let mut start = vec![0u32; cells + 1];
     let mut intervals: Vec<(f32, f32)> = Vec::new();
     let mut gaps: Vec<(usize, f32, f32)> = Vec::new();
-    let mut i = 0;
     let mut next_cell = 0usize;
-    while i < events.len() {
-        let cell = (events[i].0 >> 32) as usize;
-        while next_cell <= cell {
+    runs(events, |run| {
+        while next_cell <= run.cell {
             start[next_cell] = intervals.len() as u32;
             next_cell += 1;
         }
-        let mut w = 0i32;
-        let mut from = 0f32;
-        let mut top: Option<f32> = None;
-        while i < events.len() && (events[i].0 >> 32) as usize == cell {
-            let (key, flags) = events[i];
-            i += 1;
-            let h = f32::from_bits(key as u32);
-            let before = w > 0;
-            w += if flags & ENTER != 0 { 1 } else { -1 };
-            let after = w > 0;
-            if after && !before {
-                if let Some(t) = top
-                    && flags & OVERHANG != 0
-                    && f64::from(h - t) > MIN_GAP
-                {
-                    gaps.push((cell, t, h));
-                }
-                from = h;
-            } else if before && !after {
-                intervals.push((from, h));
-                top = Some(h);
-            }
+        if let Some(t) = run.below
+            && run.overhang
+            && run.from - t > MIN_GAP
+        {
+            gaps.push((run.cell, t as f32, run.from as f32));
         }
-    }
+        intervals.push((run.from as f32, run.to as f32));
+    });
     while next_cell <= cells {
         start[next_cell] = intervals.len() as u32;
         next_cell += 1;
