@@ -214,7 +214,19 @@ pub fn slice(
                 ..LayerRegions::default()
             })
             .collect();
-        let meshes: Vec<&crate::mesh::Mesh> = objects.iter().map(|o| &o.mesh).collect();
+        // Support holds the surface printed: round a lumen, its wall's.
+        let wall_surfaces: Vec<crate::mesh::Mesh> = walls.as_ref().map_or(Vec::new(), |w| {
+            objects
+                .iter()
+                .zip(&w.walls)
+                .map(|(o, wall)| wall.surface(&o.mesh))
+                .collect()
+        });
+        let meshes: Vec<&crate::mesh::Mesh> = if walls.is_some() {
+            wall_surfaces.iter().collect()
+        } else {
+            objects.iter().map(|o| &o.mesh).collect()
+        };
         support_report = support::add_support(&stack.layers, &meshes, &mut skeleton, settings);
         (stack.support, stack.support_areas) = skeleton
             .into_iter()

@@ -144,24 +144,94 @@ fn cut_away(q: Vector3<f64>, t: f64, openings: &[Opening]) -> bool {
     })
 }
 
+/// Outward unit normals at the vertices of `lumen`, weighted by the faces' areas (zero
+/// at a vertex no face uses), and the faces' own outward unit normals.
+fn vertex_normals(lumen: &crate::mesh::Mesh) -> (Vec<Vector3<f64>>, Vec<Vector3<f64>>) {
+    let (normals, areas) = openings::face_normals(lumen);
+    let mut at_vertices = vec![Vector3::zeros(); lumen.vertices.len()];
+    for ((f, n), a) in lumen.faces.iter().zip(&normals).zip(&areas) {
+        for &v in f {
+            at_vertices[v as usize] += n * *a;
+        }
+    }
+    for n in &mut at_vertices {
+        *n = n.try_normalize(1e-12).unwrap_or_else(Vector3::zeros);
+    }
+    (at_vertices, normals)
+}
+
+/// How far a face of the lumen is moved out along its normal to tell whether it lies in
+/// an opening's plane (a cap, cut away with the wall), mm: well above the caps' own
+/// flatness tolerance, well below a face's size.
+const ON_OPENING: f64 = 0.05;
+
+impl Wall {
+    /// The printed wall's surface round `lumen` (as seated): outside, the lumen's
+    /// surface moved out along its vertex normals by the thickness; inside, the
+    /// lumen's surface wound the other way (it faces into the lumen). Faces where the
+    /// wall is cut away at its openings (the offset beyond a cut, the caps closing the
+    /// lumen) are left out. This is the surface that support holds, not the lumen's.
+    ///
+    /// ```
+    /// use lamina::vessel::{openings, phantom::lumen, Wall};
+    /// let m = lumen(0.5);
+    /// let wall = Wall { thickness: 1.2, openings: openings::find(&m), height: 0.0 };
+    /// let surface = wall.surface(&m);
+    /// // Both sides of the wall, less the lumen's three caps.
+    /// assert!(surface.faces.len() < 2 * m.faces.len());
+    /// assert!(surface.faces.len() > 18 * m.faces.len() / 10);
+    /// // The outside stands 1.2 mm proud of the lumen.
+    /// let (inner, outer) = (m.bounding_box().unwrap(), surface.bounding_box().unwrap());
+    /// assert!((outer.max[1] - inner.max[1] - 1.2).abs() < 0.05);
+    /// ```
+    pub fn surface(&self, lumen: &crate::mesh::Mesh) -> crate::mesh::Mesh {
+        let t = self.thickness;
+        let (at_vertices, normals) = vertex_normals(lumen);
+        let n = lumen.vertices.len() as u32;
+        let mut vertices: Vec<[f32; 3]> = lumen
+            .vertices
+            .iter()
+            .zip(&at_vertices)
+            .map(|(p, v)| {
+                (Vector3::from(p.map(f64::from)) + v * t)
+                    .map(|x| x as f32)
+                    .into()
+            })
+            .collect();
+        vertices.extend_from_slice(&lumen.vertices);
+        let point = |v: u32| Vector3::from(vertices[v as usize].map(f64::from));
+        let mut faces = Vec::with_capacity(2 * lumen.faces.len());
+        for (f, normal) in lumen.faces.iter().zip(&normals) {
+            let [a, b, c] = *f;
+            // The winding that faces out of the lumen.
+            let stored = (point(b + n) - point(a + n)).cross(&(point(c + n) - point(a + n)));
+            let out = if stored.dot(normal) >= 0.0 {
+                [a, b, c]
+            } else {
+                [a, c, b]
+            };
+            let centre = |k: u32| (point(a + k) + point(b + k) + point(c + k)) / 3.0;
+            if !cut_away(centre(0), t, &self.openings) {
+                faces.push(out);
+            }
+            if !cut_away(centre(n) + normal * ON_OPENING, t, &self.openings) {
+                faces.push([out[0] + n, out[2] + n, out[1] + n]);
+            }
+        }
+        crate::mesh::Mesh { vertices, faces }
+    }
+}
+
 /// The lowest and highest points of the wall `t` mm thick round `lumen`, cut at
 /// `openings`: of the points a wall thickness from each vertex along its normal,
 /// straight down and straight up, those not cut away.
 fn extent(lumen: &crate::mesh::Mesh, t: f64, openings: &[Opening]) -> (f64, f64) {
-    let (normals, areas) = openings::face_normals(lumen);
-    let mut vertex_normals = vec![Vector3::zeros(); lumen.vertices.len()];
-    for ((f, n), a) in lumen.faces.iter().zip(&normals).zip(&areas) {
-        for &v in f {
-            vertex_normals[v as usize] += n * *a;
-        }
-    }
+    let (vertex_normals, _) = vertex_normals(lumen);
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for f in &lumen.faces {
         for &v in f {
             let p = Vector3::from(lumen.vertices[v as usize].map(f64::from));
-            let n = vertex_normals[v as usize]
-                .try_normalize(1e-12)
-                .unwrap_or_else(Vector3::zeros);
+            let n = vertex_normals[v as usize];
             for q in [p + n * t, p - Vector3::z() * t, p + Vector3::z() * t] {
                 if !cut_away(q, t, openings) {
                     lo = lo.min(q.z);
