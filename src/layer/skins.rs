@@ -6,8 +6,10 @@ use crate::geom::{self, BBox, ExPolygon, JoinType, Point, Polyline, scaled};
 /// Solid regions smaller than this (mm²) are merged into sparse infill.
 const MIN_SKIN_AREA: f64 = 0.05;
 
-/// Spacing of the probe lines used to choose a bridge's direction, mm.
-const BRIDGE_PROBE_SPACING: f64 = 0.5;
+/// Spacing of the probe lines used to choose a bridge's direction (and to judge
+/// whether an overhang is a bridge), mm: about a line's width, so every line of the
+/// bridge has a probe near it.
+pub(crate) const BRIDGE_PROBE_SPACING: f64 = 0.5;
 
 /// Directions tried for a bridge: this many, [`BRIDGE_ANGLE_STEP`] degrees apart (half
 /// a turn: a line runs both ways). Ten degrees is finer than a bridge's anchors tell

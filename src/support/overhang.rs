@@ -17,6 +17,15 @@ const BRIDGE_ANCHORED_FRACTION: f64 = 0.75;
 /// Bridges longer than this (mm, across their span) are supported anyway.
 const MAX_BRIDGE_SPAN: f64 = 15.0;
 
+/// Overhang thresholds are taken within these bounds, degrees: at 0 a layer could
+/// step out without end (the tangent is 0), at 90 not at all (it is infinite).
+const THRESHOLD_RANGE_DEG: (f64, f64) = (1.0, 89.0);
+
+/// How far outside an overhang a point of a downward face may lie and still be over
+/// it, mm: the overhang is cut from simplified outlines, which move by a few
+/// hundredths of a millimetre.
+const FACE_OVER_OVERHANG: f64 = 0.05;
+
 /// How much a layer may stick out past the layer below without support, mm, for an
 /// overhang threshold given in degrees from the horizontal (as PrusaSlicer defines it):
 /// a surface steeper than the threshold steps out less than this per layer.
@@ -26,7 +35,9 @@ const MAX_BRIDGE_SPAN: f64 = 15.0;
 /// assert!((d - 0.2).abs() < 1e-12);
 /// ```
 pub fn allowed_step(layer_height: f64, threshold_deg: f64) -> f64 {
-    let a = threshold_deg.clamp(1.0, 89.0).to_radians();
+    let a = threshold_deg
+        .clamp(THRESHOLD_RANGE_DEG.0, THRESHOLD_RANGE_DEG.1)
+        .to_radians();
     layer_height / a.tan()
 }
 
@@ -226,7 +237,7 @@ pub fn surface_points(
             }
         }
     }
-    let tol = scaled(0.05) as f64;
+    let tol = scaled(FACE_OVER_OVERHANG) as f64;
     (1..n)
         .into_par_iter()
         .flat_map_iter(|i| {
@@ -393,7 +404,7 @@ fn anchored_fraction(
     let anchors = geom::offset(below, w, JoinType::Miter);
     let center = bb.center();
     let radius = (bb.size().x as f64).hypot(bb.size().y as f64) / 2.0 + w;
-    let spacing = scaled(0.5) as f64;
+    let spacing = scaled(crate::layer::skins::BRIDGE_PROBE_SPACING) as f64;
     let lines = Polyline::parallel_lines(center, radius, spacing, angle);
     let pieces = geom::clip_polylines(&lines, &grown);
     let (mut held, mut total) = (0.0, 0.0);
