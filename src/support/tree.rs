@@ -21,10 +21,8 @@ const PIXEL: f64 = 0.25;
 /// Segments of the polygon drawn for a branch's circle.
 const CIRCLE_SEGMENTS: usize = 16;
 /// Branches merge when their centres are closer than this many times the larger
-/// radius, so when their circles touch: two tips side by side under one overhang hold
-/// it as well as one branch between them (the checker's held share is unchanged on the
-/// shared vessels) for 5-20 % less support filament than at half this distance.
-const MERGE_OVERLAP: f64 = 2.0;
+/// radius.
+const MERGE_OVERLAP: f64 = 1.0;
 /// Branches closer than this (mm) lean towards each other to merge further down.
 const MERGE_REACH: f64 = 10.0;
 /// Steering passes per layer when a branch must move away from the model.
