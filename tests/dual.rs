@@ -11,6 +11,7 @@ use std::process::Command;
 
 use common::fidelity::{Bead, GLayer, LINE_WIDTH, dist_to_seg, parse_gcode};
 use common::overhang::{facing_air, held_fraction, overhang_points, tool_share};
+use common::travel::Step;
 use common::turned;
 use lamina::mesh::{Mesh, io, place, shapes};
 
@@ -625,76 +626,42 @@ const PRIME_MIN_MM: f64 = 30.0;
 /// For each tool that prints the part or its support: the length (mm) it extruded on
 /// the first layer's height before that, and the role of its first such extrusion.
 fn primes(text: &str) -> Vec<(usize, f64, String)> {
-    let (mut x, mut y, mut z, mut e) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-    let mut relative = false;
     let mut tool = 0usize;
-    let mut role = String::new();
     let mut before: Vec<f64> = Vec::new();
     let mut used: Vec<(usize, f64, String)> = Vec::new();
     let mut first_z: Option<f64> = None;
-    for raw in text.lines() {
-        let line = raw.trim();
-        if let Some(t) = line.strip_prefix(";TYPE:") {
-            role = t.to_string();
-            continue;
-        }
-        let code = line.split(';').next().unwrap_or("").trim();
-        let mut words = code.split_whitespace();
-        let Some(cmd) = words.next() else { continue };
-        if let Some(t) = cmd.strip_prefix('T').and_then(|t| t.parse::<usize>().ok()) {
-            tool = t;
-            continue;
-        }
-        match cmd {
-            "M83" => relative = true,
-            "M82" => relative = false,
-            "G92" => {
-                for w in words {
-                    if let Some(v) = w.strip_prefix('E').and_then(|v| v.parse().ok()) {
-                        e = v;
-                    }
-                }
+    common::travel::walk(text, |step| match step {
+        Step::Tool(t) => tool = t,
+        Step::Move {
+            role,
+            z,
+            from,
+            to,
+            de,
+        } => {
+            let d = (to.0 - from.0).hypot(to.1 - from.1);
+            if de <= 1e-9 || d == 0.0 {
+                return;
             }
-            "G0" | "G1" => {
-                let (mut nx, mut ny, mut de) = (x, y, 0.0);
-                for w in words {
-                    let v = w[1..].parse::<f64>().ok();
-                    match (w.chars().next(), v) {
-                        (Some('X'), Some(v)) => nx = v,
-                        (Some('Y'), Some(v)) => ny = v,
-                        (Some('Z'), Some(v)) => z = v,
-                        (Some('E'), Some(v)) => {
-                            de = if relative { v } else { v - e };
-                            e = if relative { e + v } else { v };
-                        }
-                        _ => {}
-                    }
+            let part = role.starts_with("Support")
+                || role.contains("perimeter")
+                || role.contains("infill")
+                || role == "Gap fill";
+            if part {
+                first_z.get_or_insert(z);
+                if !used.iter().any(|u| u.0 == tool) {
+                    let primed = before.get(tool).copied().unwrap_or(0.0);
+                    used.push((tool, primed, role.to_string()));
                 }
-                let d = (nx - x).hypot(ny - y);
-                (x, y) = (nx, ny);
-                if de <= 1e-9 || d == 0.0 {
-                    continue;
+            } else if first_z.is_none_or(|f| z <= f + 1e-6) {
+                if before.len() <= tool {
+                    before.resize(tool + 1, 0.0);
                 }
-                let part = role.starts_with("Support")
-                    || role.contains("perimeter")
-                    || role.contains("infill")
-                    || role == "Gap fill";
-                if part {
-                    first_z.get_or_insert(z);
-                    if !used.iter().any(|u| u.0 == tool) {
-                        let primed = before.get(tool).copied().unwrap_or(0.0);
-                        used.push((tool, primed, role.clone()));
-                    }
-                } else if first_z.is_none_or(|f| z <= f + 1e-6) {
-                    if before.len() <= tool {
-                        before.resize(tool + 1, 0.0);
-                    }
-                    before[tool] += d;
-                }
+                before[tool] += d;
             }
-            _ => {}
         }
-    }
+        Step::Retract | Step::Unretract => {}
+    });
     used
 }
 

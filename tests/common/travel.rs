@@ -41,27 +41,46 @@ pub fn motion(text: &str) -> Motion {
         })
 }
 
-/// [`motion`] per tool (index = tool, selected by `T<n>` lines; tool 0 until one is).
-pub fn motion_by_tool(text: &str) -> Vec<Motion> {
-    let (mut x, mut y, mut e) = (0.0f64, 0.0f64, 0.0f64);
+/// What [`walk`] reads from a G-code file, line by line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Step<'a> {
+    /// `T<n>`: the tool from here on.
+    Tool(usize),
+    /// `G10`: a firmware retraction.
+    Retract,
+    /// `G11`: the end of a firmware retraction.
+    Unretract,
+    /// A `G0`/`G1` move in XY (absolute) with the filament it feeds (negative when it
+    /// pulls back; absolute or relative E, `G92 E`), at height `z`, in the role of the
+    /// last `;TYPE:` comment.
+    Move {
+        role: &'a str,
+        z: f64,
+        from: (f64, f64),
+        to: (f64, f64),
+        de: f64,
+    },
+}
+
+/// Read a G-code file's tool changes, firmware retractions and moves in order.
+pub fn walk<'a>(text: &'a str, mut f: impl FnMut(Step<'a>)) {
+    let (mut x, mut y, mut z, mut e) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     let mut relative_e = false;
-    let mut retracting = false;
-    let mut tool = 0usize;
-    let mut tools = vec![Motion::default()];
-    for line in text.lines() {
+    let mut role = "";
+    for raw in text.lines() {
+        let line = raw.trim();
+        if let Some(t) = line.strip_prefix(";TYPE:") {
+            role = t;
+            continue;
+        }
         let code = line.split(';').next().unwrap_or("").trim();
         let mut words = code.split_whitespace();
         let Some(cmd) = words.next() else { continue };
         let value = |w: &str| w[1..].parse::<f64>().ok();
         if let Some(t) = cmd.strip_prefix('T').and_then(|t| t.parse::<usize>().ok()) {
-            tool = t;
-            retracting = false;
-            if tools.len() <= t {
-                tools.resize(t + 1, Motion::default());
-            }
+            f(Step::Tool(t));
             continue;
         }
-        let m = &mut tools[tool];
         match cmd {
             "M83" => relative_e = true,
             "M82" => relative_e = false,
@@ -72,19 +91,15 @@ pub fn motion_by_tool(text: &str) -> Vec<Motion> {
                     }
                 }
             }
-            "G10" => {
-                if !retracting {
-                    m.retractions += 1;
-                }
-                retracting = true;
-            }
-            "G11" => retracting = false,
+            "G10" => f(Step::Retract),
+            "G11" => f(Step::Unretract),
             "G0" | "G1" => {
                 let (mut nx, mut ny, mut de) = (x, y, 0.0);
                 for w in words {
                     match (w.chars().next(), value(w)) {
                         (Some('X'), Some(v)) => nx = v,
                         (Some('Y'), Some(v)) => ny = v,
+                        (Some('Z'), Some(v)) => z = v,
                         (Some('E'), Some(v)) => {
                             de = if relative_e { v } else { v - e };
                             e = if relative_e { e + v } else { v };
@@ -92,25 +107,58 @@ pub fn motion_by_tool(text: &str) -> Vec<Motion> {
                         _ => {}
                     }
                 }
-                let d = (nx - x).hypot(ny - y);
-                if de > 1e-9 && d > 0.0 {
-                    m.extrusion += d;
-                    m.filament += de;
-                } else {
-                    m.travel += d;
-                }
-                if de < -1e-9 {
-                    if !retracting {
-                        m.retractions += 1;
-                    }
-                    retracting = true;
-                } else if de > 1e-9 {
-                    retracting = false;
-                }
+                f(Step::Move {
+                    role,
+                    z,
+                    from: (x, y),
+                    to: (nx, ny),
+                    de,
+                });
                 (x, y) = (nx, ny);
             }
             _ => {}
         }
     }
+}
+
+/// [`motion`] per tool (index = tool, selected by `T<n>` lines; tool 0 until one is).
+pub fn motion_by_tool(text: &str) -> Vec<Motion> {
+    let mut retracting = false;
+    let mut tool = 0usize;
+    let mut tools = vec![Motion::default()];
+    walk(text, |step| match step {
+        Step::Tool(t) => {
+            tool = t;
+            retracting = false;
+            if tools.len() <= t {
+                tools.resize(t + 1, Motion::default());
+            }
+        }
+        Step::Retract => {
+            if !retracting {
+                tools[tool].retractions += 1;
+            }
+            retracting = true;
+        }
+        Step::Unretract => retracting = false,
+        Step::Move { from, to, de, .. } => {
+            let m = &mut tools[tool];
+            let d = (to.0 - from.0).hypot(to.1 - from.1);
+            if de > 1e-9 && d > 0.0 {
+                m.extrusion += d;
+                m.filament += de;
+            } else {
+                m.travel += d;
+            }
+            if de < -1e-9 {
+                if !retracting {
+                    m.retractions += 1;
+                }
+                retracting = true;
+            } else if de > 1e-9 {
+                retracting = false;
+            }
+        }
+    });
     tools
 }
