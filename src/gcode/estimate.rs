@@ -14,6 +14,7 @@ use super::config::{Filament, Flavor, GcodeJob, MachineConfig};
 use super::machine::{Bucket, Simulator, Tally, Wait};
 use super::moves::{AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_UNITS, Event, MoveKind, Sink, XYZ_UNITS};
 use super::parse::Interpreter;
+use super::read::{self, Corrupt, RawLine};
 
 /// Cubic millimetres per cubic centimetre.
 const MM3_PER_CM3: f64 = 1000.0;
@@ -347,7 +348,10 @@ pub fn estimate(job: &GcodeJob, plans: &[LayerPlan]) -> Result<Estimate, GcodeEr
 /// Estimate any G-code (lamina's, another slicer's, hand-written) with the printer's
 /// limits; `filaments` gives weight and cost per tool (missing tools count as 1.75 mm
 /// PLA). Layers are counted by `;LAYER_CHANGE` (or Cura's `;LAYER:<n>`) comments, roles
-/// by `;TYPE:` comments. Limits set in the file (`M201`-`M205`) take effect.
+/// by `;TYPE:` comments. Limits set in the file (`M201`-`M205`) take effect. Lines are
+/// read and guarded as every reader of lamina reads them ([`read`](super::read)): a
+/// corrupt line (longer than [`read::MAX_LINE`], a tool no printer has, a value that is
+/// no number) is an error naming it.
 ///
 /// ```
 /// use lamina::gcode::{estimate_gcode, MachineConfig};
@@ -358,20 +362,22 @@ pub fn estimate(job: &GcodeJob, plans: &[LayerPlan]) -> Result<Estimate, GcodeEr
 /// assert!((e.tools[0].filament_mm - 5.0).abs() < 1e-12);
 /// ```
 pub fn estimate_gcode<R: BufRead>(
-    mut input: R,
+    input: R,
     machine: &MachineConfig,
     filaments: &[Filament],
 ) -> Result<Estimate, GcodeError> {
     machine.validate()?;
     let mut sim = Simulator::new(*machine);
     let mut interp = Interpreter::new();
-    let mut line = Vec::with_capacity(256);
-    loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        interp.line(&mut sim, &line);
+    let mut lines = read::Lines::new(input);
+    while let Some((number, raw)) = lines.next_line()? {
+        let corrupt = |why| GcodeError::Corrupt { line: number, why };
+        let RawLine::Text(text) = raw else {
+            return Err(corrupt(Corrupt::Overlong));
+        };
+        let line = read::lex(text);
+        read::check(&line).map_err(corrupt)?;
+        interp.lexed(&mut sim, &line);
     }
     Ok(Estimate::from_tally(
         sim.finish(),

@@ -114,6 +114,14 @@ pub enum GcodeError {
         /// Its value.
         value: f64,
     },
+    /// A line of the G-code being read is corrupt (see [`read::check`]).
+    #[error("line {line} of the G-code is corrupt: {why}")]
+    Corrupt {
+        /// The line, from 1.
+        line: u64,
+        /// Why.
+        why: read::Corrupt,
+    },
 }
 
 #[cfg(test)]

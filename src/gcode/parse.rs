@@ -18,7 +18,7 @@ use super::config::{Flavor, KlipperMotion};
 
 use super::machine::{Simulator, Wait};
 use super::read::modal::{self, Modal, SECONDS_PER_MINUTE, Step};
-use super::read::{self, Code, Command, Words};
+use super::read::{self, Code, Command, Line, Words};
 
 /// Arcs (`G2`/`G3`) are cut into chords of this length, mm (Marlin's `MM_PER_ARC_SEGMENT`).
 const ARC_SEGMENT_LENGTH: f64 = 1.0;
@@ -111,7 +111,11 @@ impl Interpreter {
 
     /// Run one line.
     pub fn line(&mut self, sim: &mut Simulator, line: &[u8]) {
-        let line = read::lex(line);
+        self.lexed(sim, &read::lex(line));
+    }
+
+    /// Run one line already taken apart with [`read::lex`].
+    pub fn lexed(&mut self, sim: &mut Simulator, line: &Line) {
         if let Some(c) = line.comment
             && self.follow_comments
         {

@@ -551,6 +551,43 @@ fn rereading_the_file_gives_the_same_estimate() {
 }
 
 #[test]
+fn corrupt_lines_in_a_file_are_errors_naming_them() {
+    let j = job(true);
+    let (text, _) = write(&j, &plans());
+    let lines: Vec<&str> = text.lines().collect();
+    // The file as written reads back without complaint.
+    assert!(estimate_gcode(text.as_bytes(), &j.machine, &[]).is_ok());
+    // The line after the tenth move replaced by a corrupt one.
+    let at = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("G1 X"))
+        .nth(10)
+        .map(|(i, _)| i)
+        .expect("ten moves");
+    let overlong = "G1 X1".to_string() + &" ".repeat(read::MAX_LINE);
+    for (corrupt, why) in [
+        ("G1 X10 YNaN E0.5", "its Y is not a usable number"),
+        ("G1 X10 Y5 Einf", "its E is not a usable number"),
+        ("G1 X12345678901 Y5", "its X is not a usable number"),
+        ("M104 T4000000000 S200", "names tool 4000000000"),
+        (&overlong, "longer than 1048576 bytes"),
+    ] {
+        let mut broken = lines.clone();
+        broken[at] = corrupt;
+        let e = estimate_gcode(broken.join("\n").as_bytes(), &j.machine, &[])
+            .expect_err(corrupt.get(..20).unwrap_or(corrupt))
+            .to_string();
+        let named = format!("line {} of the G-code is corrupt", at + 1);
+        assert!(e.contains(&named) && e.contains(why), "{e}");
+    }
+    // A message with text in it is no corrupt line.
+    let mut fine = lines.clone();
+    fine[at] = "M117 banana nan";
+    assert!(estimate_gcode(fine.join("\n").as_bytes(), &j.machine, &[]).is_ok());
+}
+
+#[test]
 fn estimate_counts_material_per_role() {
     let j = job(true);
     let e = estimate(&j, &plans()).unwrap();

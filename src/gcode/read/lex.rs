@@ -29,6 +29,17 @@ const EXACT_DIGITS: u32 = 15;
 /// Letters of the alphabet: one parameter slot each.
 const LETTERS: usize = 26;
 
+/// `M` commands whose parameters are all numbers that lamina's readers take (progress,
+/// temperatures, fan, limits, firmware retraction): a value there that is no number is
+/// a corrupt line. Other `M` commands may carry text (`M117 banana`).
+pub const NUMERIC_M_CODES: [u32; 17] = [
+    73, 82, 83, 104, 106, 107, 109, 116, 140, 141, 190, 191, 201, 203, 204, 205, 566,
+];
+
+/// What firmware's number parsers (`strtod`) read as infinite or not a number, longest
+/// first: such a value right after a letter is taken whole, as the letter's value.
+const NON_FINITE_WORDS: [&[u8]; 3] = [b"infinity", b"inf", b"nan"];
+
 /// A decimal number (`-12.345`, `+.5`, `7.`), the whole of `b`. Up to 15 digits the
 /// result is the correctly rounded value (an exact integer divided by an exact power of
 /// ten), the same as `str::parse`, which handles anything longer.
@@ -116,6 +127,9 @@ pub struct Words {
     value: [f64; LETTERS],
     /// Bit `i` set when letter `A + i` is present.
     present: u32,
+    /// Bit `i` set when letter `A + i` is written with a value that is no usable number
+    /// (`nan`, `inf`, `1.2.3`, beyond [`MAX_VALUE`]).
+    unusable: u32,
 }
 
 impl Default for Words {
@@ -123,17 +137,32 @@ impl Default for Words {
         Words {
             value: [f64::NAN; LETTERS],
             present: 0,
+            unusable: 0,
         }
     }
 }
 
 impl Words {
-    /// Letter `letter` (upper case) with value `v` (NaN: no number).
+    /// Letter `letter` (upper case) with value `v` (NaN: no number); `written`: a value
+    /// was written after it (`X`, alone, has none).
     #[inline]
-    fn set(&mut self, letter: u8, v: f64) {
+    fn set(&mut self, letter: u8, v: f64, written: bool) {
         let i = usize::from(letter - b'A');
         self.value[i] = v;
         self.present |= 1 << i;
+        let usable = v.abs() <= MAX_VALUE;
+        if written && !usable {
+            self.unusable |= 1 << i;
+        } else {
+            self.unusable &= !(1 << i);
+        }
+    }
+
+    /// The first letter (alphabetically) written with a value that is no usable number:
+    /// `nan`, `inf`, `1.2.3`, or beyond [`MAX_VALUE`].
+    #[inline]
+    pub fn unusable(&self) -> Option<u8> {
+        (self.unusable != 0).then(|| b'A' + self.unusable.trailing_zeros() as u8)
     }
 
     /// The letter's value as written, however large (NaN when it has no number).
@@ -214,6 +243,30 @@ impl Command {
             _ => None,
         };
         named.filter(|t| *t >= MAX_TOOLS as f64)
+    }
+
+    /// The first parameter written with a value that is no usable number (`G1 Xnan`,
+    /// `M104 S1.2.3`, `G1 X1e12`...) on a command whose parameters are all numbers:
+    /// every `G` and `T` command and the [`NUMERIC_M_CODES`]. Such a line is corrupt;
+    /// following it without that value would be a guess.
+    ///
+    /// ```
+    /// use lamina::gcode::read::{lex, Code};
+    /// let bad = |l: &str| match lex(l.as_bytes()).code {
+    ///     Some(Code::Command(c)) => c.unusable().map(char::from),
+    ///     _ => None,
+    /// };
+    /// assert_eq!(bad("G1 X10 YNaN E0.5"), Some('Y'));
+    /// assert_eq!(bad("G28 X Y"), None);
+    /// assert_eq!(bad("M117 banana"), None);
+    /// ```
+    pub fn unusable(&self) -> Option<u8> {
+        let numeric = match (self.letter, self.code()) {
+            (b'G' | b'T', _) => true,
+            (b'M', Some(n)) => NUMERIC_M_CODES.contains(&n),
+            _ => false,
+        };
+        self.words.unusable().filter(|_| numeric)
     }
 }
 
@@ -338,10 +391,22 @@ fn words(s: &[u8]) -> Words {
         if !letter.is_ascii_uppercase() {
             continue;
         }
-        let n = number_len(&s[i..]);
-        let v = parse_number(&s[i..i + n]).unwrap_or(f64::NAN);
+        let mut n = number_len(&s[i..]);
+        let mut v = parse_number(&s[i..i + n]).unwrap_or(f64::NAN);
+        if n == 0
+            && let Some(word) = NON_FINITE_WORDS.iter().find(|word| {
+                s.len() - i >= word.len() && s[i..i + word.len()].eq_ignore_ascii_case(word)
+            })
+        {
+            n = word.len();
+            v = if word[0] == b'n' {
+                f64::NAN
+            } else {
+                f64::INFINITY
+            };
+        }
         i += n;
-        w.set(letter, v);
+        w.set(letter, v, n > 0);
     }
     w
 }
@@ -437,6 +502,32 @@ mod tests {
             lex(b"SET_RETRACTION RETRACT_LENGTH=1 ; fw").code,
             Some(Code::Extended("SET_RETRACTION RETRACT_LENGTH=1"))
         );
+    }
+
+    #[test]
+    fn unusable_values_are_named() {
+        for (line, letter) in [
+            ("G1 X10 Y5 E0.5", None),
+            ("G1 XNaN Y5", Some(b'X')),
+            ("G1 X5 Y-inf", Some(b'Y')),
+            ("G1 X5 EInfinity F600", Some(b'E')),
+            ("G1 X1.2.3", Some(b'X')),
+            ("G1 Z1234567890123", Some(b'Z')),
+            ("M104 S nan", None),
+            ("M104 Snan", Some(b'S')),
+            ("T1 Snan", Some(b'S')),
+            ("G28 X Y", None),
+            ("M117 banana nan", None),
+            ("M118 Xnan", None),
+        ] {
+            assert_eq!(command(line).unusable(), letter, "{line}");
+        }
+        // A value written again later settles the letter.
+        assert_eq!(command("G1 Xnan X5").unusable(), None);
+        // Not a number is taken whole: its letters are no parameters.
+        let c = command("G1 XNaN Y5");
+        assert!(!c.words.has(b'N') && !c.words.has(b'A'));
+        assert_eq!(c.words.get(b'Y'), Some(5.0));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! [`MAX_LINE`] bytes).
 //!
 //! [`Lines`] hands out a file's lines, numbered from 1, with bounded memory; [`lex`]
-//! takes one line apart into its [`Code`] and comment; [`modal::Modal`] follows the
-//! moves, modes and offsets of the commands, for every reader alike.
+//! takes one line apart into its [`Code`] and comment; [`check`] applies the guards
+//! ([`Corrupt`]); [`modal::Modal`] follows the moves, modes and offsets of the
+//! commands, for every reader alike.
 
 mod lex;
 pub mod modal;
@@ -13,9 +14,10 @@ pub mod modal;
 use std::io::{self, BufRead, Read};
 
 pub use lex::{
-    Code, Command, Line, MAX_TOOLS, MAX_VALUE, Words, first_number, lex, numbers, parse_number,
-    trim,
+    Code, Command, Line, MAX_TOOLS, MAX_VALUE, NUMERIC_M_CODES, Words, first_number, lex, numbers,
+    parse_number, trim,
 };
+use modal::Refusal;
 
 /// Longest line read whole, bytes: a line of a megabyte is no G-code (binary data or a
 /// mesh read as text), and a reader must not hold a line of any length in memory.
@@ -28,6 +30,46 @@ pub enum RawLine<'a> {
     Text(&'a [u8]),
     /// A line longer than [`MAX_LINE`] (skipped to its end).
     Overlong,
+}
+
+/// Why a line is taken for corrupt: no reader follows it.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum Corrupt {
+    /// Longer than [`MAX_LINE`]: binary data or a mesh read as text.
+    #[error("it is longer than {MAX_LINE} bytes")]
+    Overlong,
+    /// A command the motion interpreter refuses (a tool beyond [`MAX_TOOLS`]).
+    #[error("it {0}")]
+    Refused(#[from] Refusal),
+    /// A parameter written with a value that is no usable number (see
+    /// [`Command::unusable`]).
+    #[error(
+        "its {} is not a usable number (not a number, infinite, or beyond {MAX_VALUE:e})",
+        char::from(*.0)
+    )]
+    Unusable(u8),
+}
+
+/// The guards every reader applies to a line taken apart: a tool beyond [`MAX_TOOLS`],
+/// a value that is no usable number.
+///
+/// ```
+/// use lamina::gcode::read::{check, lex, Corrupt};
+/// assert_eq!(check(&lex(b"G1 X10 Y5 E.5")), Ok(()));
+/// assert_eq!(check(&lex(b"G1 XNaN Y5")), Err(Corrupt::Unusable(b'X')));
+/// assert!(check(&lex(b"M104 T4000000000 S200")).is_err());
+/// ```
+pub fn check(line: &Line) -> Result<(), Corrupt> {
+    let Some(Code::Command(c)) = &line.code else {
+        return Ok(());
+    };
+    if let Some(t) = c.absurd_tool() {
+        return Err(Refusal::AbsurdTool(t).into());
+    }
+    match c.unusable() {
+        Some(letter) => Err(Corrupt::Unusable(letter)),
+        None => Ok(()),
+    }
 }
 
 /// The lines of G-code text, numbered from 1, read into one reused buffer.
