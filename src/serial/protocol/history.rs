@@ -160,14 +160,19 @@ impl Protocol {
         self.next_number = self.next_number.wrapping_add(1);
     }
 
-    pub(super) fn trim_history(&mut self) {
-        let keep_from = self
-            .inflight
+    /// The oldest history position still open: the oldest line in flight, or the next to
+    /// transmit.
+    pub(super) fn oldest_open(&self) -> u64 {
+        self.inflight
             .iter()
             .copied()
             .min()
             .unwrap_or(self.cursor)
-            .min(self.cursor);
+            .min(self.cursor)
+    }
+
+    pub(super) fn trim_history(&mut self) {
+        let keep_from = self.oldest_open();
         while self.history.len() > self.config.history.max(1) && self.base < keep_from {
             self.history.pop_front();
             self.base += 1;

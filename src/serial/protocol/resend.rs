@@ -44,13 +44,7 @@ impl Protocol {
         // never far behind what is in flight. A request for a line never sent, or much
         // further back, is a garbled number or a printer that restarted and lost its
         // queue (resending would print those lines twice): a probe tells which.
-        let oldest_open = self
-            .inflight
-            .iter()
-            .copied()
-            .min()
-            .unwrap_or(self.cursor)
-            .min(self.cursor);
+        let oldest_open = self.oldest_open();
         let tolerance = (self.config.max_window.max(self.window) * 2 + RESEND_SLACK) as u64;
         let target = self
             .find_resend_target(n)
