@@ -41,6 +41,8 @@ struct Run {
     /// Whether an idle tool was ever set to its standby temperature.
     standby_seen: bool,
     layers: usize,
+    /// Filament pushed while printing the tower, mm.
+    tower_filament: f64,
 }
 
 fn run(text: &str, print_temp: &[f64], idle_temp: &[f64]) -> Run {
@@ -121,6 +123,9 @@ fn run(text: &str, print_temp: &[f64], idle_temp: &[f64]) -> Run {
                     let want = print_temp[tool];
                     if (target[tool] - want).abs() > 0.5 {
                         r.cold.push((tool, target[tool], want));
+                    }
+                    if role == "Wipe tower" {
+                        r.tower_filament += de;
                     }
                     r.beads.push((layer, tool, role.clone(), nx, ny));
                 }
@@ -907,4 +912,50 @@ fn a_soluble_interface_stands_on_a_dense_layer_of_the_body() {
     assert!(n > 100, "{n} samples");
     assert!(dense >= TRANSITION_COVER, "{dense:.3}");
     assert!(sparse < TRANSITION_COVER, "{sparse:.3}");
+}
+
+/// Cross-section of 1.75 mm filament, mm².
+const FILAMENT_AREA: f64 = std::f64::consts::PI * 0.875 * 0.875;
+
+/// Tower volume per tool change, mm³, and the number of changes, of the README's
+/// core example (the generated lumen as a PVA core, grid support in PLA from the other
+/// tool) sliced with `extra` arguments.
+fn core_tower(dir: &Path, extra: &[&str]) -> (f64, usize) {
+    let lumen = stl(
+        dir,
+        "lumen",
+        &lamina::vessel::phantom::lumen(lamina::vessel::phantom::LUMEN_STEP),
+    );
+    let out = dir.join(format!("core{}.gcode", extra.len()));
+    let mut args = vec!["--core", "--support", "grid"];
+    args.extend_from_slice(extra);
+    slice(&[&lumen], &args, &out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let (print, idle) = temps(&["pva", "pla"]);
+    let r = run(&text, &print, &idle);
+    assert!(r.changes.len() > 100, "{} tool changes", r.changes.len());
+    (
+        r.tower_filament * FILAMENT_AREA / r.changes.len() as f64,
+        r.changes.len(),
+    )
+}
+
+/// A printer with a hotend per tool primes a few mm³ on the tower after a tool change
+/// (the idle nozzle kept its material; it only oozed), where one nozzle fed both
+/// filaments must flush the old material out: the README's core example on the dual
+/// printer against the same printer taken for a shared nozzle (the negative control),
+/// measured from the tower's extrusion in the G-code.
+#[test]
+fn own_hotends_prime_little_where_a_shared_nozzle_purges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (own, changes) = core_tower(dir.path(), &[]);
+    let (shared, _) = core_tower(dir.path(), &["--set", "dual_kind=single"]);
+    println!(
+        "tower per tool change over {changes} changes: {own:.1} mm³ with a hotend per tool, \
+         {shared:.1} mm³ through one nozzle"
+    );
+    // The prime (6 mm³) and the tower's walls and sparse layers shared among the
+    // changes; the lightest material purge of a shared nozzle is 35 mm³.
+    assert!(own < 12.0, "{own} mm³ a change with a hotend per tool");
+    assert!(shared > 35.0, "{shared} mm³ a change through one nozzle");
 }

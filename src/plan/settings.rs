@@ -128,7 +128,12 @@ fn tower_params(s: &Settings) -> Option<TowerParams> {
     let purge = s
         .materials
         .iter()
-        .map(|from| s.materials.iter().map(|to| from.purge_to(to)).collect())
+        .map(|from| {
+            s.materials
+                .iter()
+                .map(|to| s.printer.purge(from, to))
+                .collect()
+        })
         .collect();
     let position = (p.prime_tower_x >= 0.0 && p.prime_tower_y >= 0.0)
         .then_some([p.prime_tower_x, p.prime_tower_y]);

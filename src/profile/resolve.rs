@@ -583,6 +583,9 @@ fn assign_soluble(s: &mut Settings) -> Result<(), ProfileError> {
 }
 
 /// Check ranges and consistency.
+/// Largest prime after a tool change, mm³: more than any material's purge volume.
+const MAX_TOOLCHANGE_PRIME: f64 = 500.0;
+
 fn validate(s: &Settings) -> Result<(), ProfileError> {
     let bad = |m: String| Err(ProfileError::Invalid(m));
     let p = &s.printer;
@@ -604,6 +607,12 @@ fn validate(s: &Settings) -> Result<(), ProfileError> {
             s.names.printer,
             p.nozzle_diameter.len(),
             p.extruder_offset.len()
+        ));
+    }
+    if !(0.0..=MAX_TOOLCHANGE_PRIME).contains(&p.toolchange_prime) {
+        return bad(format!(
+            "printer '{}': toolchange_prime is a volume in mm³ between 0 and {MAX_TOOLCHANGE_PRIME}, not {}",
+            s.names.printer, p.toolchange_prime
         ));
     }
     if p.max_feedrate

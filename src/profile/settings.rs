@@ -35,7 +35,9 @@ pub enum Firmware {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DualKind {
-    /// One nozzle.
+    /// One nozzle; with several tools, they feed their filaments to it in turn (a
+    /// multi-material unit), and each change flushes the old material out of the melt
+    /// zone (the materials' purge volumes).
     Single,
     /// Two hotends side by side on one carriage (fixed X offset).
     SharedCarriage,
@@ -220,7 +222,17 @@ pub struct Printer {
     pub baud_rate: u32,
     /// Time a tool change takes, s (for the estimate).
     pub toolchange_time: f64,
+    /// Volume a tool with its own hotend (`dual_kind` other than `single`) primes on
+    /// the tower after a change, mm³: its nozzle keeps its material, so it only makes
+    /// up what oozed at the standby temperature and refills the tip. A shared nozzle
+    /// purges the materials' `purge_volume` instead.
+    pub toolchange_prime: f64,
 }
+
+/// Default [`Printer::toolchange_prime`], mm³: about 2.5 mm of 1.75 mm filament, what
+/// a nozzle loses at its standby temperature over a few minutes plus its cooled tip;
+/// a tenth of what flushing one material out of a shared nozzle takes.
+pub const TOOLCHANGE_PRIME: f64 = 6.0;
 
 impl Default for Printer {
     fn default() -> Self {
@@ -265,11 +277,27 @@ impl Default for Printer {
             thumbnails: Vec::new(),
             baud_rate: 115_200,
             toolchange_time: 10.0,
+            toolchange_prime: TOOLCHANGE_PRIME,
         }
     }
 }
 
 impl Printer {
+    /// Whether every tool has its own hotend, so a tool change leaves each nozzle's
+    /// material where it was.
+    pub fn own_hotends(&self) -> bool {
+        self.dual_kind != DualKind::Single
+    }
+
+    /// Volume to purge on the tower when `next` takes over from `prev`, mm³.
+    pub fn purge(&self, prev: &Material, next: &Material) -> f64 {
+        if self.own_hotends() {
+            self.toolchange_prime
+        } else {
+            prev.purge_to(next)
+        }
+    }
+
     /// Number of tools.
     pub fn tools(&self) -> usize {
         self.nozzle_diameter.len().max(1)

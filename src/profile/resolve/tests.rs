@@ -117,11 +117,18 @@ fn per_tool_overrides() {
     assert_eq!(s.materials[1].temperature, 205.0);
     assert!(s.materials[1].soluble);
     assert_eq!(s.printer.nozzle_diameter, vec![0.4, 0.6]);
-    // PLA -> PVA and PVA -> PLA purge differently.
+    // PLA -> PVA and PVA -> PLA purge differently through one nozzle; a hotend per
+    // tool only primes after a change.
     assert_ne!(
         s.materials[0].purge_to(&s.materials[1]),
         s.materials[1].purge_to(&s.materials[0])
     );
+    assert!(s.printer.own_hotends());
+    let (pla, pva) = (&s.materials[0], &s.materials[1]);
+    assert_eq!(s.printer.purge(pla, pva), s.printer.toolchange_prime);
+    let mut shared = s.printer.clone();
+    shared.dual_kind = crate::profile::DualKind::Single;
+    assert_eq!(shared.purge(pla, pva), pla.purge_to(pva));
 }
 
 #[test]
@@ -215,6 +222,10 @@ fn validation_names_the_problem() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("has 1 tool but 2 materials"), "{e}");
+    let e = resolve(&sel(&["toolchange_prime=-1"]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("toolchange_prime") && e.contains("-1"), "{e}");
 }
 
 #[test]
