@@ -38,9 +38,20 @@ impl std::ops::AddAssign for Standing {
     }
 }
 
+/// The areas of `sets` whose bounding boxes overlap `near`, cloned: the few islands of a
+/// layer that can matter to a piece, so a piece costs what its neighbourhood costs
+/// rather than the whole layer.
+fn near_of<'a>(sets: impl IntoIterator<Item = &'a [ExPolygon]>, near: &BBox) -> Vec<ExPolygon> {
+    sets.into_iter()
+        .flatten()
+        .filter(|e| e.bbox().is_some_and(|b| b.overlaps(near)))
+        .cloned()
+        .collect()
+}
+
 /// The parts of `here` with nothing under them: farther than [`ON_SUPPORT`] from
-/// `support` and than [`ON_MODEL`] from `model` (both the layer below).
-fn unheld(here: &[ExPolygon], support: &[ExPolygon], model: &[ExPolygon]) -> Vec<ExPolygon> {
+/// `support` and than [`ON_MODEL`] from `model` (all sets of the layer below).
+fn unheld(here: &[ExPolygon], support: &[&[ExPolygon]], model: &[ExPolygon]) -> Vec<ExPolygon> {
     if here.is_empty() {
         return Vec::new();
     }
@@ -48,15 +59,13 @@ fn unheld(here: &[ExPolygon], support: &[ExPolygon], model: &[ExPolygon]) -> Vec
         return Vec::new();
     };
     let near = near.inflated(scaled(ON_MODEL + 0.1));
-    let close = |v: &[ExPolygon]| -> Vec<ExPolygon> {
-        v.iter()
-            .filter(|e| e.bbox().is_some_and(|b| b.overlaps(&near)))
-            .cloned()
-            .collect()
-    };
-    let mut under = geom::offset(&close(support), scaled(ON_SUPPORT) as f64, JoinType::Miter);
+    let mut under = geom::offset(
+        &near_of(support.iter().copied(), &near),
+        scaled(ON_SUPPORT) as f64,
+        JoinType::Miter,
+    );
     under.extend(geom::offset(
-        &close(model),
+        &near_of([model], &near),
         scaled(ON_MODEL) as f64,
         JoinType::Miter,
     ));
@@ -82,21 +91,21 @@ pub fn stand<M: AsRef<[ExPolygon]> + Sync>(
     // (Areas that bound the printed extent, not the line centres, only make this
     // stricter on the layer checked and more lenient by half a line on the layer
     // below; the margins allow for that.)
-    let all = |l: &SupportLayer| -> Vec<ExPolygon> {
-        l.base.iter().chain(&l.interface).cloned().collect()
-    };
+    fn sets(l: &SupportLayer) -> [&[ExPolygon]; 2] {
+        [&l.base, &l.interface]
+    }
     // Most layers rest on the one below as they are: find the others in parallel.
     let suspects: Vec<usize> = (1..n)
         .into_par_iter()
         .filter(|&j| {
-            !unheld(
-                &all(&layers[j]),
-                &all(&layers[j - 1]),
-                model[j - 1].as_ref(),
-            )
-            .is_empty()
+            let here: Vec<ExPolygon> = sets(&layers[j]).concat();
+            !unheld(&here, &sets(&layers[j - 1]), model[j - 1].as_ref()).is_empty()
         })
         .collect();
+    // Columns grown down, per layer, joined to the layers' bodies at the end (joining
+    // the whole layer once per piece and layer made this quadratic on a skull's
+    // thousands of branches).
+    let mut grown: Vec<Vec<ExPolygon>> = vec![Vec::new(); n];
     let mut changed_below = false;
     let mut next = 0;
     for j in 1..n {
@@ -108,11 +117,8 @@ pub fn stand<M: AsRef<[ExPolygon]> + Sync>(
         if !check {
             continue;
         }
-        let free = unheld(
-            &all(&layers[j]),
-            &all(&layers[j - 1]),
-            model[j - 1].as_ref(),
-        );
+        let here: Vec<ExPolygon> = sets(&layers[j]).concat();
+        let free = unheld(&here, &sets(&layers[j - 1]), model[j - 1].as_ref());
         for piece in free {
             if piece.area_mm2() < SPECK {
                 let cut = std::slice::from_ref(&piece);
@@ -127,25 +133,44 @@ pub fn stand<M: AsRef<[ExPolygon]> + Sync>(
             done.grown += 1;
             let mut column = vec![piece];
             for k in (0..j).rev() {
-                let clear = geom::offset(model[k].as_ref(), scaled(gap) as f64, JoinType::Miter);
+                let Some(near) = BBox::of_areas(&column) else {
+                    break;
+                };
+                let near = near.inflated(scaled(gap + 0.1));
+                let clear = geom::offset(
+                    &near_of([model[k].as_ref()], &near),
+                    scaled(gap) as f64,
+                    JoinType::Miter,
+                );
                 let part = geom::difference(&column, &clear);
                 if part.is_empty() {
                     break;
                 }
                 done.grown_layers += 1;
-                let l = &mut layers[k];
-                l.base.extend(part.iter().cloned());
-                l.base = geom::union(&l.base, geom::FillRule::NonZero);
+                grown[k].extend(part.iter().cloned());
                 if k == 0 {
                     break;
                 }
-                column = unheld(&part, &all(&layers[k - 1]), model[k - 1].as_ref());
+                let [base, interface] = sets(&layers[k - 1]);
+                column = unheld(
+                    &part,
+                    &[base, interface, &grown[k - 1]],
+                    model[k - 1].as_ref(),
+                );
                 if column.is_empty() {
                     break;
                 }
             }
         }
     }
+    layers[..n]
+        .par_iter_mut()
+        .zip(grown.into_par_iter())
+        .filter(|(_, g)| !g.is_empty())
+        .for_each(|(l, g)| {
+            l.base.extend(g);
+            l.base = geom::union(&l.base, geom::FillRule::NonZero);
+        });
     done
 }
 
@@ -189,7 +214,7 @@ mod tests {
         // Standing as a whole now: nothing left on air.
         for j in 1..n {
             let here: Vec<ExPolygon> = layers[j].base.clone();
-            assert!(unheld(&here, &layers[j - 1].base, &model[j - 1]).is_empty());
+            assert!(unheld(&here, &[&layers[j - 1].base], &model[j - 1]).is_empty());
         }
     }
 
