@@ -117,7 +117,9 @@ pub mod tower;
 pub use comb::{CombRegion, DETOUR_FACTOR, DETOUR_SLACK};
 pub use cooling::{apply_cooling, extrusion_time, layer_fan, slow_down};
 pub use hull::{convex_hull, min_width};
-pub use order::{NearestIslands, PathEnds, chain_paths, island_order, perimeter_nests, two_opt};
+pub use order::{
+    NearestIslands, PathEnds, chain_paths, island_order, perimeter_nests, shorten_chain, two_opt,
+};
 pub use params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams, is_bridging,
 };

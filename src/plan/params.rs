@@ -8,7 +8,8 @@ use crate::path::{ExtrusionPath, Role};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SeamPosition {
     /// Lined up with the seam of the loop at the same place on the layer below, hidden
-    /// in a concave corner where one is near.
+    /// in a concave corner where one is near; in a concave corner right where the
+    /// nozzle comes in, where there is one.
     #[default]
     Aligned,
     /// At the back of the part (largest Y), hidden in a concave corner where one is near.

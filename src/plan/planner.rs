@@ -4,8 +4,9 @@
 //! Per layer, for each tool in turn (the tool left active by the layer below first):
 //! skirt and brim (first layers), support, then the islands nearest-first. Inside an
 //! island: wall loops by nesting (see [`perimeter_nests`]), thin walls and gap fill,
-//! then infill (bridges, then solid and sparse chained nearest-end-first, then top
-//! surfaces in the order the fill gave them: monotonic tops stay monotonic). Where a
+//! then infill (bridges, then solid and sparse chained nearest-end-first and mended by
+//! 2-opt, see [`shorten_chain`], then top surfaces in the order the fill gave them:
+//! monotonic tops stay monotonic). Where a
 //! prime tower is printed (multi-tool prints) it belongs right after each tool change,
 //! before the new tool touches the part.
 //!
@@ -22,7 +23,9 @@ use crate::timing;
 
 use super::comb::CombRegion;
 use super::cooling::apply_cooling;
-use super::order::{NearestIslands, PathEnds, chain_paths, perimeter_nests, two_opt};
+use super::order::{
+    NearestIslands, PathEnds, chain_paths, perimeter_nests, shorten_chain, two_opt,
+};
 use super::params::{PlanParams, SeamPosition};
 use super::seam::{SeamHistory, rotate_loop, seam_and_anchor};
 use super::skirt::{Adhesion, adhesion};
@@ -813,7 +816,16 @@ impl Planner<'_> {
         let mut picker = NearestIslands::of_rings(&firsts);
         while let Some((k, _)) = picker.next(self.pos.unwrap_or_default()) {
             for &i in &nests[k] {
-                self.print_path(st, &isl.perimeters[i], false, self.p.seam, place);
+                // Inner walls' seams never show: with aligned seams (lined up for
+                // looks) they start where the nozzle is. Rear seams stay at the back on
+                // every wall, as asked.
+                let inner = isl.perimeters[i].role == Role::Perimeter;
+                let seam = if inner && self.p.seam == SeamPosition::Aligned {
+                    SeamPosition::Nearest
+                } else {
+                    self.p.seam
+                };
+                self.print_path(st, &isl.perimeters[i], false, seam, place);
             }
         }
         let thin: Vec<&ExtrusionPath> = isl.thin.iter().collect();
@@ -834,13 +846,17 @@ impl Planner<'_> {
         }
     }
 
-    /// Print `paths` nearest-end-first (open paths may be reversed).
+    /// Print `paths` nearest-end-first, the order then shortened by 2-opt (open paths
+    /// may be reversed).
     fn print_chained(&mut self, st: &mut LayerState, paths: &[&ExtrusionPath], place: Place<'_>) {
         if paths.is_empty() {
             return;
         }
         let ends: Vec<PathEnds> = paths.iter().map(|p| PathEnds::of(p)).collect();
-        for (i, reversed) in chain_paths(&ends, self.pos.unwrap_or_default()) {
+        let from = self.pos.unwrap_or_default();
+        let mut order = chain_paths(&ends, from);
+        shorten_chain(&ends, &mut order, from);
+        for (i, reversed) in order {
             self.print_path(st, paths[i], reversed, SeamPosition::Nearest, place);
         }
     }

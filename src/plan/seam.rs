@@ -4,7 +4,12 @@
 //! into one line (following the seam of the loop at the same place on the layer
 //! below), `Rear` puts them at the back, `Nearest` saves travel, `Random` scatters
 //! them. Aligned and rear seams move to a concave corner nearby where there is one:
-//! in a corner that turns into the part the mark is hidden.
+//! in a corner that turns into the part the mark is hidden. Where such a corner lies
+//! right where the nozzle comes in, an aligned seam takes it instead of its line: the
+//! mark is hidden either way, and the nozzle does not travel round the loop (on a
+//! voxel staircase, with a concave corner on every step, this is most loops). With
+//! aligned seams, inner walls, whose seams never show, start nearest the nozzle (the
+//! planner's choice).
 
 use crate::geom::{BBox, Point, scaled};
 
@@ -155,6 +160,12 @@ pub fn seam_and_anchor(
         SeamPosition::Random => chosen(random_vertex(ring, salt)),
         SeamPosition::Rear => chosen(hide(ring, rear_vertex(ring))),
         SeamPosition::Aligned => {
+            // Where the surface hides a seam right where the nozzle comes in (a
+            // concave corner near it, as on every step of a voxel staircase), the
+            // seam goes there: no travel round the loop to the aligned spot.
+            if let Some(corner) = hiding_corner(ring, nearest_vertex(ring, at)) {
+                return chosen(corner);
+            }
             let Some(target) = history.nearest_to_ring(ring) else {
                 return chosen(hide(ring, rear_vertex(ring)));
             };
@@ -283,9 +294,14 @@ fn turn(ring: &[Point], i: usize) -> f64 {
     u.cross(w).atan2(u.dot(w))
 }
 
-/// The sharpest concave corner within [`SEAM_HIDE_RADIUS`] along the ring from vertex
-/// `anchor` (nearer wins among equally sharp ones), or `anchor` itself.
+/// [`hiding_corner`], or `anchor` itself where there is none.
 fn hide(ring: &[Point], anchor: usize) -> usize {
+    hiding_corner(ring, anchor).unwrap_or(anchor)
+}
+
+/// The sharpest concave corner within [`SEAM_HIDE_RADIUS`] along the ring from vertex
+/// `anchor` (nearer wins among equally sharp ones), if there is one.
+fn hiding_corner(ring: &[Point], anchor: usize) -> Option<usize> {
     let n = ring.len();
     let radius = scaled(SEAM_HIDE_RADIUS) as f64;
     // (vertex, turn, distance walked)
@@ -308,7 +324,7 @@ fn hide(ring: &[Point], anchor: usize) -> usize {
             j = k;
         }
     }
-    best.map_or(anchor, |b| b.0)
+    best.map(|b| b.0)
 }
 
 #[cfg(test)]
@@ -446,6 +462,43 @@ mod tests {
             let count = picks.iter().filter(|&&i| i / 90 == q).count();
             assert!(count > 25, "quarter {q}: {count}");
         }
+    }
+
+    /// A staircase ring (concave corners every step): the aligned seam goes to the
+    /// concave corner where the nozzle comes in, not round to the previous layer's
+    /// spot. Control: a circle has no corner to hide in and keeps the aligned spot.
+    #[test]
+    fn aligned_seam_takes_a_hiding_corner_where_the_nozzle_comes_in() {
+        // Counter-clockwise staircase: up a step, across, up, ... then back down.
+        let mut pts = vec![Point::from_mm(0.0, 0.0)];
+        for k in 0..10 {
+            let x = k as f64;
+            pts.push(Point::from_mm(x + 1.0, x));
+            pts.push(Point::from_mm(x + 1.0, x + 1.0));
+        }
+        pts.push(Point::from_mm(0.0, 10.0));
+        let ring = Polygon::new(pts);
+        let mut h = SeamHistory::default();
+        h.insert(Point::from_mm(1.0, 0.0));
+        let at = Point::from_mm(9.0, 8.2);
+        let i = choose_seam(&ring.points, SeamPosition::Aligned, at, &h, 0);
+        assert!(turn(&ring.points, i) < -MIN_HIDING_TURN);
+        assert!(
+            ring.points[i].distance(at) < scaled(1.5) as f64,
+            "{:?}",
+            ring.points[i].to_mm()
+        );
+        let c = Polygon::circle(Point::new(0, 0), scaled(5.0), 72);
+        let mut h = SeamHistory::default();
+        h.insert(Point::from_mm(-5.1, 0.2));
+        let i = choose_seam(
+            &c.points,
+            SeamPosition::Aligned,
+            Point::from_mm(5.0, 0.0),
+            &h,
+            0,
+        );
+        assert!(c.points[i].distance(Point::from_mm(-5.0, 0.2)) < scaled(0.4) as f64);
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub enum SolidPattern {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeamPosition {
-    /// Lined up from layer to layer, in concave corners where possible.
+    /// Lined up from layer to layer, in concave corners where possible (a concave
+    /// corner where the nozzle comes in is taken as it is).
     Aligned,
     /// At the back of the part.
     Rear,
