@@ -92,6 +92,36 @@ pub struct FillParams {
     pub connect: bool,
 }
 
+/// Runs of lines put one after the other, each starting nearest to where the previous
+/// one ended (the first one first); each run keeps its own order.
+fn nearest_first(mut runs: Vec<Vec<Polyline>>) -> Vec<Vec<Polyline>> {
+    let ends = |run: &Vec<Polyline>| {
+        let first = run.first().and_then(|l| l.points.first()).copied();
+        let last = run.last().and_then(|l| l.points.last()).copied();
+        (first.unwrap_or_default(), last.unwrap_or_default())
+    };
+    let mut out = Vec::with_capacity(runs.len());
+    if runs.is_empty() {
+        return out;
+    }
+    let first = runs.remove(0);
+    let mut at = ends(&first).1;
+    out.push(first);
+    while !runs.is_empty() {
+        let k = (0..runs.len())
+            .min_by(|&a, &b| {
+                let da = (ends(&runs[a]).0 - at).length_squared();
+                let db = (ends(&runs[b]).0 - at).length_squared();
+                da.total_cmp(&db)
+            })
+            .unwrap_or(0);
+        let run = runs.swap_remove(k);
+        at = ends(&run).1;
+        out.push(run);
+    }
+    out
+}
+
 /// The fill's centre lines inside `area`.
 pub fn fill(area: &[ExPolygon], p: &FillParams) -> Vec<Polyline> {
     if area.is_empty() || p.density <= 0.0 || p.spacing <= 0.0 {
@@ -113,14 +143,31 @@ pub fn fill(area: &[ExPolygon], p: &FillParams) -> Vec<Polyline> {
         FillPattern::Lines => lines_at(spacing / density, base + turn, p.connect),
         FillPattern::Rectilinear => lines_at(spacing / density, base + turn, true),
         FillPattern::Monotonic => {
-            let mut v = lines_at(spacing / density, base + turn, false);
-            // Alternate direction line by line for short travels; the order stays.
-            for (i, l) in v.iter_mut().enumerate() {
-                if i % 2 == 1 {
-                    l.reverse();
-                }
-            }
-            v
+            // One sweep per separate region: the order matters only inside a region,
+            // and one sweep across scattered regions (the top of every step of a
+            // staircase) would hop from region to region line by line.
+            let sweeps: Vec<Vec<Polyline>> = area
+                .iter()
+                .map(|region| {
+                    let one = std::slice::from_ref(region);
+                    let mut v = line_fill(
+                        one,
+                        spacing / density,
+                        base + turn,
+                        spacing / density / 2.0,
+                        false,
+                    );
+                    // Alternate direction line by line for short travels; the order stays.
+                    for (i, l) in v.iter_mut().enumerate() {
+                        if i % 2 == 1 {
+                            l.reverse();
+                        }
+                    }
+                    v
+                })
+                .filter(|v| !v.is_empty())
+                .collect();
+            nearest_first(sweeps).into_iter().flatten().collect()
         }
         FillPattern::Grid => {
             let gap = 2.0 * spacing / density;

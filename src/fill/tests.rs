@@ -253,6 +253,55 @@ fn monotonic_lines_sweep_in_order() {
     assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
 }
 
+/// Separate regions (the tops of a staircase's steps) are swept one at a time, each in
+/// order, not together line by line; with one sweep across both, nearly every line
+/// would hop to the other region. Control: the two regions' lines interleave when the
+/// regions are filled as one sweep (the order before).
+#[test]
+fn monotonic_sweeps_one_region_at_a_time() {
+    let mut p = params(FillPattern::Monotonic, 1.0, 0);
+    p.angle = 0.0;
+    let at = |x: f64| {
+        ExPolygon::new(Polygon::rectangle(
+            scaled(x),
+            0,
+            scaled(x + 5.0),
+            scaled(10.0),
+        ))
+    };
+    let area = vec![at(0.0), at(30.0)];
+    let lines = fill(&area, &p);
+    let left = |l: &Polyline| l.points[0].x < scaled(15.0);
+    let switches = lines
+        .windows(2)
+        .filter(|w| left(&w[0]) != left(&w[1]))
+        .count();
+    assert_eq!(switches, 1, "{} lines", lines.len());
+    for side in [true, false] {
+        let ys: Vec<i64> = lines
+            .iter()
+            .filter(|l| left(l) == side)
+            .map(|l| l.points[0].y)
+            .collect();
+        assert!(
+            ys.len() > 10 && ys.windows(2).all(|w| w[0] < w[1]),
+            "{ys:?}"
+        );
+    }
+    let together = line_fill(
+        &area,
+        scaled(p.spacing) as f64,
+        0.0,
+        scaled(p.spacing) as f64 / 2.0,
+        false,
+    );
+    let hops = together
+        .windows(2)
+        .filter(|w| left(&w[0]) != left(&w[1]))
+        .count();
+    assert!(hops > 10, "{hops}");
+}
+
 /// Gyroid curves follow the surface through every layer of a period: no segment
 /// jumps across to the neighbouring curve (a chord about a period long).
 #[test]
