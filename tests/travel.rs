@@ -1,7 +1,8 @@
 //! Travel judged from the G-code: support made of many small pieces (tree tips and
 //! branches) must be visited in a short order, and the nozzle must not retract on
 //! every move between them. The support's share is what the print with support adds
-//! to the same print without it (`--support none`).
+//! to the same print without it (`--support none`). A model of many small pieces must
+//! be printed with little travel per millimetre of extrusion.
 
 mod common;
 
@@ -119,4 +120,72 @@ fn retractions_and_travel_are_read_back() {
     assert!((m.extrusion - 21.0).abs() < 1e-9, "{m:?}");
     let wipe = 50f64.sqrt() + 1.0;
     assert!((m.travel - (10.0 + wipe + 5.0)).abs() < 1e-9, "{m:?}");
+}
+
+/// Slice `model` without support (extra `args`) and read the moves back.
+fn sliced_with(model: &Path, label: &str, args: &[&str]) -> Motion {
+    let out = model.with_extension(format!("{label}.gcode"));
+    let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("slice")
+        .arg(model)
+        .arg("-o")
+        .arg(&out)
+        .args(["--support", "none"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    motion(&std::fs::read_to_string(out).unwrap())
+}
+
+/// A field of many small pieces, as a segmented bone slices: twelve thick-walled
+/// tubes of ten sides (corners on every wall), spread unevenly, beside a block with a
+/// row of square holes.
+fn scattered_pieces() -> Mesh {
+    let mut parts = Vec::new();
+    for k in 0..12 {
+        let (i, j) = ((k % 4) as f64, (k / 4) as f64);
+        let jitter = ((k * 7) % 5) as f64 * 0.6;
+        parts.push(shapes::tube(
+            [i * 7.0 + jitter, j * 7.0 + 0.5 * jitter, 0.0],
+            1.4,
+            2.6,
+            4.0,
+            10,
+        ));
+    }
+    parts.push(shapes::cuboid([30.0, -3.0, 0.0], [44.0, 18.0, 4.0]));
+    shapes::merge(&parts)
+}
+
+/// At most this much travel per millimetre of extrusion on [`scattered_pieces`]: the
+/// walls' seams start where the nozzle comes in when a concave corner hides them
+/// there, inner walls start where the nozzle is, and chains of paths are mended by
+/// 2-opt (lamina: 0.225; random seams, which send the nozzle round every loop: 0.269).
+const PIECES_TRAVEL_PER_MM: f64 = 0.25;
+
+#[test]
+fn scattered_pieces_travel_little_per_mm_of_extrusion() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = stl(dir.path(), "pieces", &scattered_pieces());
+    let m = sliced_with(&model, "default", &[]);
+    println!("pieces: {m:?}, travel/extrusion {:.3}", m.ratio());
+    assert!(
+        m.ratio() <= PIECES_TRAVEL_PER_MM,
+        "{:.3} mm of travel per mm of extrusion",
+        m.ratio()
+    );
+    // Control: the same paths (the same extrusion to the micrometre) entered at
+    // scattered seams read back more travel than the bar allows.
+    let scattered = sliced_with(&model, "random", &["--set", "seam_position=random"]);
+    println!(
+        "random seams: {scattered:?}, travel/extrusion {:.3}",
+        scattered.ratio()
+    );
+    assert!((scattered.extrusion - m.extrusion).abs() < 1e-3 * m.extrusion);
+    assert!(
+        scattered.ratio() > PIECES_TRAVEL_PER_MM,
+        "the control stays under the bar: {:.3}",
+        scattered.ratio()
+    );
 }
