@@ -20,13 +20,18 @@ fn stl(dir: &Path, name: &str, mesh: &Mesh) -> PathBuf {
 
 /// Slice `model` with `--support style` and read the moves back.
 fn sliced(model: &Path, style: &str) -> Motion {
-    let out = model.with_extension(format!("{style}.gcode"));
+    sliced_with(model, style, &["--support", style])
+}
+
+/// Slice `model` with `args` (the output named after `label`) and read the moves back.
+fn sliced_with(model: &Path, label: &str, args: &[&str]) -> Motion {
+    let out = model.with_extension(format!("{label}.gcode"));
     let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("slice")
         .arg(model)
         .arg("-o")
         .arg(&out)
-        .args(["--support", style])
+        .args(args)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -122,22 +127,6 @@ fn retractions_and_travel_are_read_back() {
     assert!((m.travel - (10.0 + wipe + 5.0)).abs() < 1e-9, "{m:?}");
 }
 
-/// Slice `model` without support (extra `args`) and read the moves back.
-fn sliced_with(model: &Path, label: &str, args: &[&str]) -> Motion {
-    let out = model.with_extension(format!("{label}.gcode"));
-    let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("slice")
-        .arg(model)
-        .arg("-o")
-        .arg(&out)
-        .args(["--support", "none"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    motion(&std::fs::read_to_string(out).unwrap())
-}
-
 /// A field of many small pieces, as a segmented bone slices: twelve thick-walled
 /// tubes of ten sides (corners on every wall), spread unevenly, beside a block with a
 /// row of square holes.
@@ -168,7 +157,7 @@ const PIECES_TRAVEL_PER_MM: f64 = 0.25;
 fn scattered_pieces_travel_little_per_mm_of_extrusion() {
     let dir = tempfile::tempdir().unwrap();
     let model = stl(dir.path(), "pieces", &scattered_pieces());
-    let m = sliced_with(&model, "default", &[]);
+    let m = sliced_with(&model, "default", &["--support", "none"]);
     println!("pieces: {m:?}, travel/extrusion {:.3}", m.ratio());
     assert!(
         m.ratio() <= PIECES_TRAVEL_PER_MM,
@@ -177,7 +166,11 @@ fn scattered_pieces_travel_little_per_mm_of_extrusion() {
     );
     // Control: the same paths (the same extrusion to the micrometre) entered at
     // scattered seams read back more travel than the bar allows.
-    let scattered = sliced_with(&model, "random", &["--set", "seam_position=random"]);
+    let scattered = sliced_with(
+        &model,
+        "random",
+        &["--support", "none", "--set", "seam_position=random"],
+    );
     println!(
         "random seams: {scattered:?}, travel/extrusion {:.3}",
         scattered.ratio()
