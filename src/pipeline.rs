@@ -204,6 +204,15 @@ pub fn slice(
     if support_on || tools > 1 {
         stack.slice_up_to(n);
     }
+    // Support holds, and the warnings speak of, the surface printed: round a lumen, its
+    // wall's.
+    let wall_surfaces: Vec<crate::mesh::Mesh> = walls.as_ref().map_or(Vec::new(), |w| {
+        objects
+            .iter()
+            .zip(&w.walls)
+            .map(|(o, wall)| wall.surface(&o.mesh))
+            .collect()
+    });
     let mut support_report = None;
     if support_on {
         progress(Stage::Support, 0, 1);
@@ -214,14 +223,6 @@ pub fn slice(
                 ..LayerRegions::default()
             })
             .collect();
-        // Support holds the surface printed: round a lumen, its wall's.
-        let wall_surfaces: Vec<crate::mesh::Mesh> = walls.as_ref().map_or(Vec::new(), |w| {
-            objects
-                .iter()
-                .zip(&w.walls)
-                .map(|(o, wall)| wall.surface(&o.mesh))
-                .collect()
-        });
         let meshes: Vec<&crate::mesh::Mesh> = if walls.is_some() {
             wall_surfaces.iter().collect()
         } else {
@@ -332,7 +333,12 @@ pub fn slice(
         return Err(PipelineError::Empty);
     }
     let (mut warnings, repairs, object_reports) = stack.finish();
-    let warning_details = support::warn::warnings(objects, settings, support_report.as_ref());
+    let warning_details = support::warn::warnings(
+        objects,
+        walls.is_some().then_some(wall_surfaces.as_slice()),
+        settings,
+        support_report.as_ref(),
+    );
     warnings.extend(
         warning_details
             .iter()

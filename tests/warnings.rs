@@ -146,3 +146,44 @@ fn support_inside_the_model_is_told() {
     );
     assert!(of_kind(&w, "support_inside").is_empty(), "{w:?}");
 }
+
+#[test]
+fn overhang_of_a_vessel_wall_is_the_wall_s_own() {
+    // A lumen lying along Y, r = 4 mm, 30 mm long, printed as a 1.2 mm wall without
+    // support. Facing down flatter than 45° are the wall's outside below the lumen
+    // (a quarter of the circle of r + T, less the strip within the first layer of the
+    // bed, 0.2 mm by default) and the lumen's ceiling, the top quarter of its circle, seen from inside.
+    let (r, t, len, first) = (4.0_f64, 1.2_f64, 30.0_f64, 0.2_f64);
+    let dir = tempfile::tempdir().unwrap();
+    let lumen = write(
+        dir.path(),
+        "lumen.stl",
+        &shapes::cylinder([0.0, 0.0, 0.0], r, len, 96),
+    );
+    let (w, _) = warnings(
+        &[&lumen],
+        &[
+            "--rotate",
+            "90,0,0",
+            "--vessel-wall",
+            "1.2",
+            "--support",
+            "none",
+            "--support-angle",
+            "45",
+        ],
+    );
+    // The wall stands on the bed though the lumen starts T above it.
+    assert!(of_kind(&w, "starts_above_bed").is_empty(), "{w:?}");
+    let over = of_kind(&w, "unsupported_overhang");
+    assert_eq!(over.len(), 1, "{w:?}");
+    let area = over[0]["area_mm2"].as_f64().unwrap();
+    let quarter = std::f64::consts::FRAC_PI_2;
+    let strip = 2.0 * (1.0 - first / (r + t)).acos() * (r + t) * len;
+    let expected = quarter * r * len + quarter * (r + t) * len - strip;
+    // The lumen's own underside, about 190 mm², is not the answer.
+    assert!(
+        (area - expected).abs() < 0.08 * expected,
+        "{area} mm², expected {expected:.0}"
+    );
+}

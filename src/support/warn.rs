@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::mesh::Object;
+use crate::mesh::{Mesh, Object};
 use crate::profile::{Settings, SupportInside, SupportStyle};
 
 use super::SupportReport;
@@ -41,10 +41,9 @@ pub struct Warning {
     pub hint: String,
 }
 
-/// Downward surface of `object` flatter than `threshold_deg` from the horizontal and
+/// Downward surface of `m` flatter than `threshold_deg` from the horizontal and
 /// above `floor` (mm): its area (mm²) and height range.
-pub fn overhang_surface(object: &Object, threshold_deg: f64, floor: f64) -> (f64, f64, f64) {
-    let m = &object.mesh;
+pub fn overhang_surface(m: &Mesh, threshold_deg: f64, floor: f64) -> (f64, f64, f64) {
     let cos_t = threshold_deg.clamp(0.0, 90.0).to_radians().cos();
     m.faces
         .par_iter()
@@ -73,9 +72,11 @@ pub fn overhang_surface(object: &Object, threshold_deg: f64, floor: f64) -> (f64
 }
 
 /// The warnings for `objects` sliced with `settings` (`support`: what support was
-/// made, if any).
+/// made, if any). `surfaces`, when given, are the surfaces printed for the objects, one
+/// each (round a lumen, its wall's); otherwise the objects' own meshes are.
 pub fn warnings(
     objects: &[Object],
+    surfaces: Option<&[Mesh]>,
     settings: &Settings,
     support: Option<&SupportReport>,
 ) -> Vec<Warning> {
@@ -84,8 +85,9 @@ pub fn warnings(
     // What rests on the first layer is held by the bed.
     let floor = p.first_layer_height;
     if p.support_material == SupportStyle::None {
-        for o in objects {
-            let Some(bb) = o.mesh.bounding_box() else {
+        for (i, o) in objects.iter().enumerate() {
+            let mesh = surfaces.and_then(|s| s.get(i)).unwrap_or(&o.mesh);
+            let Some(bb) = mesh.bounding_box() else {
                 continue;
             };
             let bottom = bb.min[2];
@@ -106,7 +108,7 @@ pub fn warnings(
                 // Its underside is the overhang told above.
                 continue;
             }
-            let (area, lo, hi) = overhang_surface(o, p.support_threshold, floor);
+            let (area, lo, hi) = overhang_surface(mesh, p.support_threshold, floor);
             if area >= UNSUPPORTED_MIN_AREA {
                 out.push(Warning {
                     kind: "unsupported_overhang",
