@@ -19,7 +19,7 @@ use crate::mesh::Object;
 use crate::mesh::place::Bed;
 use crate::path::{ExtrusionPath, Role};
 use crate::plan::{self, LayerPlan, PlanParams};
-use crate::preview::toolpath::{ParseOptions, ToolpathSink};
+use crate::preview::toolpath::{ParseOptions, Toolpath, ToolpathSink};
 use crate::profile::{
     Firmware, Origin, ProfileError, Settings, SupportStyle, TemplateVars, render_template,
 };
@@ -58,6 +58,9 @@ pub enum PipelineError {
         /// Why not.
         source: io::Error,
     },
+    /// The toolpath for pictures of the print could not be built.
+    #[error("the toolpath for the pictures could not be drawn: {0}")]
+    Toolpath(#[source] crate::preview::toolpath::ParseError),
     /// The thumbnails the printer profile asks for could not be drawn.
     #[error("the thumbnails for the G-code header could not be drawn: {0}")]
     Thumbnails(#[source] crate::preview::toolpath::ParseError),
@@ -111,6 +114,11 @@ pub struct Report {
     pub warnings: Vec<String>,
     /// The support warnings among them with their figures (area, heights, a hint).
     pub warning_details: Vec<support::warn::Warning>,
+    /// The toolpath of the G-code written, built from its events as it was written
+    /// (what [`crate::preview::read_file`] reads from the file), when
+    /// [`Output::Gcode`] asked for it.
+    #[serde(skip)]
+    pub toolpath: Option<Toolpath>,
 }
 
 /// Where the prime tower stands.
@@ -138,6 +146,8 @@ pub enum Output<'a> {
         out: &'a mut dyn Write,
         /// Where the temporary file goes.
         spill_dir: &'a Path,
+        /// Also build the whole toolpath for pictures of the print ([`Report::toolpath`]).
+        toolpath: bool,
     },
 }
 
@@ -275,29 +285,37 @@ pub fn slice(
     if job.flavor == gcode::Flavor::Klipper {
         job.object_outlines = objects.iter().map(footprint).collect();
     }
-    let spill = match &output {
-        Output::Discard => None,
-        Output::Gcode { spill_dir, .. } => {
+    let (spill, whole) = match &output {
+        Output::Discard => (None, false),
+        Output::Gcode {
+            spill_dir,
+            toolpath,
+            ..
+        } => {
             let file = tempfile::tempfile_in(spill_dir).map_err(|source| PipelineError::Spill {
                 dir: spill_dir.to_path_buf(),
                 source,
             })?;
-            Some(file)
+            (Some(file), *toolpath)
         }
     };
     let pictures = !settings.printer.thumbnails.is_empty() && spill.is_some();
-    let mut toolpath = pictures.then(|| {
-        let opts = ParseOptions {
-            outside_only: true,
-            filament_diameter: job.tools.first().map(|t| t.filament.diameter as f32),
-            ..ParseOptions::default()
-        };
-        ToolpathSink::new(&opts, job.relative_e)
-    });
+    // The toolpaths drawn from the G-code's events as it is written: what shows from
+    // outside for the thumbnails, everything for pictures of the whole print.
+    let mut toolpaths = (
+        pictures.then(|| {
+            let opts = ParseOptions {
+                outside_only: true,
+                filament_diameter: job.tools.first().map(|t| t.filament.diameter as f32),
+                ..ParseOptions::default()
+            };
+            ToolpathSink::new(&opts, job.flavor, job.relative_e)
+        }),
+        whole.then(|| ToolpathSink::new(&ParseOptions::default(), job.flavor, job.relative_e)),
+    );
     let (estimate, body, layers) = {
-        let also = toolpath
-            .as_mut()
-            .map(|t| t as &mut (dyn gcode::moves::Sink + Send));
+        let also = (toolpaths.0.is_some() || toolpaths.1.is_some())
+            .then_some(&mut toolpaths as &mut (dyn gcode::moves::Sink + Send));
         let mut sink = PlanSink {
             writer: gcode::GcodeStream::new(&job, spill, also)?,
             empty: Vec::new(),
@@ -409,9 +427,17 @@ pub fn slice(
             *extrusion_mm.entry(*role).or_default() += u.path_mm;
         }
     }
-    if let Some(tp) = toolpath {
+    let (thumbnail_path, whole_path) = toolpaths;
+    if let Some(tp) = thumbnail_path {
         job.thumbnails = thumbnails(tp, &settings.printer.thumbnails)?;
     }
+    let toolpath = match whole_path {
+        Some(tp) => {
+            let _busy = timing::enter(Stage::Preview);
+            Some(tp.finish().map_err(PipelineError::Toolpath)?)
+        }
+        None => None,
+    };
     if let (Some(body), Output::Gcode { out, .. }) = (body, output) {
         body.write_to(out, &job, &estimate)?;
     }
@@ -432,6 +458,7 @@ pub fn slice(
         orientation: None,
         warnings,
         warning_details,
+        toolpath,
     })
 }
 

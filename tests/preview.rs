@@ -693,6 +693,55 @@ fn a_sliced_cube_measures_its_size() {
     keep("cube-sheet.png", &contact_sheet_png(&tp, 9, 900));
 }
 
+/// `lamina slice --preview` draws its side view and contact sheet from the G-code's
+/// events while it writes the file: the pictures are those of the file read back, byte
+/// for byte, for each firmware and for two tools.
+#[test]
+fn slice_previews_are_those_of_the_file_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cube = dir.path().join("cube.stl");
+    io::write_stl(&cube, &shapes::cuboid([0.0; 3], [12.0, 12.0, 3.0])).unwrap();
+    let post = dir.path().join("post.stl");
+    io::write_stl(&post, &shapes::cuboid([0.0; 3], [5.0, 5.0, 4.0])).unwrap();
+    let cube = cube.to_str().unwrap();
+    let post = format!("{}@1", post.display());
+    for (name, printer, models) in [
+        ("marlin", "generic-220", vec![cube]),
+        ("klipper", "klipper-ender3", vec![cube]),
+        ("rrf", "duet-corexy-300", vec![cube]),
+        ("dual", "dual-marlin", vec![cube, post.as_str()]),
+    ] {
+        let gcode = dir.path().join(format!("{name}.gcode"));
+        let pictures = dir.path().join(name);
+        let mut args = vec!["slice"];
+        args.extend(&models);
+        args.extend([
+            "--printer",
+            printer,
+            "-o",
+            gcode.to_str().unwrap(),
+            "--preview",
+            pictures.to_str().unwrap(),
+            "-q",
+        ]);
+        let o = lamina(&args);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let tp = read_file(&gcode, &ParseOptions::default()).unwrap();
+        let side = std::fs::read(pictures.join(format!("{name}-side.png"))).unwrap();
+        let sheet = std::fs::read(pictures.join(format!("{name}-layers.png"))).unwrap();
+        // The sizes `lamina slice --preview` draws.
+        assert!(side == side_view_png(&tp, 1200, 800), "{name}: side view");
+        assert!(sheet == contact_sheet_png(&tp, 12, 1600), "{name}: sheet");
+        // The comparison tells toolpaths apart: the file's outside alone draws another.
+        let outside = ParseOptions {
+            outside_only: true,
+            ..ParseOptions::default()
+        };
+        let outside = read_file(&gcode, &outside).unwrap();
+        assert!(sheet != contact_sheet_png(&outside, 12, 1600), "{name}");
+    }
+}
+
 /// A few megabytes of G-code: every line becomes a segment, and the memory held is
 /// the segments' (no per-line allocation kept).
 #[test]

@@ -134,6 +134,7 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
             let target = lamina::pipeline::Output::Gcode {
                 out,
                 spill_dir: &spill_dir,
+                toolpath: false,
             };
             let r = lamina::pipeline::slice(&objects, settings, &|_, _, _| {}, target)
                 .map_err(std::io::Error::other)?;

@@ -57,7 +57,7 @@ pub fn run(args: PrintArgs, global: Global) -> Result<()> {
             eprintln!("continuing with {}", output.display());
         }
     } else {
-        let report = slice_to(&args.models, &args.job, &settings, &output, &global)?;
+        let report = slice_to(&args.models, &args.job, &settings, &output, false, &global)?;
         tell(&report, &output, &global);
     }
     stream_file(&output, &args.link, templates, global, Some(link))

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lamina::mesh::place;
 use lamina::output::{ExitOnSignal, PendingFile};
 use lamina::pipeline::{self, Report, Stage};
+use lamina::preview::Toolpath;
 use lamina::profile::Settings;
 use lamina::vessel::core;
 
@@ -328,6 +329,7 @@ pub fn slice_to(
     job: &JobArgs,
     settings: &Settings,
     output: &Path,
+    toolpath: bool,
     global: &Global,
 ) -> Result<Report> {
     let _interrupts = ExitOnSignal::new();
@@ -367,7 +369,11 @@ pub fn slice_to(
     let mut report = None;
     let mut failure = None;
     let mut run = |out: &mut dyn Write, spill_dir: &Path| {
-        let target = pipeline::Output::Gcode { out, spill_dir };
+        let target = pipeline::Output::Gcode {
+            out,
+            spill_dir,
+            toolpath,
+        };
         match pipeline::slice(&objects, settings, &progress, target) {
             Ok(r) => {
                 report = Some(r);
@@ -465,7 +471,7 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
     }
     if args.output.as_os_str() == "-" && args.preview.is_some() {
         return Err(usage!(
-            "--preview draws from the G-code file, so it needs -o FILE (not -o -)"
+            "--preview names its pictures after the G-code file, so it needs -o FILE (not -o -)"
         ));
     }
     if let Some(dir) = args.preview.as_ref().filter(|d| d.exists() && !d.is_dir()) {
@@ -481,10 +487,17 @@ pub fn run(args: SliceArgs, global: Global) -> Result<()> {
     // Where the time goes, for `--json`.
     let clock = args.json.then(lamina::timing::Recorder::start);
     let settings = args.job.settings()?;
-    let r = slice_to(&args.models, &args.job, &settings, &args.output, &global)?;
-    let pictures = match &args.preview {
-        Some(dir) => write_pictures(&args.output, dir)?,
-        None => Vec::new(),
+    let mut r = slice_to(
+        &args.models,
+        &args.job,
+        &settings,
+        &args.output,
+        args.preview.is_some(),
+        &global,
+    )?;
+    let pictures = match (&args.preview, r.toolpath.take()) {
+        (Some(dir), Some(tp)) => write_pictures(&tp, &args.output, dir)?,
+        _ => Vec::new(),
     };
     if args.json {
         let mut v = serde_json::to_value(&r)?;
@@ -512,23 +525,23 @@ const SHEET_LAYERS: usize = 12;
 const SHEET_WIDTH: u32 = 1600;
 const SIDE_SIZE: [u32; 2] = [1200, 800];
 
-/// The contact sheet and side view of `gcode`, written into `dir`; their paths.
-fn write_pictures(gcode: &Path, dir: &Path) -> Result<Vec<String>> {
+/// The contact sheet and side view of the toolpath `tp` of `gcode` (built while it was
+/// written), written into `dir`; their paths.
+fn write_pictures(tp: &Toolpath, gcode: &Path, dir: &Path) -> Result<Vec<String>> {
     let _busy = lamina::timing::enter(lamina::timing::Stage::Preview);
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the preview folder '{}'", dir.display()))?;
-    let tp = lamina::preview::read_file(gcode, &Default::default())?;
     let stem = gcode
         .file_stem()
         .map_or_else(|| "lamina".to_string(), |s| s.to_string_lossy().to_string());
     let pictures = [
         (
             dir.join(format!("{stem}-layers.png")),
-            lamina::preview::contact_sheet_png(&tp, SHEET_LAYERS, SHEET_WIDTH),
+            lamina::preview::contact_sheet_png(tp, SHEET_LAYERS, SHEET_WIDTH),
         ),
         (
             dir.join(format!("{stem}-side.png")),
-            lamina::preview::side_view_png(&tp, SIDE_SIZE[0], SIDE_SIZE[1]),
+            lamina::preview::side_view_png(tp, SIDE_SIZE[0], SIDE_SIZE[1]),
         ),
     ];
     let mut out = Vec::new();

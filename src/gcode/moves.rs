@@ -142,6 +142,24 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
 }
 
+/// A sink that may be absent: events go nowhere then.
+impl<S: Sink> Sink for Option<S> {
+    fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
+        match self {
+            Some(s) => s.event(ev),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Two sinks fed the same events, the first first.
+impl<A: Sink, B: Sink> Sink for (A, B) {
+    fn event(&mut self, ev: Event<'_>) -> Result<(), GcodeError> {
+        self.0.event(ev)?;
+        self.1.event(ev)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct ToolState {
     /// Filament currently retracted, E units.

@@ -1,12 +1,12 @@
 //! The toolpath of G-code being generated, from the generator's events.
 
-use crate::gcode::GcodeError;
 use crate::gcode::moves::{
     AXIS_E, AXIS_F, AXIS_X, AXIS_Y, AXIS_Z, E_UNITS, Event, MoveKind, Sink, WIDTH_DECIMALS,
     XYZ_DECIMALS, XYZ_UNITS,
 };
 use crate::gcode::read::MAX_TOOLS;
 use crate::gcode::read::modal::Axes;
+use crate::gcode::{Flavor, GcodeError};
 
 use super::interp::Parser;
 use super::{ParseError, ParseOptions, Toolpath};
@@ -25,10 +25,13 @@ pub struct ToolpathSink {
 }
 
 impl ToolpathSink {
-    /// A toolpath read with `opts` from a job that writes E relative or absolute.
-    pub fn new(opts: &ParseOptions, relative_e: bool) -> Self {
+    /// A toolpath read with `opts` from a job for `flavor` (whose header says so before
+    /// anything is read) that writes E relative or absolute.
+    pub fn new(opts: &ParseOptions, flavor: Flavor, relative_e: bool) -> Self {
+        let mut parser = Parser::new(opts);
+        parser.modal.flavor = flavor;
         ToolpathSink {
-            parser: Parser::new(opts),
+            parser,
             relative_e,
             e_written: 0,
         }
