@@ -803,13 +803,19 @@ fn stream_on_a_terminal(printer: Printer, file: &Path, args: &[&str]) -> (Printe
     let mut drawn = Vec::new();
     let mut buf = [0u8; 4096];
     let mut finished = false;
+    // Quiet reads after lamina ended: the terminal hands on what was written a little
+    // later on a loaded machine, so one quiet read is not the end of it.
+    let mut quiet = 0;
     loop {
         match terminal.read(&mut buf) {
             Ok(n) if n > 0 => drawn.extend_from_slice(&buf[..n]),
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
                 if finished {
-                    break;
+                    quiet += 1;
+                    if quiet >= 10 {
+                        break;
+                    }
                 }
             }
             Err(_) => break,

@@ -296,7 +296,9 @@ fn octoprint_virtual_printer_with_several_lines_in_flight_goes_wrong() {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let hot = job(&tools, dir.path(), 150);
+    // Long enough that the printer's race shows even on a loaded machine, where its
+    // replies come more slowly (the run is cut at NEGATIVE_RUN anyway).
+    let hot = job(&tools, dir.path(), 1500);
     let file = dir.path().join("cold.gcode");
     let text = std::fs::read_to_string(&hot).expect("job");
     let cold: String = text
