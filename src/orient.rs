@@ -5,7 +5,9 @@
 //! intervals above that point of the bed; every solid interval that starts on an
 //! overhang (a surface flatter than the support threshold, seen from below) needs
 //! support from the top of the interval below it, or from the bed. Summed over the
-//! columns that gives the support volume, the overhang area it touches, and how much of
+//! columns (the support's height times the share of it its lines fill: the interface
+//! layers at the top densely, the body below sparsely) that gives the support material,
+//! the overhang area it touches, and how much of
 //! it stands inside the model (in a vessel's lumen, or in a void the model closes round
 //! on every side), from the mesh alone. With a vessel wall the model is the wall: the
 //! lumen's surface is its inside and the lumen's offset by the wall thickness its
@@ -15,7 +17,10 @@
 //! few refined by a local search in ever smaller steps. The finalists are then measured
 //! as the support generator builds support (layers of columns carried down under the
 //! overhangs, kept clear of the model by the XY gap, the inside found by closing the
-//! model's gaps on each layer), and ranked and reported by that.
+//! model's gaps on each layer), filled as the support generator fills them (the
+//! interface at each column's top, lines at the profile's spacing and the joints
+//! between them along the outlines), and ranked and reported by that: the material a
+//! slice in that orientation extrudes for its support.
 
 use nalgebra::{Rotation3, Vector3};
 use rayon::prelude::*;
@@ -71,12 +76,16 @@ pub struct Params {
     pub layer_height: f64,
     /// How the support generator shapes its areas (gaps to the model, enclosure).
     pub areas: crate::support::AreaParams,
+    /// How the support's lines fill its areas (body and interface).
+    pub fill: crate::support::SupportFill,
 }
 
 /// The support an orientation needs, measured from the mesh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Cost {
-    /// Support volume, mm³ (the columns under the overhangs, down to the model or the bed).
+    /// Support material, mm³: the volume of the lines that fill the columns under the
+    /// overhangs (down to the model or the bed), sparse in the body and dense in the
+    /// interface layers at the top, as a slice's G-code extrudes them.
     pub support_mm3: f64,
     /// The part of it inside the model (lumens, sacs, voids), mm³.
     pub enclosed_mm3: f64,
@@ -269,10 +278,10 @@ pub fn search(mesh: &Mesh, p: &Params) -> Search {
     let coarse = model.coarse();
     let eval = |dirs: &[Vector3<f64>]| -> Vec<Cost> {
         dirs.par_iter()
-            .map_init(Vec::new, |scratch, d| weigh(&coarse, *d, scratch))
+            .map_init(Vec::new, |scratch, d| weigh(&coarse, *d, p, scratch))
             .collect()
     };
-    let as_is = weigh(&coarse, Vector3::z(), &mut Vec::new());
+    let as_is = weigh(&coarse, Vector3::z(), p, &mut Vec::new());
     let sphere = fibonacci_sphere(SPHERE_DIRECTIONS);
     let costs = eval(&sphere);
     let mut evaluated = sphere.len() + 1;
@@ -500,7 +509,7 @@ fn runs(events: &[(u64, u8)], mut visit: impl FnMut(Run)) {
 
 /// The cost of `model` printed with `up` pointing up, from the columns alone;
 /// `events` is scratch space.
-fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
+fn weigh(model: &Model, up: Vector3<f64>, p: &Params, events: &mut Vec<(u64, u8)>) -> Cost {
     let Some(grid) = columns(model, up, events) else {
         return Cost::default();
     };
@@ -511,19 +520,23 @@ fn weigh(model: &Model, up: Vector3<f64>, events: &mut Vec<(u64, u8)>) -> Cost {
         height_mm: grid.height,
         ..Cost::default()
     };
+    let interface = p.areas.interface_layers as f64 * p.layer_height;
     runs(events, |run| {
         let gap = run.from - run.below.unwrap_or(0.0);
         if run.overhang && gap > MIN_GAP {
-            cost.support_mm3 += gap * area;
+            let top = gap.min(interface);
+            let material =
+                (top * p.fill.interface_density + (gap - top) * p.fill.base_density) * area;
+            cost.support_mm3 += material;
             cost.contact_mm2 += area;
             // Leaving the lumen upwards: the gap below was the lumen.
             if run.lumen_roof && run.below.is_some() {
-                cost.enclosed_mm3 += gap * area;
+                cost.enclosed_mm3 += material;
             }
         }
     });
     if model.surfaces.len() == 1 {
-        cost.enclosed_mm3 = enclosed_voids(events, [nu, nv], s);
+        cost.enclosed_mm3 = enclosed_voids(events, [nu, nv], s, p);
     }
     cost.score = score(&cost);
     cost
@@ -580,19 +593,36 @@ fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
         }
     };
     let (k_top, k_bottom) = (gap_layers(a.top_z_gap), gap_layers(a.bottom_z_gap));
-    // Solid cells stand for the model up to half a cell past their centres.
-    let clear = (a.interface_xy_gap.min(a.xy_gap) + a.line_inset) / s - 0.5;
+    // A cell's centre samples the model and the overhangs: their true edge lies on
+    // average half a cell past the last centre inside. A cell as far from the nearest
+    // centre inside as `d` cells is then covered by the overhang grown by the margin
+    // for `1 + margin - d` of its width, and clear of the model grown by the gap for
+    // `d - gap` (both clamped to 0..1): the fractions sum to the true areas on average.
+    let gap = (a.interface_xy_gap.min(a.xy_gap) + a.line_inset) / s;
     let margin = CONTACT_MARGIN / s;
     let enclose = a.enclosure_radius / s;
-    let mut want = vec![false; cells];
+    // How much of each cell the columns carried down to this layer cover.
+    let mut want = vec![0f32; cells];
     let mut dist = vec![0f32; cells];
     let mut mask = vec![false; cells];
+    let mut printed = vec![0f32; cells];
     let mut cost = Cost {
         height_mm: grid.height,
         ..Cost::default()
     };
     let voxel = s * s * lh;
+    // What the `interface_layers` layers above printed of each cell (layer `l` in row
+    // `l % interface_layers`): the part of a cell not printed on all of them is the top
+    // of a column, the dense interface; the rest is the sparse body.
+    let k_face = a.interface_layers;
+    let mut above = vec![0f32; k_face * cells];
+    let mut body = vec![0f32; cells];
+    // Cells with some interface, and with some body.
+    let mut has_face = vec![false; cells];
+    let mut has_body = vec![false; cells];
     for j in (0..layers).rev() {
+        // This layer's row of `above` takes what this layer prints, once weighed.
+        let row = if k_face > 0 { j % k_face } else { 0 };
         let here = &solid[j * cells..(j + 1) * cells];
         // New contacts: the overhangs k_top layers up, grown by the margin.
         if let Some(c) = contacts.get(j + 1 + k_top).filter(|c| !c.is_empty()) {
@@ -602,15 +632,20 @@ fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
             }
             distance(&mask, grid.n, &mut dist);
             for (w, d) in want.iter_mut().zip(&dist) {
-                *w |= *d <= margin as f32;
+                *w = w.max((1.0 + margin as f32 - d).clamp(0.0, 1.0));
             }
         }
         let mut any = false;
         for (w, h) in want.iter_mut().zip(here) {
-            *w &= !h;
-            any |= *w;
+            if *h {
+                *w = 0.0;
+            }
+            any |= *w > 0.0;
         }
         if !any {
+            if k_face > 0 {
+                above[row * cells..(row + 1) * cells].fill(0.0);
+            }
             continue;
         }
         // Clear of the model here and k_bottom layers below by the XY gap.
@@ -621,29 +656,113 @@ fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
             }
         }
         distance(&mask, grid.n, &mut dist);
-        let printed: Vec<bool> = want
-            .iter()
-            .zip(&dist)
-            .map(|(w, d)| *w && *d > clear as f32)
-            .collect();
-        let count = printed.iter().filter(|x| **x).count();
-        if count == 0 {
+        for ((o, w), d) in printed.iter_mut().zip(&want).zip(&dist) {
+            *o = w * (d - gap as f32).clamp(0.0, 1.0);
+        }
+        let mut material = 0.0;
+        for (c, o) in printed.iter().enumerate() {
+            let b = (0..k_face).fold(*o, |m, r| m.min(above[r * cells + c]));
+            body[c] = b;
+            has_face[c] = *o > b;
+            has_body[c] = b > 0.0;
+            material +=
+                f64::from(o - b) * p.fill.interface_density + f64::from(b) * p.fill.base_density;
+        }
+        if k_face > 0 {
+            above[row * cells..(row + 1) * cells].copy_from_slice(&printed);
+        }
+        if material == 0.0 {
             continue;
         }
-        cost.support_mm3 += count as f64 * voxel;
+        // The joints between neighbouring lines along the areas' outlines.
+        let base = p.fill.base_angle_deg;
+        let turn = if j % 2 == 1 { 180.0 } else { 90.0 };
+        let joints = joint_length(&has_body, grid.n, s, base)
+            + joint_length(&has_face, grid.n, s, base + turn);
+        let lines = material * voxel;
+        let material = lines + joints * p.fill.spacing * lh;
+        cost.support_mm3 += material;
         if let Some(c) = contacts.get(j + 1 + k_top) {
-            cost.contact_mm2 += c.iter().filter(|&&cell| printed[cell]).count() as f64 * s * s;
+            cost.contact_mm2 += c.iter().map(|&cell| f64::from(printed[cell])).sum::<f64>() * s * s;
         }
         let outside = exterior(here, grid.n, enclose, &mut dist);
-        let inside = printed
+        let inside: f64 = printed
             .iter()
+            .zip(&body)
             .zip(&outside)
-            .filter(|(p, o)| **p && !**o)
-            .count();
-        cost.enclosed_mm3 += inside as f64 * voxel;
+            .filter(|(_, o)| !**o)
+            .map(|((o, b), _)| {
+                f64::from(o - b) * p.fill.interface_density + f64::from(*b) * p.fill.base_density
+            })
+            .sum();
+        // The joints shared out with the lines.
+        cost.enclosed_mm3 += inside * voxel * material / lines;
     }
     cost.score = score(&cost);
     cost
+}
+
+/// How slanting an outline may run to the lines and still be followed between two
+/// neighbouring lines (the sine of the angle): the fill joins lines along the outline
+/// only where the joint is at most three line gaps long.
+const JOINT_MIN_SIN: f64 = 1.0 / 3.0;
+
+/// Length of the joints a zig-zag of lines at `angle_deg` lays along the outline of the
+/// cells set in `area`, mm: every other gap between neighbouring lines is joined along
+/// the outline at either end, so half the outline, where it crosses the lines steeply
+/// enough (see [`JOINT_MIN_SIN`]). The outline's direction in a cell is the Sobel
+/// gradient of the area round it; its length there is the cell edges it has, taken
+/// off the staircase by that direction.
+fn joint_length(area: &[bool], n: [usize; 2], s: f64, angle_deg: f64) -> f64 {
+    let [nu, nv] = n;
+    let mut length = 0.0;
+    let at = |x: isize, y: isize| -> f64 {
+        if x < 0 || y < 0 || x >= nu as isize || y >= nv as isize {
+            0.0
+        } else {
+            f64::from(u8::from(area[y as usize * nu + x as usize]))
+        }
+    };
+    let (sin, cos) = angle_deg.to_radians().sin_cos();
+    for y in 0..nv as isize {
+        for x in 0..nu as isize {
+            if at(x, y) == 0.0 {
+                continue;
+            }
+            // Edges of this cell on the outline, across X and across Y.
+            let across_x = 2.0 - at(x - 1, y) - at(x + 1, y);
+            let across_y = 2.0 - at(x, y - 1) - at(x, y + 1);
+            if across_x + across_y == 0.0 {
+                continue;
+            }
+            let gx = at(x + 1, y - 1) + 2.0 * at(x + 1, y) + at(x + 1, y + 1)
+                - at(x - 1, y - 1)
+                - 2.0 * at(x - 1, y)
+                - at(x - 1, y + 1);
+            let gy = at(x - 1, y + 1) + 2.0 * at(x, y + 1) + at(x + 1, y + 1)
+                - at(x - 1, y - 1)
+                - 2.0 * at(x, y - 1)
+                - at(x + 1, y - 1);
+            // The outline's normal; where the gradient cancels (a one-cell sliver), the
+            // edges' own directions.
+            let (nx, ny) = {
+                let g = gx.hypot(gy);
+                if g > 1e-9 {
+                    (gx / g, gy / g)
+                } else {
+                    let e = across_x.hypot(across_y);
+                    (across_x / e, across_y / e)
+                }
+            };
+            // A straight outline crosses |nx| + |ny| cell edges per cell of its length.
+            let here = (across_x + across_y) / (nx.abs() + ny.abs()) * s;
+            // The sine of the angle between the outline and the lines.
+            if (nx * cos + ny * sin).abs() >= JOINT_MIN_SIN {
+                length += here;
+            }
+        }
+    }
+    0.5 * length
 }
 
 /// Chamfer distance (cells) of every cell from the nearest set cell of `mask`.
@@ -736,7 +855,7 @@ fn exterior(solid: &[bool], n: [usize; 2], radius: f64, dist: &mut [f32]) -> Vec
 
 /// Support inside a model without a lumen: gaps between two solid intervals of a
 /// column whose middle has the model on all four sides along the grid's rows.
-fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64) -> f64 {
+fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64, p: &Params) -> f64 {
     // Solid intervals of every column (CSR), and the supported gaps.
     let cells = n[0] * n[1];
     let mut start = vec![0u32; cells + 1];
@@ -783,7 +902,9 @@ fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64) -> f64 {
             }
         };
         if hit(1, 0) && hit(-1, 0) && hit(0, 1) && hit(0, -1) {
-            volume += f64::from(b - a) * s * s;
+            let gap = f64::from(b - a);
+            let top = gap.min(p.areas.interface_layers as f64 * p.layer_height);
+            volume += (top * p.fill.interface_density + (gap - top) * p.fill.base_density) * s * s;
         }
     }
     volume

@@ -180,9 +180,17 @@ fn orient_ranks_five_orientations_and_the_file_s() {
     assert!(stderr(&o).contains("bad.stl"), "{}", stderr(&o));
 }
 
-/// The support `lamina orient` reports for the file's orientation, and what slicing
-/// that orientation reports: (volume, inside), mm³.
-fn orient_and_slice(dir: &Path, name: &str, mesh: &Mesh, extra: &[&str]) -> ([f64; 2], [f64; 2]) {
+/// Support material in a slice's G-code, mm³: the filament its support beads were fed.
+fn support_material(gcode: &Path) -> f64 {
+    let text = std::fs::read_to_string(gcode).unwrap();
+    common::support::figures(&common::fidelity::parse_gcode(&text), 0.0).volume
+}
+
+/// The support material `lamina orient` figures for the file's orientation and for the
+/// one it ranks first, and what the G-code of the slice in each holds (the file as it
+/// is, and `--orient auto`, which must have turned it the same way), mm³:
+/// `[(figured, sliced); 2]`.
+fn orient_and_slice(dir: &Path, name: &str, mesh: &Mesh, extra: &[&str]) -> [(f64, f64); 2] {
     let stl = dir.join(format!("{name}.stl"));
     lamina::mesh::io::write_stl(&stl, mesh).unwrap();
     let mut args = vec!["orient", s(&stl), "--json"];
@@ -190,45 +198,60 @@ fn orient_and_slice(dir: &Path, name: &str, mesh: &Mesh, extra: &[&str]) -> ([f6
     let o = lamina(&args);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let c = &v["as_is"]["cost"];
-    let figured = [
-        c["support_mm3"].as_f64().unwrap(),
-        c["enclosed_mm3"].as_f64().unwrap(),
+    let figured = |o: &Value| o["cost"]["support_mm3"].as_f64().unwrap();
+    let file = dir.join(format!("{name}-file.gcode"));
+    slice(&stl, &file, extra);
+    let auto = dir.join(format!("{name}-auto.gcode"));
+    let mut more = extra.to_vec();
+    more.extend(["--orient", "auto"]);
+    let report = slice(&stl, &auto, &more);
+    assert_eq!(
+        report["orientation"]["up"], v["best"][0]["up"],
+        "the slice turned the model the way orient ranks first"
+    );
+    let out = [
+        (figured(&v["as_is"]), support_material(&file)),
+        (figured(&v["best"][0]), support_material(&auto)),
     ];
-    let report = slice(&stl, &dir.join(format!("{name}.gcode")), extra);
-    let r = &report["support"];
-    let sliced = [
-        r["volume_mm3"].as_f64().unwrap(),
-        r["interior_volume_mm3"].as_f64().unwrap(),
-    ];
-    println!("{name}: orient {figured:?} mm³, slice {sliced:?} mm³");
-    (figured, sliced)
+    println!(
+        "{name}: orient / G-code support material, mm³: as the file has it {:.0} / {:.0}, turned {:.0} / {:.0}",
+        out[0].0, out[0].1, out[1].0, out[1].1
+    );
+    out
 }
 
+/// How far orient's figures may stray from the slice's G-code: the issue's bar.
+const ORIENT_TOLERANCE: f64 = 0.1;
+
+fn within(figured: f64, sliced: f64) -> bool {
+    (figured - sliced).abs() <= ORIENT_TOLERANCE * sliced
+}
+
+/// `lamina orient`'s support figure is the support material the slice in that
+/// orientation extrudes, measured from its G-code, within 10%: on the lying vessel tree
+/// and on the generated lumen printed as a wall, both as the file has them and turned
+/// as orient ranks first.
 #[test]
-#[ignore = "not met yet: orient's figure is 15% under the slice's on the lying tree \
-            since the support generator's latest changes, 30% over on open lumens"]
+#[ignore = "not met yet: on the lying tree orient figures 472 mm³ as the file has it \
+            (G-code 519) but 115 mm³ turned upright, where the slice prints none: orient \
+            finds overhang specks under the branches' roots that the support generator's \
+            layer-wise overhangs leave out"]
 fn orient_s_support_volume_is_the_slice_s_within_ten_percent() {
     let dir = tempfile::tempdir().unwrap();
-    let (fig, sliced) = orient_and_slice(dir.path(), "lying", &tree([90.0, 0.0, 30.0]), &[]);
-    assert!(
-        (fig[0] - sliced[0]).abs() <= 0.1 * sliced[0],
-        "{fig:?} vs {sliced:?}"
-    );
+    for (figured, sliced) in orient_and_slice(dir.path(), "lying", &tree([90.0, 0.0, 30.0]), &[]) {
+        assert!(within(figured, sliced), "{figured} vs {sliced}");
+    }
     let lumen = lamina::vessel::phantom::lumen(lamina::vessel::phantom::LUMEN_STEP);
     let wall = ["--vessel-wall", "1"];
-    let (fig, sliced) = orient_and_slice(dir.path(), "lumen-wall", &lumen, &wall);
-    assert!(
-        (fig[0] - sliced[0]).abs() <= 0.1 * sliced[0],
-        "{fig:?} vs {sliced:?}"
-    );
+    let turned = orient_and_slice(dir.path(), "lumen-wall", &lumen, &wall);
+    for (figured, sliced) in turned {
+        assert!(within(figured, sliced), "{figured} vs {sliced}");
+    }
     // Negative control: the lumen weighed without its wall is another model, and its
     // figure is not the wall's.
     let o = lamina(&["orient", s(&dir.path().join("lumen-wall.stl")), "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let solid = v["as_is"]["cost"]["support_mm3"].as_f64().unwrap();
-    assert!(
-        (solid - sliced[0]).abs() > 0.1 * sliced[0],
-        "{solid} vs {sliced:?}"
-    );
+    println!("the lumen without its wall: {solid:.0} mm³");
+    assert!(!within(solid, turned[0].1), "{solid} vs {turned:?}");
 }

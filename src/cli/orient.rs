@@ -17,9 +17,10 @@ use super::{Global, out, out_json};
 #[command(after_help = "Examples:\n  \
     lamina orient examples/vessel_phantom.stl\n  \
     lamina orient lumen.stl --vessel-wall 1.2 --json\n\n\
-    Support is weighed from the mesh: the volume of the columns under every overhang\n\
-    flatter than the support threshold (down to the model or the bed), the part of it\n\
-    inside the model (lumens, sacs), the overhang area it touches, and the height.\n\
+    Support is weighed from the mesh: the material of the lines filling the columns\n\
+    under every overhang flatter than the support threshold (down to the model or the\n\
+    bed; sparse body, dense interface), the part of it inside the model (lumens, sacs),\n\
+    the overhang area it touches, and the height.\n\
     Apply the best with `lamina slice --orient auto`, or any row with its --rotate.")]
 pub struct OrientArgs {
     /// Model files (STL, OBJ, 3MF); several are weighed as one assembly.
@@ -60,6 +61,15 @@ pub fn params(settings: &Settings) -> Params {
         vessel_wall: settings.print.vessel_wall,
         layer_height: settings.print.layer_height,
         areas: lamina::support::area_params(settings),
+        fill: lamina::support::support_fill(
+            &settings.print,
+            settings.line_width(
+                lamina::profile::WidthRole::Support,
+                settings.print.support_tool,
+                false,
+            ),
+            settings.print.layer_height,
+        ),
     }
 }
 

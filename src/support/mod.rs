@@ -20,7 +20,7 @@ use crate::geom::{self, ExPolygon, JoinType, scaled};
 use crate::layer::LayerRegions;
 use crate::mesh::Mesh;
 use crate::path::{ExtrusionPath, Role, bead_spacing};
-use crate::profile::{Settings, SolubleMode, SupportInside, SupportStyle, WidthRole};
+use crate::profile::{Print, Settings, SolubleMode, SupportInside, SupportStyle, WidthRole};
 use crate::slice::Layer;
 
 pub use areas::{AreaEdge, AreaParams, SupportLayer, drop_interior, support_areas};
@@ -112,6 +112,35 @@ pub fn area_params(s: &Settings) -> AreaParams {
         bottom_interface_layers: p.support_bottom_interface_layers,
         buildplate_only: p.support_buildplate_only,
         enclosure_radius: p.support_enclosure_radius,
+    }
+}
+
+/// How support lines fill their areas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SupportFill {
+    /// Share of the sparse body's area its lines' beads cover.
+    pub base_density: f64,
+    /// Share of the dense interface's area its lines' beads cover.
+    pub interface_density: f64,
+    /// Distance between the centres of two beads side by side, mm: a bead's
+    /// cross-section is this times the layer height.
+    pub spacing: f64,
+    /// Direction of the body's lines, degrees (the interface's cross them, turning a
+    /// quarter every layer).
+    pub base_angle_deg: f64,
+}
+
+/// How support lines `width` wide fill their areas on layers `height` thick: the
+/// body's lines `support_base_spacing` apart, the interface's a gap of
+/// `support_interface_spacing` between beads.
+pub fn support_fill(print: &Print, width: f64, height: f64) -> SupportFill {
+    let spacing = bead_spacing(width, height);
+    let gap = print.support_interface_spacing.max(0.0);
+    SupportFill {
+        base_density: (spacing / print.support_base_spacing.max(spacing)).min(1.0),
+        interface_density: spacing / (spacing + gap),
+        spacing,
+        base_angle_deg: print.support_base_angle,
     }
 }
 
@@ -281,7 +310,8 @@ fn support_paths(
 ) {
     let p = &s.print;
     let h = layer.height;
-    let spacing = bead_spacing(width, h);
+    let lines = support_fill(p, width, h);
+    let spacing = lines.spacing;
     let inset = scaled(width / 2.0) as f64;
     let base_tool = tool.unwrap_or(match p.soluble_support {
         SolubleMode::All => p.support_interface_tool,
@@ -332,7 +362,6 @@ fn support_paths(
             out.push((tool, ExtrusionPath::open(role, line, width, h)));
         }
     };
-    let body_density = (spacing / p.support_base_spacing.max(spacing)).min(1.0);
 
     let transition = if base_tool != interface_tool && !above.is_empty() && !sl.base.is_empty() {
         geom::intersection(&sl.base, above)
@@ -368,7 +397,7 @@ fn support_paths(
                 crate::profile::InfillPattern::Grid => FillPattern::Grid,
                 _ => FillPattern::Lines,
             },
-            density: body_density,
+            density: lines.base_density,
             spacing,
             angle: p.support_base_angle,
             // The same direction on every layer: the body comes away in strips.
@@ -377,14 +406,13 @@ fn support_paths(
             connect: true,
         },
     );
-    let gap = p.support_interface_spacing.max(0.0);
     add(
         &sl.interface,
         Role::SupportInterface,
         interface_tool,
         FillParams {
             pattern: FillPattern::Rectilinear,
-            density: spacing / (spacing + gap),
+            density: lines.interface_density,
             spacing,
             angle: p.support_base_angle + 90.0,
             layer: index,
