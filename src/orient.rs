@@ -172,7 +172,14 @@ impl Model {
             .map(|v| Vector3::new(v[0].into(), v[1].into(), v[2].into()))
             .collect();
         let surfaces = if p.vessel_wall > 0.0 {
-            let outside = offset_vertices(&points, &faces, p.vessel_wall);
+            // The outside of a wall round the lumen: every vertex moved out along its
+            // normal by the thickness, as the printed wall's surface is made.
+            let (normals, _) = crate::vessel::vertex_normals(mesh);
+            let outside = points
+                .iter()
+                .zip(&normals)
+                .map(|(q, n)| q + n * p.vessel_wall)
+                .collect();
             vec![(outside, faces.clone()), (points, faces)]
         } else {
             vec![(points, faces)]
@@ -238,25 +245,6 @@ fn cluster(points: &[Vector3<f64>], faces: &[[u32; 3]], cell: f64) -> Surface {
         .filter(|[a, b, c]| a != b && b != c && a != c)
         .collect();
     (merged, kept)
-}
-
-/// Every vertex moved `t` along its normal (the faces' normals round it, weighed by
-/// their areas): the outside of a wall `t` thick round a lumen.
-fn offset_vertices(points: &[Vector3<f64>], faces: &[[u32; 3]], t: f64) -> Vec<Vector3<f64>> {
-    let mut normals = vec![Vector3::zeros(); points.len()];
-    for f in faces {
-        let [a, b, c] = f.map(|v| points[v as usize]);
-        // Twice the area along the normal.
-        let n = (b - a).cross(&(c - a));
-        for v in f {
-            normals[*v as usize] += n;
-        }
-    }
-    points
-        .iter()
-        .zip(&normals)
-        .map(|(p, n)| p + n.try_normalize(1e-12).unwrap_or_else(Vector3::zeros) * t)
-        .collect()
 }
 
 /// A surface crossing of a column: bit 0 the lumen (else the outside), bit 1 entering

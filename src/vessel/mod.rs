@@ -146,7 +146,7 @@ fn cut_away(q: Vector3<f64>, t: f64, openings: &[Opening]) -> bool {
 
 /// Outward unit normals at the vertices of `lumen`, weighted by the faces' areas (zero
 /// at a vertex no face uses), and the faces' own outward unit normals.
-fn vertex_normals(lumen: &crate::mesh::Mesh) -> (Vec<Vector3<f64>>, Vec<Vector3<f64>>) {
+pub(crate) fn vertex_normals(lumen: &crate::mesh::Mesh) -> (Vec<Vector3<f64>>, Vec<Vector3<f64>>) {
     let (normals, areas) = openings::face_normals(lumen);
     let mut at_vertices = vec![Vector3::zeros(); lumen.vertices.len()];
     for ((f, n), a) in lumen.faces.iter().zip(&normals).zip(&areas) {
