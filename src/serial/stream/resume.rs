@@ -117,9 +117,12 @@ impl Session<'_> {
     /// Ask a printer that did not reset which line it received last: a numbered `M105`
     /// with the next number is accepted (it has them all) or answered with `Resend: n`.
     pub(super) fn ask_line_counter(&mut self, next: u32) -> Result<Option<u32>, Stop> {
-        let line = gcode::frame(next, "M105");
-        for _ in 0..CONTINUITY_ATTEMPTS {
-            self.write_raw(&line)?;
+        // Each attempt asks with a number of its own: a printer that took an earlier
+        // question but whose ok was lost drops a repeated line silently (or calls it out
+        // of order), and would look like one that reset.
+        for attempt in 0..CONTINUITY_ATTEMPTS as u32 {
+            let probe = next.wrapping_add(attempt);
+            self.write_raw(&gcode::frame(probe, "M105"))?;
             let deadline = Instant::now() + CONTINUITY_WAIT;
             let mut answer: Option<u32> = None;
             let mut resend_seen = false;
@@ -143,9 +146,9 @@ impl Session<'_> {
                         }
                         Response::Ok(reply)
                             if !resend_seen
-                                && (reply.temperatures.is_some() || reply.line == Some(next)) =>
+                                && (reply.temperatures.is_some() || reply.line == Some(probe)) =>
                         {
-                            answer = Some(next.wrapping_sub(1));
+                            answer = Some(probe.wrapping_sub(1));
                         }
                         Response::Ok(_) => {}
                         Response::FatalError(e) => {
@@ -154,10 +157,13 @@ impl Session<'_> {
                         _ => {}
                     }
                 }
-                if answer.is_some() {
+                if let Some(last) = answer {
                     // Let the ok that follows a resend request arrive and go.
                     self.drain_quiet(Duration::from_millis(200))?;
-                    return Ok(answer);
+                    // A counter at one of the questions: the job's last line received
+                    // is the one before the first.
+                    let asked = last.wrapping_sub(next) < CONTINUITY_ATTEMPTS as u32;
+                    return Ok(Some(if asked { next.wrapping_sub(1) } else { last }));
                 }
             }
         }
