@@ -9,7 +9,7 @@ use super::super::state::{JobState, MachineState};
 use super::{GcodeReader, Phase, Resumed, Session, StartAt, Stop};
 
 /// Attempts at asking a printer that kept running for its line counter.
-const CONTINUITY_ATTEMPTS: usize = 3;
+const CONTINUITY_ATTEMPTS: u32 = 3;
 
 /// Wait for each of those answers.
 const CONTINUITY_WAIT: Duration = Duration::from_secs(3);
@@ -115,12 +115,13 @@ impl Session<'_> {
     }
 
     /// Ask a printer that did not reset which line it received last: a numbered `M105`
-    /// with the next number is accepted (it has them all) or answered with `Resend: n`.
+    /// with the next number (on a retry, the number after the last question's) is
+    /// accepted (it has them all) or answered with `Resend: n`.
     pub(super) fn ask_line_counter(&mut self, next: u32) -> Result<Option<u32>, Stop> {
         // Each attempt asks with a number of its own: a printer that took an earlier
         // question but whose ok was lost drops a repeated line silently (or calls it out
         // of order), and would look like one that reset.
-        for attempt in 0..CONTINUITY_ATTEMPTS as u32 {
+        for attempt in 0..CONTINUITY_ATTEMPTS {
             let probe = next.wrapping_add(attempt);
             self.write_raw(&gcode::frame(probe, "M105"))?;
             let deadline = Instant::now() + CONTINUITY_WAIT;
@@ -162,7 +163,7 @@ impl Session<'_> {
                     self.drain_quiet(Duration::from_millis(200))?;
                     // A counter at one of the questions: the job's last line received
                     // is the one before the first.
-                    let asked = last.wrapping_sub(next) < CONTINUITY_ATTEMPTS as u32;
+                    let asked = last.wrapping_sub(next) < CONTINUITY_ATTEMPTS;
                     return Ok(Some(if asked { next.wrapping_sub(1) } else { last }));
                 }
             }
