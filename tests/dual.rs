@@ -12,7 +12,7 @@ use std::process::Command;
 use common::fidelity::{Bead, GLayer, LINE_WIDTH, dist_to_seg, parse_gcode};
 use common::overhang::{facing_air, held_fraction, overhang_points, tool_share};
 use common::travel::Step;
-use common::turned;
+use common::{EModes, turned};
 use lamina::mesh::{Mesh, io, place, shapes};
 
 fn stl(dir: &Path, name: &str, mesh: &Mesh) -> PathBuf {
@@ -713,6 +713,43 @@ fn sliced_t(extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     slice(&[&model], &args, &out);
     std::fs::read_to_string(&out).expect("G-code")
+}
+
+/// A dual job with relative E reads the same on Marlin 2, where the tool change's
+/// `G90` makes E absolute again, as on Klipper: each tool pushes the same filament,
+/// the amount the file's header reports less the retraction a parked tool keeps. The control: the same file without the `M83`
+/// lamina writes after the tool change's G-code pushes far less on Marlin 2.
+#[test]
+fn relative_e_reads_the_same_on_marlin_2_after_a_tool_change() {
+    let text = sliced_t(&["--soluble", "--set", "relative_e=true"]);
+    assert!(text.lines().any(|l| l.starts_with("M83")), "relative E");
+    let header: Vec<f64> = text
+        .lines()
+        .find_map(|l| l.strip_prefix("; filament used [mm] = "))
+        .expect("filament used")
+        .split(", ")
+        .map(|v| v.parse().expect("a length"))
+        .collect();
+    let read = |t: &str, modes| common::filament_pushed(t.lines(), modes);
+    let (marlin2, klipper) = (read(&text, EModes::Marlin2), read(&text, EModes::Klipper));
+    for tool in 0..2 {
+        let (m, k, h) = (marlin2[tool], klipper[tool], header[tool]);
+        assert!(h > 100.0, "T{tool} prints: {h} mm");
+        assert!(
+            (m - k).abs() < 0.01 && (m - h).abs() < 0.05 * h,
+            "T{tool}: Marlin 2 {m:.2} mm, Klipper {k:.2} mm, header {h} mm"
+        );
+    }
+    let bare: String = text
+        .lines()
+        .filter(|l| !l.starts_with("M83 ; relative E again"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let broken = read(&bare, EModes::Marlin2);
+    assert!(
+        (0..2).any(|t| (broken[t] - header[t]).abs() > 0.5 * header[t]),
+        "the control reads {broken:?} against {header:?}"
+    );
 }
 
 /// The soluble tool retracts no more than PrusaSlicer's on the same T, both files

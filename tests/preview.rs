@@ -749,7 +749,7 @@ fn a_large_file_parses_into_compact_segments() {
     let layers = 100;
     let per_layer = 1000;
     let mut g = String::with_capacity(6 << 20);
-    g.push_str("M83\nG90\n");
+    g.push_str("G90\nM83\n");
     for l in 0..layers {
         let z = 0.2 * (l + 1) as f64;
         let _ = writeln!(

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use common::EModes;
 use emulator::{Config, End, Printer, is_host_command};
 
 /// A G-code file written like a slicer's, and the commands the printer must execute.
@@ -576,6 +577,16 @@ fn pause_and_resume_run_the_profile_templates_and_keep_every_command() {
         "{resume:?}"
     );
     assert_eq!(resume[6], "G1 E2 F2700");
+    // The filament pushed, read as Marlin 2 reads E modes, is the file's: the pause's
+    // retraction and the resume's prime cancel out, and the job's relative E is still
+    // relative after the resume restored the modes.
+    let marlin2 =
+        |c: &[String]| common::filament_pushed(c.iter().map(|c| c.as_str()), EModes::Marlin2)[0];
+    let (pushed, wanted) = (marlin2(&executed), marlin2(&job.commands));
+    assert!(
+        (pushed - wanted).abs() < 1e-6,
+        "{pushed} mm pushed, the file has {wanted}"
+    );
     // Without the pause and resume, exactly the file.
     let mut rest = executed[..p - 1].to_vec();
     rest.extend_from_slice(&executed[p + 16..]);

@@ -291,7 +291,7 @@ impl<S: Sink> Generator<'_, S> {
 
     /// Pass G-code text through, then start from a known E again.
     fn custom(&mut self, text: &str) -> Result<(), GcodeError> {
-        if self.passthrough(text)? {
+        if self.passthrough_within(text)? {
             self.forget_position()?;
         }
         Ok(())
@@ -303,6 +303,24 @@ impl<S: Sink> Generator<'_, S> {
             return Ok(false);
         }
         self.sink.event(Event::Custom(text))?;
+        Ok(true)
+    }
+
+    /// Pass G-code text that lamina's moves follow through: when it sets the
+    /// coordinates' mode (`G90`/`G91`), the job's E mode is written again after it. On
+    /// Marlin 2 a `G90` makes E absolute again, and the job's relative E distances would
+    /// be read as positions.
+    fn passthrough_within(&mut self, text: &str) -> Result<bool, GcodeError> {
+        if !self.passthrough(text)? {
+            return Ok(false);
+        }
+        if commands(text).any(|c| c.eq_ignore_ascii_case("G90") || c.eq_ignore_ascii_case("G91")) {
+            self.sink.event(Event::Custom(if self.job.relative_e {
+                E_RELATIVE_AGAIN
+            } else {
+                E_ABSOLUTE_AGAIN
+            }))?;
+        }
         Ok(true)
     }
 
@@ -784,9 +802,8 @@ impl<S: Sink> Generator<'_, S> {
                     self.layer_z,
                 ),
             };
-            if !text.trim().is_empty() {
+            if self.passthrough_within(&text)? {
                 write_t = !selects_tool(&text, tool);
-                self.sink.event(Event::Custom(&text))?;
             }
         }
         self.sink.event(Event::ToolChange { tool, write_t })?;
@@ -814,13 +831,19 @@ fn render_toolchange(template: &str, from: usize, to: usize, layer: usize, z_um:
 /// Whether G-code text contains the command `T<tool>` on a line of its own.
 fn selects_tool(text: &str, tool: usize) -> bool {
     let want = format!("T{tool}");
-    text.lines().any(|l| {
-        let code = l.split(';').next().unwrap_or("").trim();
-        code.split_whitespace()
-            .next()
-            .is_some_and(|w| w.eq_ignore_ascii_case(&want))
-    })
+    commands(text).any(|c| c.eq_ignore_ascii_case(&want))
 }
+
+/// The command word of each line of G-code text (comments and blank lines left out).
+fn commands(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .filter_map(|l| l.split(';').next().unwrap_or("").split_whitespace().next())
+}
+
+/// Written after custom G-code that sets the coordinates' mode, in a job with relative E.
+const E_RELATIVE_AGAIN: &str = "M83 ; relative E again (G90/G91 set it on Marlin 2)";
+/// Written after custom G-code that sets the coordinates' mode, in a job with absolute E.
+const E_ABSOLUTE_AGAIN: &str = "M82 ; absolute E again (G91 sets it relative)";
 
 #[cfg(test)]
 mod tests {

@@ -104,9 +104,10 @@ impl MachineState {
         self.motion.feed.map(|f| f * SECONDS_PER_MINUTE)
     }
 
-    /// Whether E moves are relative (`M83`, or under `G91`).
+    /// Whether E moves are relative, as the file's firmware reads its `G90`/`G91` and
+    /// `M82`/`M83` (see [`crate::gcode::read::modal`]).
     pub fn relative_e(&self) -> bool {
-        !(self.motion.absolute_xyz && self.motion.absolute_e)
+        self.motion.relative_e()
     }
 
     /// The active tool.
@@ -203,6 +204,8 @@ impl MachineState {
 
     /// Fill a G-code template: `{x} {y} {z} {e} {feedrate} {hotend} {bed} {fan}
     /// {e_mode} {xyz_mode}`. A line whose placeholder has no known value is left out.
+    /// A template restores `{xyz_mode}` before `{e_mode}`: on Marlin 2 a `G90` makes E
+    /// absolute again.
     ///
     /// ```
     /// use lamina::serial::state::MachineState;
@@ -254,9 +257,8 @@ impl MachineState {
         }
     }
 
-    /// `M82` or `M83`: how E moves read, as the job has it. Under `G91` E is relative
-    /// whatever `M82` said, and `M83` says so to every firmware (Marlin 2 would read E
-    /// absolute after `G91` then `M82`).
+    /// `M82` or `M83`: how E moves read, as the job has it, to be sent after
+    /// [`Self::xyz_mode`] (on Marlin 2 a `G90` or `G91` sets E's mode too).
     fn e_mode(&self) -> &'static str {
         if self.relative_e() { "M83" } else { "M82" }
     }
@@ -447,17 +449,27 @@ mod tests {
 
     #[test]
     fn e_mode_is_restored_as_the_moves_read_it() {
-        // G91 makes E relative whatever M82 said; G90 does not undo M83.
-        for (commands, mode) in [
-            (&["M82", "G91"][..], "M83"),
-            (&["M83", "G90"][..], "M83"),
-            (&["G91", "G90"][..], "M82"),
+        // Marlin 2: G90 and G91 set E's mode too, M82/M83 after them set E alone.
+        // Klipper: G91 makes E relative whatever M82 said; G90 does not undo M83.
+        for (flavor, commands, mode) in [
+            ("marlin", &["M82", "G91"][..], "M83"),
+            ("marlin", &["G91", "M82"][..], "M82"),
+            ("marlin", &["M83", "G90"][..], "M82"),
+            ("marlin", &["G90", "M83"][..], "M83"),
+            ("klipper", &["G91", "M82"][..], "M83"),
+            ("klipper", &["M83", "G90"][..], "M83"),
+            ("klipper", &["G91", "G90"][..], "M82"),
         ] {
             let mut m = MachineState::default();
+            m.comment(&format!(" flavor = {flavor}"));
             for c in commands {
                 m.apply(c);
             }
-            assert_eq!(m.fill_template("{e_mode}"), vec![mode], "{commands:?}");
+            assert_eq!(
+                m.fill_template("{e_mode}"),
+                vec![mode],
+                "{flavor} {commands:?}"
+            );
         }
     }
 

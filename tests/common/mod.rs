@@ -208,3 +208,62 @@ pub fn hollow_box() -> Mesh {
     }
     shapes::merge(&[shapes::cuboid([0.0; 3], [24.0, 24.0, 24.0]), cavity])
 }
+
+/// How a firmware reads E modes: Marlin 2 sets E's mode with every `G90`/`G91`;
+/// Klipper (and Marlin 1) keep `M82`/`M83` apart, E being relative under `G91` too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EModes {
+    /// `G90`/`G91` set every axis, E included; `M82`/`M83` then set E alone.
+    Marlin2,
+    /// E is relative after `M83` or under `G91`; `G90` does not undo `M83`.
+    Klipper,
+}
+
+/// The net filament (mm) each tool's G-code commands push (comments allowed), read as
+/// `modes` says: `G92 E` sets E; a tool change (`T<n>`) keeps E's position.
+pub fn filament_pushed<'a>(lines: impl IntoIterator<Item = &'a str>, modes: EModes) -> Vec<f64> {
+    let (mut absolute_xyz, mut absolute_e, mut e) = (true, true, 0.0);
+    let mut tool = 0usize;
+    let mut net: Vec<f64> = vec![0.0];
+    for line in lines {
+        let mut words = line.split(';').next().unwrap_or("").split_whitespace();
+        let code = words.next().unwrap_or("").to_ascii_uppercase();
+        // Only moves and G92 read an E word (`M84 E` names the motor).
+        let e_word = words
+            .find_map(|w| w.strip_prefix(['E', 'e']))
+            .filter(|_| matches!(code.as_str(), "G0" | "G1" | "G2" | "G3" | "G92"))
+            .map(|v| v.parse::<f64>().expect("an E number"));
+        match code.as_str() {
+            "G90" | "G91" => {
+                absolute_xyz = code == "G90";
+                if modes == EModes::Marlin2 {
+                    absolute_e = absolute_xyz;
+                }
+            }
+            "M82" => absolute_e = true,
+            "M83" => absolute_e = false,
+            "G92" => e = e_word.unwrap_or(e),
+            "G0" | "G1" | "G2" | "G3" => {
+                if let Some(v) = e_word {
+                    let relative = match modes {
+                        EModes::Marlin2 => !absolute_e,
+                        EModes::Klipper => !(absolute_xyz && absolute_e),
+                    };
+                    let to = if relative { e + v } else { v };
+                    net[tool] += to - e;
+                    e = to;
+                }
+            }
+            t if t.starts_with('T') => {
+                if let Ok(n) = t[1..].parse::<usize>() {
+                    tool = n;
+                    if net.len() <= n {
+                        net.resize(n + 1, 0.0);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    net
+}

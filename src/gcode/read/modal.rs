@@ -8,8 +8,11 @@
 //! a move (time it, draw it, remember it) is its own.
 //!
 //! Rules, where firmwares differ:
-//! - E is relative under `G91` or after `M83` (`G90` does not undo `M83`), as in
-//!   Klipper, Marlin 1 and Prusa's firmware, and as lamina writes its files.
+//! - Marlin 2 keeps one relative flag per axis: `G90` makes every axis absolute, E
+//!   included (it undoes `M83`), `G91` makes every axis relative, and `M82`/`M83` set E
+//!   alone afterwards. Klipper and RepRapFirmware keep E's mode apart: E is relative
+//!   under `G91` or after `M83`, and `G90` does not undo `M83`. lamina writes `G90`
+//!   before `M83`, which reads the same on all three.
 //! - A bare `G92` sets nothing on Marlin and RepRapFirmware (they only set the axes
 //!   named); Klipper sets every axis to 0.
 
@@ -202,6 +205,15 @@ impl Modal {
         Self::default()
     }
 
+    /// Whether an `E` word is a distance from the current E rather than a position
+    /// (see the module's documentation for how firmwares differ).
+    pub fn relative_e(&self) -> bool {
+        match self.flavor {
+            Flavor::Marlin => !self.absolute_e,
+            Flavor::Klipper | Flavor::RepRapFirmware => !(self.absolute_xyz && self.absolute_e),
+        }
+    }
+
     /// The logical position of X, Y, Z and E where known.
     pub fn logical(&self) -> [Option<f64>; 4] {
         let mut out = [None; 4];
@@ -240,8 +252,12 @@ impl Modal {
             (b'G', Some(20)) => self.set(|m| m.units = MM_PER_INCH),
             (b'G', Some(21)) => self.set(|m| m.units = 1.0),
             (b'G', Some(28)) => self.home(w),
-            (b'G', Some(90)) => self.set(|m| m.absolute_xyz = true),
-            (b'G', Some(91)) => self.set(|m| m.absolute_xyz = false),
+            (b'G', Some(n @ (90 | 91))) => self.set(|m| {
+                m.absolute_xyz = n == 90;
+                if m.flavor == Flavor::Marlin {
+                    m.absolute_e = m.absolute_xyz;
+                }
+            }),
             (b'G', Some(92)) => self.set_position(w),
             (b'M', Some(82)) => self.set(|m| m.absolute_e = true),
             (b'M', Some(83)) => self.set(|m| m.absolute_e = false),
@@ -296,7 +312,7 @@ impl Modal {
     fn e_delta(&mut self, a: &Axes) -> f64 {
         let Some(v) = a[3] else { return 0.0 };
         let v = v * self.units;
-        if self.absolute_xyz && self.absolute_e {
+        if !self.relative_e() {
             self.known[3] = true;
             let de = v - self.e;
             self.e = v;
@@ -428,9 +444,28 @@ mod tests {
         assert_eq!(m.pos, [12.0, 6.0, 0.0]);
         assert_eq!(m.logical(), [Some(2.0), Some(6.0), Some(0.0), None]);
         assert_eq!(m.feed, Some(100.0));
-        // E stays relative after M83 whatever G90 says.
+        // Marlin 2: G90 after M83 makes E absolute again; M83 after G90 keeps it
+        // relative.
         run(&mut m, "M83\nG90\nG1 E1\nG1 E1");
-        assert_eq!(m.e, 2.5);
+        assert_eq!(m.e, 1.0);
+        run(&mut m, "G90\nM83\nG1 E1\nG1 E1");
+        assert_eq!(m.e, 3.0);
+        // Klipper keeps E relative after M83 whatever G90 says.
+        let mut k = Modal {
+            flavor: Flavor::Klipper,
+            ..m.clone()
+        };
+        run(&mut k, "M83\nG90\nG1 E1\nG1 E1");
+        assert_eq!(k.e, 5.0);
+        // Marlin 2: G91 then M82 moves XYZ relatively and E absolutely; Klipper reads
+        // E relative under G91 whatever M82 said.
+        let mut k2 = Modal {
+            flavor: Flavor::Klipper,
+            ..m.clone()
+        };
+        run(&mut m, "G91\nM82\nG1 E4\nG90");
+        run(&mut k2, "G91\nM82\nG1 E4\nG90");
+        assert_eq!((m.e, k2.e), (4.0, 7.0));
         run(&mut m, "M82\nG92 E10\nG1 E12");
         assert_eq!(m.logical()[3], Some(12.0));
         // Inches.

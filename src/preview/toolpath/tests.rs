@@ -30,7 +30,7 @@ fn absolute_and_relative_e_retractions_and_g92() {
 
 #[test]
 fn relative_xyz_and_offsets() {
-    let g = "G91\nM83\nG1 Z0.2\nG1 X5 Y5\nG1 X10 E1\nG90\nG92 X0 Y0\nG1 X10 E1\n";
+    let g = "G91\nM83\nG1 Z0.2\nG1 X5 Y5\nG1 X10 E1\nG90\nM83\nG92 X0 Y0\nG1 X10 E1\n";
     let tp = parse_str(g);
     let s = &tp.layers[0].segments;
     assert_eq!((s[0].x0, s[0].x1, s[0].y1), (5.0, 15.0, 5.0));

@@ -35,9 +35,10 @@ pub use report::{find_estimate, read_estimate, remaining_time};
 /// Default G-code run when the job is paused: retract, lift, park.
 pub const DEFAULT_PAUSE_GCODE: &str = "M83\nG1 E-2 F2400\nG91\nG1 Z10 F600\nG90\nG1 X0 Y0 F6000";
 
-/// Default G-code run when a paused job resumes: re-heat, return, prime, restore modes.
+/// Default G-code run when a paused job resumes: re-heat, return, prime, restore modes
+/// (the coordinates' mode first: on Marlin 2 a `G90` makes E absolute again).
 pub const DEFAULT_RESUME_GCODE: &str = "M109 S{hotend}\nM190 S{bed}\nG90\nG1 X{x} Y{y} F6000\n\
-     G1 Z{z} F600\nM83\nG1 E2 F2400\nG92 E{e}\n{e_mode}\n{xyz_mode}\nG1 F{feedrate}";
+     G1 Z{z} F600\nM83\nG1 E2 F2400\nG92 E{e}\n{xyz_mode}\n{e_mode}\nG1 F{feedrate}";
 /// Default G-code run when the job is cancelled: heaters and fan off, lift, motors off.
 pub const DEFAULT_CANCEL_GCODE: &str = "M104 S0\nM140 S0\nM107\nG91\nG1 Z5 F600\nG90\nM84";
 
