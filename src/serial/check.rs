@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use crate::mesh::io::{Format, detect};
 
-use crate::gcode::read::modal::{Modal, Refusal};
 use crate::gcode::read::{self, Code};
 
 use super::gcode::clean_line;
@@ -56,28 +55,28 @@ pub enum NotAPrint {
         /// Commands it has.
         commands: u64,
     },
-    /// A line names a tool no printer has (a corrupt line; following it would make the
-    /// streamer keep state for billions of tools).
-    #[error("{} line {line}: `{text}` {why}: the file is corrupt", path.display())]
-    BadTool {
+    /// A corrupt line: it names a tool no printer has (following it would make the
+    /// streamer keep state for billions of tools), or a value that is no usable number
+    /// (`G1 XNaN`, `G1 X1e30`: a firmware would move to wherever its parser lands).
+    #[error("{} line {line}: `{text}`: {why}: the file is corrupt", path.display())]
+    Corrupt {
         /// The file.
         path: PathBuf,
         /// The line, from 1.
         line: u64,
         /// The line's command.
         text: String,
-        /// Why lamina's G-code interpreter refuses it.
-        why: Refusal,
+        /// Why no reader of lamina's follows it.
+        why: read::Corrupt,
     },
 }
 
 /// Bytes read to recognise a mesh file.
 const SNIFF_BYTES: usize = 4096;
 
-/// Check that `path` is G-code that moves the printer and that lamina's G-code
-/// interpreter ([`Modal`]) refuses none of its lines (a tool beyond
-/// [`crate::gcode::MAX_TOOLS`]). Reads the whole file (after the first motion command only the lines
-/// that may name a tool are looked at closely).
+/// Check that `path` is G-code that moves the printer and that none of its lines is
+/// corrupt ([`read::check`]: a tool beyond [`crate::gcode::MAX_TOOLS`], a value that
+/// is no usable number). Reads the whole file.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -139,27 +138,23 @@ pub fn check_file(path: &Path) -> Result<(), NotAPrint> {
             });
         }
         offset += n as u64;
-        // After the first move only the tool numbers are checked: they are what the
-        // streamer keeps state for. Lines without a T or a P cannot name a tool.
-        if moves && !line.iter().any(|&b| matches!(b, b'T' | b't' | b'P' | b'p')) {
-            continue;
-        }
-        let Some(command) = clean_line(&String::from_utf8_lossy(&line)) else {
+        let lexed = read::lex(&line);
+        let Some(code) = &lexed.code else {
             continue;
         };
         commands += 1;
-        let Some(Code::Command(c)) = read::lex(command.as_bytes()).code else {
-            continue;
-        };
-        // The interpreter's own guard; its state is not needed here.
-        if let Err(why) = Modal::new().apply(&c) {
-            return Err(NotAPrint::BadTool {
+        if let Err(why) = read::check(&lexed) {
+            return Err(NotAPrint::Corrupt {
                 path: path.to_path_buf(),
                 line: number,
-                text: command,
+                // What the streamer would send.
+                text: clean_line(&String::from_utf8_lossy(&line)).unwrap_or_default(),
                 why,
             });
         }
+        let Code::Command(c) = code else {
+            continue;
+        };
         moves |= c.letter == b'G' && matches!(c.code(), Some(0..=3 | 28));
     }
     if moves {
@@ -219,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn absurd_tool_numbers_are_refused_naming_the_line() {
+    fn corrupt_lines_are_refused_naming_the_line() {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = dir.path().join("print.gcode");
         let body = "G28\nG1 X10 Y10\nM104 T1 S200 ; second tool\nT1\n";
@@ -231,6 +226,10 @@ mod tests {
             ("M109 T256 S200", 5),
             ("G10 P999999 S200", 5),
             ("M116 P300", 5),
+            ("G1 XNaN Y10", 5),
+            ("G1 X10 Y20000000000", 5),
+            ("G1 X10 E1.2.3", 5),
+            ("M104 Sinf", 5),
         ] {
             std::fs::write(&f, format!("{body}{bad}\nG1 X20\n")).expect("written");
             let e = check_file(&f).expect_err(bad).to_string();

@@ -34,6 +34,15 @@ pub enum ParseError {
         /// Its beginning.
         text: String,
     },
+    /// A line no reader of lamina's follows (a tool beyond the printer's, a value that
+    /// is no usable number).
+    #[error("line {line} is corrupt: {why}")]
+    Corrupt {
+        /// The line, from 1.
+        line: u64,
+        /// Why.
+        why: crate::gcode::read::Corrupt,
+    },
     /// Bytes no text holds.
     #[error("this is binary data, not G-code (line {line} holds a NUL byte)")]
     Binary {
@@ -116,7 +125,8 @@ pub fn parse<R: BufRead>(reader: R, opts: &ParseOptions) -> Result<Toolpath, Par
         if number <= SNIFF_LINES && line.contains(&0) {
             return Err(ParseError::Binary { line: number });
         }
-        p.line(line);
+        p.line(line)
+            .map_err(|why| ParseError::Corrupt { line: number, why })?;
         if p.junk_lines > junk && first_junk.is_none() {
             first_junk = Some((number, excerpt(line)));
         }

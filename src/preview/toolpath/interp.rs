@@ -85,27 +85,29 @@ impl Parser {
         }
     }
 
-    pub(super) fn line(&mut self, raw: &[u8]) {
+    /// Follow one line. A corrupt line ([`read::check`]) is not followed and says why.
+    pub(super) fn line(&mut self, raw: &[u8]) -> Result<(), read::Corrupt> {
         let line = read::lex(raw);
         if let Some(c) = line.comment {
             self.comment(read::trim(c));
         }
+        read::check(&line)?;
         let c = match line.code {
-            None => return,
+            None => return Ok(()),
             Some(Code::Command(c)) if !c.ragged => c,
             Some(Code::Extended(_)) => {
                 self.code_lines += 1;
-                return;
+                return Ok(());
             }
             Some(Code::Command(_) | Code::Junk) => {
                 self.junk_lines += 1;
-                return;
+                return Ok(());
             }
         };
         self.code_lines += 1;
-        // A line naming a tool no printer has is corrupt: not followed.
+        // (The interpreter refuses what `read::check` refused.)
         let Ok(step) = self.modal.apply(&c) else {
-            return;
+            return Ok(());
         };
         match step {
             Step::Move(m) => self.follow(m),
@@ -126,6 +128,7 @@ impl Parser {
             Step::Other if c.is(b'G', 10) && c.words.is_empty() => self.retractions += 1,
             Step::Set | Step::Other => {}
         }
+        Ok(())
     }
 
     fn comment(&mut self, c: &[u8]) {

@@ -44,7 +44,9 @@ impl ToolpathSink {
 
     fn text(&mut self, text: &str) {
         for line in text.lines() {
-            self.parser.line(line.as_bytes());
+            // lamina's own G-code and the profile's: a corrupt line of the profile's
+            // is drawn as the printer would follow it, without it.
+            let _ = self.parser.line(line.as_bytes());
         }
     }
 }

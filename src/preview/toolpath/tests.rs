@@ -1,6 +1,7 @@
 //! The toolpath reader's tests.
 
 use super::*;
+use crate::gcode::read::Corrupt;
 
 fn parse_str(g: &str) -> Toolpath {
     parse_bytes(g.as_bytes(), &ParseOptions::default()).unwrap()
@@ -175,6 +176,24 @@ fn bad_input_is_told_apart() {
         parse_bytes(b"G28\nG1 X10 Y10 F3000\nM104 S0\n", &o),
         Err(ParseError::NoExtrusion)
     ));
+    // A corrupt line is named, as the estimator and the streamer name it; the same
+    // file without it draws.
+    let good = "M83\nG1 Z0.2\nG1 X0 Y0\nG1 X10 E1\n";
+    assert!(parse_bytes(good.as_bytes(), &o).is_ok());
+    for (bad, letter) in [
+        ("G1 XNaN Y5 E1", 'X'),
+        ("G1 X5 Yinf E1", 'Y'),
+        ("G1 X5 Y5 E1.2.3", 'E'),
+        ("G1 X20000000000 E1", 'X'),
+    ] {
+        let e = parse_bytes(format!("{good}{bad}\nG1 X0 E1\n").as_bytes(), &o).unwrap_err();
+        assert!(
+            matches!(e, ParseError::Corrupt { line: 5, why: Corrupt::Unusable(l) } if l == letter as u8),
+            "{bad}: {e}"
+        );
+    }
+    let e = parse_bytes(format!("{good}T4000000000\n").as_bytes(), &o).unwrap_err();
+    assert!(e.to_string().contains("line 5 is corrupt"), "{e}");
 }
 
 #[test]
