@@ -256,6 +256,32 @@ fn disconnect_then_resume_on_a_printer_that_kept_running() {
     assert_same_commands(&file_commands(&printer.executed), &job.commands);
 }
 
+/// The same, when the answer to lamina's first question for the printer's line counter
+/// is lost: the printer took the question, so a repeat with the same number would be
+/// dropped as a duplicate and the printer's silence taken for a reset (the file printed
+/// again from the restart line). No command is lost or doubled.
+#[test]
+fn resume_on_a_printer_that_kept_running_when_the_first_answer_is_lost() {
+    let job = job(20, 60);
+    let config = Config {
+        disconnect_after: Some(700),
+        keep_running_on_disconnect: true,
+        ..Config::default()
+    };
+    let (printer, output, end) = stream(Printer::new(config), &job.path, &["--window", "4"]);
+    assert_eq!(end, End::Disconnected);
+    assert_eq!(output.status.code(), Some(1));
+    let mut printer = printer;
+    printer.config.reset_on_connect = false;
+    printer.config.lose_m105_oks = 1;
+    let (printer, output, _) = stream(printer, &job.path, &["--window", "4", "--resume"]);
+    assert_ok(&output);
+    assert_eq!(printer.stats.lost_oks, 1, "{:?}", printer.stats);
+    let s = summary(&output);
+    assert_eq!(s["resumed"], "kept_running", "{s}");
+    assert_same_commands(&file_commands(&printer.executed), &job.commands);
+}
+
 /// How a resumed job went, measured from what the printer executed: file commands never
 /// executed, and file commands executed twice.
 #[derive(Debug)]

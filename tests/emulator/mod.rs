@@ -66,6 +66,9 @@ pub struct Config {
     pub keep_running_on_disconnect: bool,
     /// Report a fatal error (thermal runaway) once this many commands have executed.
     pub fatal_after: Option<usize>,
+    /// Lose the `ok` of this many numbered `M105`s from now on, the next ones first (a
+    /// lost answer where it hurts most, not left to chance).
+    pub lose_m105_oks: usize,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             disconnect_after: None,
             keep_running_on_disconnect: true,
             fatal_after: None,
+            lose_m105_oks: 0,
         }
     }
 }
@@ -679,7 +683,11 @@ impl Printer {
                 self.ok(master, q.number, queued)
             }
             "M105" => {
-                if self.chance(self.config.lose_ok) {
+                let forced = q.number.is_some() && self.config.lose_m105_oks > 0;
+                if forced {
+                    self.config.lose_m105_oks -= 1;
+                }
+                if forced || self.chance(self.config.lose_ok) {
                     self.stats.lost_oks += 1;
                     self.dropped_at.get_or_insert_with(Instant::now);
                     return Ok(());
