@@ -827,6 +827,14 @@ fn stream_on_a_terminal(printer: Printer, file: &Path, args: &[&str]) -> (Printe
         .write(true)
         .open(&terminal_path)
         .expect("the terminal opens");
+    // The test holds the terminal open too: when the last holder closes it, reading it
+    // fails at once, even with lamina's last words still on their way through the
+    // kernel on a loaded machine.
+    let _held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&terminal_path)
+        .expect("the terminal opens");
     let mut child = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("stream")
         .arg(file)
