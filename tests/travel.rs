@@ -182,3 +182,174 @@ fn scattered_pieces_travel_little_per_mm_of_extrusion() {
         scattered.ratio()
     );
 }
+
+/// Two 10 mm squares 4 mm apart, 4 mm tall, joined at mid-height of their facing
+/// sides by a neck `neck` mm wide (none when 0): one island per layer with a neck,
+/// two without. Returns the mesh and its outline as rectangles (x0, y0, x1, y1).
+fn dumbbell(neck: f64) -> (Mesh, Vec<[f64; 4]>) {
+    let mut rects = vec![[0.0, 0.0, 10.0, 10.0], [14.0, 0.0, 24.0, 10.0]];
+    if neck > 0.0 {
+        rects.push([10.0, 5.0 - neck / 2.0, 14.0, 5.0 + neck / 2.0]);
+    }
+    let parts: Vec<Mesh> = rects
+        .iter()
+        .map(|r| shapes::cuboid([r[0], r[1], 0.0], [r[2], r[3], 4.0]))
+        .collect();
+    (shapes::merge(&parts), rects)
+}
+
+/// A straight move in XY: from, to (mm).
+type Hop = ((f64, f64), (f64, f64));
+
+/// Travel moves made without a retraction, read back from the G-code, from the first
+/// typed extrusion on (the start G-code's purge line and the move to the part are not
+/// among them): `(from, to)`.
+fn unretracted_travel(text: &str) -> Vec<Hop> {
+    use common::travel::{Step, walk};
+    let mut retracted = false;
+    let mut out = Vec::new();
+    walk(text, |step| match step {
+        Step::Retract => retracted = true,
+        Step::Unretract | Step::Tool(_) => retracted = false,
+        Step::Move {
+            role, from, to, de, ..
+        } => {
+            if de < -1e-9 {
+                retracted = true;
+            } else if de > 1e-9 {
+                retracted = false;
+            } else if !role.is_empty() && !retracted && from != to {
+                out.push((from, to));
+            }
+        }
+    });
+    out
+}
+
+/// Retractions between two extrusions of one layer (not those of the move up to the
+/// next layer).
+fn retractions_within_layers(text: &str) -> usize {
+    use common::travel::{Step, walk};
+    let (mut last_z, mut pending, mut count) = (None, false, 0);
+    walk(text, |step| match step {
+        Step::Retract => pending = true,
+        Step::Move {
+            z, from, to, de, ..
+        } => {
+            if de < -1e-9 {
+                pending = true;
+            } else if de > 1e-9 && from != to {
+                if pending && last_z == Some(z) {
+                    count += 1;
+                }
+                pending = false;
+                last_z = Some(z);
+            }
+        }
+        _ => {}
+    });
+    count
+}
+
+/// The unretracted travels that pass over air: sampled every 0.05 mm, a point farther
+/// than `tolerance` mm from every rectangle of `rects` (shifted by `offset`).
+fn over_air(travel: &[Hop], rects: &[[f64; 4]], offset: (f64, f64), tolerance: f64) -> usize {
+    let outside = |x: f64, y: f64| {
+        rects.iter().all(|r| {
+            let dx = (r[0] + offset.0 - x).max(x - r[2] - offset.0).max(0.0);
+            let dy = (r[1] + offset.1 - y).max(y - r[3] - offset.1).max(0.0);
+            dx.hypot(dy) > tolerance
+        })
+    };
+    travel
+        .iter()
+        .filter(|(a, b)| {
+            let n = ((b.0 - a.0).hypot(b.1 - a.1) / 0.05).ceil().max(1.0) as usize;
+            (0..=n).any(|k| {
+                let t = k as f64 / n as f64;
+                outside(a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+            })
+        })
+        .count()
+}
+
+/// Where lamina put the model's origin: the middle of the extrusion's box (the start
+/// G-code's purge line and the skirt left out) less the middle of the model's.
+fn model_offset(text: &str, rects: &[[f64; 4]]) -> (f64, f64) {
+    use common::travel::{Step, walk};
+    let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+    walk(text, |step| {
+        if let Step::Move {
+            role, from, to, de, ..
+        } = step
+        {
+            if de > 1e-9 && from != to && !role.is_empty() && !role.contains("Skirt") {
+                for p in [from, to] {
+                    lo = (lo.0.min(p.0), lo.1.min(p.1));
+                    hi = (hi.0.max(p.0), hi.1.max(p.1));
+                }
+            }
+        }
+    });
+    let x0 = rects.iter().map(|r| r[0]).fold(f64::MAX, f64::min);
+    let x1 = rects.iter().map(|r| r[2]).fold(f64::MIN, f64::max);
+    let y0 = rects.iter().map(|r| r[1]).fold(f64::MAX, f64::min);
+    let y1 = rects.iter().map(|r| r[3]).fold(f64::MIN, f64::max);
+    ((lo.0 + hi.0 - x0 - x1) / 2.0, (lo.1 + hi.1 - y0 - y1) / 2.0)
+}
+
+/// The travel between the lobes of an island joined by a neck narrower than two walls
+/// goes through the neck over the island's own beads, without retracting; without the
+/// neck (two islands) the same travel crosses air and retracts on every layer.
+#[test]
+fn travel_through_a_narrow_neck_stays_inside_without_retracting() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = 20; // 4 mm at 0.2 mm
+    for (neck, label) in [(0.8, "neck"), (0.0, "apart")] {
+        let (mesh, rects) = dumbbell(neck);
+        let model = stl(dir.path(), label, &mesh);
+        let out = model.with_extension("gcode");
+        let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
+            .arg("slice")
+            .arg(&model)
+            .arg("-o")
+            .arg(&out)
+            .args(["--support", "none", "--set", "skirts=0"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = std::fs::read_to_string(&out).unwrap();
+        let m = motion(&text);
+        let within = retractions_within_layers(&text);
+        let travel = unretracted_travel(&text);
+        let offset = model_offset(&text, &rects);
+        let air = over_air(&travel, &rects, offset, 0.01);
+        println!(
+            "{label}: {m:?}, {within} retractions within layers, {} unretracted travels, {air} over air (model at {offset:?})",
+            travel.len()
+        );
+        assert_eq!(air, 0, "{label}: unretracted travel over air");
+        if neck > 0.0 {
+            assert!(
+                within < layers / 4,
+                "{label}: {within} retractions within {layers} layers"
+            );
+        } else {
+            assert!(
+                within >= layers,
+                "{label}: {within} retractions within {layers} layers"
+            );
+        }
+    }
+    // The reading can fail: a travel straight across the gap without a retraction is
+    // over air.
+    let (_, rects) = dumbbell(0.0);
+    let gcode =
+        "M83\nG1 X5 Y5 F9000\n;TYPE:Perimeter\nG1 X9.5 Y5 E0.2\nG1 X18 Y5 F9000\nG1 X20 Y5 E0.1\n";
+    let travel = unretracted_travel(gcode);
+    assert_eq!(travel.len(), 1);
+    assert_eq!(over_air(&travel, &rects, (0.0, 0.0), 0.01), 1);
+    assert_eq!(retractions_within_layers(gcode), 0);
+    let retracted = "M83\nG1 Z0.2\nG1 X5 Y5\nG1 X9.5 Y5 E0.2\nG1 E-1\nG1 X18 Y5\nG1 E1\nG1 X20 Y5 E0.1\nG1 E-1\nG1 Z0.4\nG1 X5 Y5\nG1 E1\nG1 X9 Y5 E0.1\n";
+    assert_eq!(retractions_within_layers(retracted), 1);
+}

@@ -123,7 +123,7 @@ pub use order::{
 pub use params::{
     Brim, Cooling, PlanParams, Retraction, SeamPosition, Skirt, Speeds, ToolParams, is_bridging,
 };
-pub use planner::{JobPlanner, LayerCombs, plan_job, plan_layers, prepare_combs};
+pub use planner::{IslandComb, JobPlanner, LayerCombs, plan_job, plan_layers, prepare_combs};
 pub use seam::{
     ALIGN_RADIUS, MIN_HIDING_TURN, SEAM_HIDE_RADIUS, SeamHistory, choose_seam, rotate_loop,
     seam_and_anchor,

@@ -40,6 +40,11 @@ const PREPARE_CHUNK: usize = 16;
 /// Comb inset (mm) of islands without a wall to take it from.
 const DEFAULT_COMB_INSET: f64 = 0.45;
 
+/// Inset of an island's last comb region, mm: through a neck narrower than a wall's
+/// width the travel may pass anywhere over the island's own beads, and this keeps it
+/// off the very outline (about a tenth of the nozzle's bore).
+const EDGE_COMB_INSET: f64 = 0.05;
+
 /// A travel from one support piece to another counts as crossing the model when it
 /// comes this near the model's outline, mm: closer, the 0.4 mm nozzle would brush the
 /// outer wall.
@@ -185,8 +190,8 @@ impl<'a> JobPlanner<'a> {
 /// made ahead of the sequential planning (see [`prepare_combs`]).
 #[derive(Debug, Clone, Default)]
 pub struct LayerCombs {
-    /// Island `i`'s comb region (`None` where there is nothing to comb).
-    pub islands: Vec<Option<CombRegion>>,
+    /// Island `i`'s comb regions.
+    pub islands: Vec<IslandComb>,
     /// Support piece `k`'s comb region (the piece is the layer's `support_areas[k]`).
     pub support: Vec<Option<CombRegion>>,
     /// The piece each support path lies in (by the layer's `support` index), `None`
@@ -197,6 +202,23 @@ pub struct LayerCombs {
     /// by [`SUPPORT_TRAVEL_CLEARANCE`]. Travel between support pieces that stays in it
     /// (straight, or round the model) needs no retraction.
     pub air: Option<CombRegion>,
+}
+
+/// The regions travel inside one island may take without retracting, tried in order
+/// (empty where there is nothing to comb):
+/// - inside the outer wall's inner edge, so what oozes lands on inner walls and
+///   infill;
+/// - inside the outer wall's centre line, where the nozzle lays that wall anyway: the
+///   way through necks too narrow for the first (on a voxel-stepped bone it falls
+///   apart into pieces there) and to path ends in parts too thin for it;
+/// - just inside the island's outline ([`EDGE_COMB_INSET`]), through the narrowest
+///   necks.
+///
+/// Every one keeps the travel over the island's own beads, never over air or a hole.
+#[derive(Debug, Clone, Default)]
+pub struct IslandComb {
+    /// The regions, innermost first.
+    pub regions: Vec<CombRegion>,
 }
 
 /// The comb regions of every island and support piece of `layers`, in parallel (they
@@ -214,9 +236,14 @@ pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerC
                     let _busy = timing::enter(timing::Stage::Plan);
                     let paths = isl.perimeters.len() + isl.thin.len() + isl.infill.len();
                     if !needed || paths < 2 {
-                        return None;
+                        return IslandComb::default();
                     }
-                    CombRegion::new(&isl.boundary, comb_inset(isl))
+                    let inset = comb_inset(isl);
+                    let regions = [inset, inset / 2.0, EDGE_COMB_INSET]
+                        .into_iter()
+                        .filter_map(|d| CombRegion::new(&isl.boundary, d))
+                        .collect();
+                    IslandComb { regions }
                 })
                 .collect();
             let support_piece = support_pieces(l);
@@ -474,12 +501,13 @@ struct LayerState {
     loops: u64,
 }
 
-/// Where a path sits: which island (for combing), and its comb region; for support,
-/// the layer's model outline to keep clear of between pieces.
+/// Where a path sits: which island (for combing), and its comb regions (each tried
+/// when the ones before it have no way); for support, the layer's model outline to
+/// keep clear of between pieces.
 #[derive(Clone, Copy)]
 struct Place<'c> {
     island: Option<usize>,
-    comb: Option<&'c CombRegion>,
+    comb: &'c [CombRegion],
     support: Option<SupportPlace<'c>>,
 }
 
@@ -492,7 +520,7 @@ struct SupportPlace<'c> {
 
 const OUTSIDE: Place<'static> = Place {
     island: None,
-    comb: None,
+    comb: &[],
     support: None,
 };
 
@@ -754,7 +782,11 @@ impl Planner<'_> {
                 let place = Place {
                     // Support pieces are places of their own, after the islands.
                     island: Some(layer.islands.len() + g),
-                    comb: combs.support.get(g).and_then(Option::as_ref),
+                    comb: combs
+                        .support
+                        .get(g)
+                        .and_then(Option::as_ref)
+                        .map_or(&[][..], std::slice::from_ref),
                     support: Some(support),
                 };
                 self.print_chained(st, &pieces[g], place);
@@ -771,7 +803,7 @@ impl Planner<'_> {
         &mut self,
         st: &mut LayerState,
         layer: &LayerRegions,
-        combs: &[Option<CombRegion>],
+        combs: &[IslandComb],
         tool: usize,
     ) {
         let members: Vec<usize> = (0..layer.islands.len())
@@ -789,7 +821,7 @@ impl Planner<'_> {
             let i = members[k];
             let place = Place {
                 island: Some(i),
-                comb: combs.get(i).and_then(Option::as_ref),
+                comb: combs.get(i).map_or(&[][..], |c| &c.regions[..]),
                 support: None,
             };
             if self.p.mark_objects {
@@ -937,12 +969,12 @@ impl Planner<'_> {
         let same_island = place.island.is_some() && place.island == st.island;
         let mut combed: Option<Vec<Point>> = None;
         let mut inside = false;
-        if let (true, Some(region)) = (same_island, place.comb) {
+        if same_island {
             if self.p.combing {
-                combed = region.route(from, to);
+                combed = place.comb.iter().find_map(|r| r.route(from, to));
                 inside = combed.is_some();
             } else {
-                inside = region.straight_inside(from, to);
+                inside = place.comb.iter().any(|r| r.straight_inside(from, to));
             }
         }
         // From one support piece to another through the air, straight or round the
