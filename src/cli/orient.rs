@@ -60,6 +60,7 @@ pub fn params(settings: &Settings) -> Params {
         threshold_deg: settings.print.support_threshold,
         vessel_wall: settings.print.vessel_wall,
         layer_height: settings.print.layer_height,
+        min_area: settings.print.support_min_area,
         areas: lamina::support::area_params(settings),
         fill: lamina::support::support_fill(
             &settings.print,

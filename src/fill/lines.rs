@@ -36,7 +36,7 @@ struct Seg {
 /// Neighbouring lines are joined along the outline when the joint is at most this many
 /// line gaps long: one gap across square ends, up to three where the outline slants
 /// (at about 20° to the lines); longer joints would lay a wall along the outline.
-const LINK_FACTOR: f64 = 3.0;
+pub(crate) const LINK_FACTOR: f64 = 3.0;
 
 /// Lines at `angle` (radians) and `spacing` (integer units) across `area`, anchored so
 /// that line `k` passes at distance `k * spacing + offset` from the origin: fills of

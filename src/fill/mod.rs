@@ -18,7 +18,7 @@
 
 mod concentric;
 mod gyroid;
-mod lines;
+pub(crate) mod lines;
 
 use crate::geom::{ExPolygon, Polyline, scaled};
 

@@ -33,7 +33,7 @@ const WANT_SIMPLIFY: f64 = 0.12;
 const MAP_CELL: f64 = 0.5;
 
 /// Contact areas are grown by this much (mm) so the overhang's edge is held too.
-const CONTACT_MARGIN: f64 = 0.2;
+pub(crate) const CONTACT_MARGIN: f64 = 0.2;
 
 /// How far past the XY gap from the model above a column's top may be a thin band
 /// (mm): under a slope each layer's top is a band as wide as the slope recedes in one
@@ -514,7 +514,7 @@ pub fn support_areas(
 /// it, mm: the surface it reaches under begins within its own layer's height, so its
 /// lines stay this far from where it starts (less than the XY gap, which it reaches
 /// past; far enough that no line fuses with the surface's first specks).
-const REACH_CLEAR: f64 = 0.5;
+pub(crate) const REACH_CLEAR: f64 = 0.5;
 
 /// Split `v` into the islands whose box overlaps the box of some island of `other`,
 /// and the rest.

@@ -86,13 +86,20 @@ pub fn detect(
                     over = geom::union(&over, geom::FillRule::NonZero);
                 }
             }
-            over.retain(|o| o.area_mm2() >= min_area);
+            over.retain(|o| large_enough(o.area_mm2(), min_area));
             if !support_bridges {
                 over.retain(|o| !is_bridge(o, below, line_width));
             }
             over
         })
         .collect()
+}
+
+/// Whether a layer's overhang piece of `area_mm2` is supported, with pieces under
+/// `min_area` mm² (the profile's `support_min_area`) left out: the one rule for the
+/// support generator and for what `lamina orient` figures it will build.
+pub fn large_enough(area_mm2: f64, min_area: f64) -> bool {
+    area_mm2 >= min_area
 }
 
 /// For every layer, the XY footprint of the model's surface that faces down flatter than
@@ -151,7 +158,8 @@ pub fn surface_bands(mesh: &Mesh, layers: &[Layer], threshold_deg: f64) -> Vec<V
             let pieces: Vec<Polygon> = faces
                 .iter()
                 .filter_map(|&fi| {
-                    let tri = mesh.faces[fi as usize].map(|v| mesh.vertices[v as usize]);
+                    let tri =
+                        mesh.faces[fi as usize].map(|v| mesh.vertices[v as usize].map(f64::from));
                     let mut poly = Polygon::new(
                         clip_to_slab(tri, lo, hi)
                             .into_iter()
@@ -334,8 +342,8 @@ pub fn lattice_points(area: &ExPolygon, spacing: f64) -> Vec<(f64, f64)> {
 /// The part of a triangle between the planes `z = lo` and `z = hi`, as a convex
 /// polygon (mm). Points on an edge are computed from the edge's corners in a fixed
 /// order, so faces sharing the edge get the same point.
-fn clip_to_slab(tri: [[f32; 3]; 3], lo: f64, hi: f64) -> Vec<[f64; 3]> {
-    let pts: Vec<[f64; 3]> = tri.iter().map(|p| p.map(f64::from)).collect();
+pub(crate) fn clip_to_slab(tri: [[f64; 3]; 3], lo: f64, hi: f64) -> Vec<[f64; 3]> {
+    let pts = tri.to_vec();
     let cut = |poly: Vec<[f64; 3]>, z: f64, keep_above: bool| -> Vec<[f64; 3]> {
         let inside = |p: &[f64; 3]| if keep_above { p[2] >= z } else { p[2] <= z };
         let mut out = Vec::with_capacity(poly.len() + 2);
