@@ -47,6 +47,15 @@ const STEP: f64 = 0.1;
 /// Cell of the contact raster, mm: a quarter of a line width.
 const CELL: f64 = 0.1;
 
+/// How far above the contact gap the model's first bead over a support top may lie
+/// and still rest on it, in layers: one for the bead's own height and two for the
+/// steps of a sloped surface across a tip (on a 45° slope the surface over a 0.8 mm tip
+/// rises by four layers of 0.2 mm from its low edge to its high one).
+pub const CONTACT_LAYERS: f64 = 3.0;
+
+/// Bead half-widths up to this are found by the line index's point queries, mm.
+const MAX_HALF_WIDTH: f64 = 0.6;
+
 /// Cell of the index that finds the lines near a point, mm.
 const INDEX_CELL: f64 = 2.0;
 
@@ -78,8 +87,11 @@ pub struct Audit {
     /// Of it, lines farther than [`FLOAT_BRIDGE`] from everything printed in the layer
     /// below, mm.
     pub floating_mm: f64,
-    /// Area of support the model rests on, mm²: support with model extrusion over it
-    /// within the contact gap plus one layer.
+    /// Area of support the model rests on, mm²: the support's top surface (support
+    /// with nothing printed over it in the next layer) whose first extrusion above is
+    /// the model's, within the contact gap plus [`CONTACT_LAYERS`] layers. On a slope
+    /// the model's bead over a tree tip lies a few layers higher than over a flat
+    /// underside; support under more support is not touched by the model.
     pub contact_area_mm2: f64,
     /// Volume of support printed inside the model's cavities (a lumen, a braincase):
     /// in the holes of the model's sections, mm³.
@@ -157,7 +169,7 @@ pub fn audit(toolpath: &Toolpath, meshes: &[&Mesh], opts: &AuditOptions) -> Audi
     a.overhang_points = points.len();
     a.held = (!points.is_empty()).then(|| held as f64 / points.len() as f64);
     a.floating_mm = floating(&layers, &index);
-    a.contact_area_mm2 = contact(&layers, opts.top_gap);
+    a.contact_area_mm2 = contact(&layers, &index, opts.top_gap);
     a.inside_mm3 = inside(&layers, meshes);
     // Empty sums are -0.0; the figures are printed.
     for v in [
@@ -331,9 +343,7 @@ fn held_points(points: &[OverhangPoint], layers: &[&Layer], index: &[LineIndex])
         return 0;
     };
     let first_top = f64::from(first.z);
-    let mut heights: Vec<f64> = layers.iter().map(|l| f64::from(l.height)).collect();
-    heights.sort_by(f64::total_cmp);
-    let window = 2.0 * heights[heights.len() / 2] + GAP_ALLOWANCE;
+    let window = 2.0 * median_height(layers) + GAP_ALLOWANCE;
     let tops: Vec<f64> = layers.iter().map(|l| f64::from(l.z)).collect();
     points
         .par_iter()
@@ -416,8 +426,45 @@ fn covered<'a>(lines: impl Iterator<Item = &'a Segment>) -> rustc_hash::FxHashSe
     cells
 }
 
-/// Area of support with model extrusion over it, at most `gap` plus one layer above.
-fn contact(layers: &[&Layer], gap: f64) -> f64 {
+/// The median layer height, mm (0 without layers).
+fn median_height(layers: &[&Layer]) -> f64 {
+    let mut heights: Vec<f64> = layers.iter().map(|l| f64::from(l.height)).collect();
+    heights.sort_by(f64::total_cmp);
+    heights.get(heights.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// What is printed over a point of a layer, looking up layer by layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    Model,
+    Support,
+    Nothing,
+}
+
+impl LineIndex<'_> {
+    /// Whether a model bead, else a support bead, covers `(x, y)` (within half its
+    /// width); a skirt or a tower is neither.
+    fn over(&self, x: f64, y: f64) -> Over {
+        let mut over = Over::Nothing;
+        for s in self.near(x, y, MAX_HALF_WIDTH) {
+            if distance_to_line(x, y, s) <= f64::from(s.width) / 2.0 {
+                if is_model(s) {
+                    return Over::Model;
+                }
+                if is_support(s) {
+                    over = Over::Support;
+                }
+            }
+        }
+        over
+    }
+}
+
+/// Area of the support's top surface the model rests on: cells of the support raster
+/// not covered by support in the next layer, whose first extrusion above is the
+/// model's, at most `gap` plus [`CONTACT_LAYERS`] layers higher.
+fn contact(layers: &[&Layer], index: &[LineIndex], gap: f64) -> f64 {
+    let reach = gap + CONTACT_LAYERS * median_height(layers) + 1e-4;
     (0..layers.len())
         .into_par_iter()
         .map(|li| {
@@ -425,17 +472,28 @@ fn contact(layers: &[&Layer], gap: f64) -> f64 {
             if !l.segments.iter().any(is_support) {
                 return 0.0;
             }
-            let over: Vec<&Segment> = layers[li + 1..]
+            let above = layers[li + 1..]
                 .iter()
-                .take_while(|u| u.z <= l.z + gap as f32 + u.height + 1e-4)
-                .flat_map(|u| u.segments.iter().filter(|s| is_model(s)))
-                .collect();
-            if over.is_empty() {
+                .take_while(|u| f64::from(u.z) <= f64::from(l.z) + reach)
+                .count();
+            if above == 0 {
                 return 0.0;
             }
-            let model = covered(over.into_iter());
-            let support = covered(l.segments.iter().filter(|s| is_support(s)));
-            support.intersection(&model).count() as f64 * CELL * CELL
+            let mut top = covered(l.segments.iter().filter(|s| is_support(s)));
+            let next = covered(layers[li + 1].segments.iter().filter(|s| is_support(s)));
+            top.retain(|c| !next.contains(c));
+            let touched = top
+                .iter()
+                .filter(|c| {
+                    let (x, y) = ((f64::from(c.0) + 0.5) * CELL, (f64::from(c.1) + 0.5) * CELL);
+                    index[li + 1..=li + above]
+                        .iter()
+                        .map(|u| u.over(x, y))
+                        .find(|o| *o != Over::Nothing)
+                        == Some(Over::Model)
+                })
+                .count();
+            touched as f64 * CELL * CELL
         })
         .sum()
 }
@@ -578,29 +636,41 @@ mod tests {
         assert!((on_air.floating_share() - 1.0).abs() < 1e-6);
     }
 
+    /// Five 10 mm lines 0.4 mm apart at `z`, as `kind`.
+    fn patch(z: f64, kind: &str) -> String {
+        let mut g =
+            format!(";LAYER_CHANGE\n;Z:{z}\n;HEIGHT:0.2\nG1 Z{z}\n;TYPE:{kind}\n;WIDTH:0.45\n");
+        for i in 0..5 {
+            let y = 0.2 + 0.4 * f64::from(i);
+            g += &format!("G1 X0 Y{y}\nG1 X10 E0.4\n");
+        }
+        g
+    }
+
     #[test]
-    fn contact_is_support_under_the_model_within_the_gap() {
-        // A 10 x 2 mm patch of support lines at z 0.2, model lines over it at z 0.6
-        // (the 0.2 mm gap plus a layer), or at z 1.0 (too high to rest on it).
-        let patch = |model_z: f64| {
-            let mut g = String::from(
-                "M83\n;LAYER_CHANGE\n;Z:0.2\nG1 Z0.2\n;TYPE:Support material interface\n;WIDTH:0.45\n",
+    fn contact_is_the_support_top_the_model_rests_on_across_the_gap() {
+        // A 10 x 2 mm patch of support lines at z 0.2, model lines over it at z 0.6 (the
+        // 0.2 mm gap plus a layer), at z 1.0 (two layers higher, as over a tip on a
+        // slope) or at z 1.2 (too high to rest on it).
+        let over = |model_z: f64| {
+            let g = format!(
+                "M83\n{}{}",
+                patch(0.2, "Support material interface"),
+                patch(model_z, "Solid infill")
             );
-            for i in 0..5 {
-                let y = 0.2 + 0.4 * f64::from(i);
-                g += &format!("G1 X0 Y{y}\nG1 X10 E0.4\n");
-            }
-            g += &format!(
-                ";LAYER_CHANGE\n;Z:{model_z}\n;HEIGHT:0.2\nG1 Z{model_z}\n;TYPE:Solid infill\n"
-            );
-            for i in 0..5 {
-                let y = 0.2 + 0.4 * f64::from(i);
-                g += &format!("G1 X0 Y{y}\nG1 X10 E0.4\n");
-            }
-            read(&g)
+            audit(&read(&g), &[], &OPTS).contact_area_mm2
         };
-        let resting = audit(&patch(0.6), &[], &OPTS).contact_area_mm2;
+        let resting = over(0.6);
         assert!((17.0..=23.0).contains(&resting), "{resting}");
-        assert_eq!(audit(&patch(1.0), &[], &OPTS).contact_area_mm2, 0.0);
+        assert_eq!(over(1.0), resting);
+        assert_eq!(over(1.2), 0.0);
+        // Support printed over the patch: only the upper patch's top is touched.
+        let g = format!(
+            "M83\n{}{}{}",
+            patch(0.2, "Support material"),
+            patch(0.4, "Support material interface"),
+            patch(0.8, "Solid infill")
+        );
+        assert_eq!(audit(&read(&g), &[], &OPTS).contact_area_mm2, resting);
     }
 }

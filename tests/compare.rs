@@ -10,11 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::checker;
+use common::fidelity::parse_gcode;
+use common::support::{CONTACT_LAYERS, contact_area, contact_under_mesh};
 use lamina::mesh::{Mesh, io};
 use serde_json::Value;
 
 /// The support angle compared at, degrees from the horizontal (issue 14's).
 const ANGLE: &str = "45";
+
+/// The default profile's gap between the support's top and the model, mm.
+const TOP_GAP: f64 = 0.2;
 
 /// Largest difference allowed between compare's held share and the checker's: both
 /// sample 2,000 points, so each is good to about 0.01.
@@ -134,6 +139,51 @@ fn contact_is_the_underside_the_support_holds() {
     assert_eq!(num(row(&rows, "none"), "contact_area_mm2"), 0.0);
     // Without support only a strip beside the stem is held.
     assert!(num(row(&rows, "none"), "held") < 0.3, "{rows:?}");
+}
+
+/// On a slope the model's first bead over a tree tip lies a few layers above it, beside
+/// the bead of the layer just above: the tip still holds the surface across the gap.
+/// Compare's contact agrees with the same measure in the tests and with the support
+/// tops found straight under the mesh's downward surface.
+#[test]
+fn contact_on_a_slope_counts_the_tips_under_the_surface() {
+    let dir = tempfile::tempdir().unwrap();
+    // The T's bar tilted 20°: a sloping underside on both sides of the stem.
+    let tilted = common::turned(&common::t_shape(), 20.0);
+    let path = write(dir.path(), "tilted.stl", &tilted);
+    let rows = compare(&[&path], "none,grid,tree", dir.path(), &[]);
+    let placed = common::placed_at(&tilted, common::BED_CENTER);
+    let mut figures = Vec::new();
+    for strategy in ["grid", "tree"] {
+        let r = row(&rows, strategy);
+        let ours = num(r, "contact_area_mm2");
+        let text = std::fs::read_to_string(r["gcode"].as_str().unwrap()).unwrap();
+        let layers = parse_gcode(&text);
+        let beads = contact_area(&layers, TOP_GAP, CONTACT_LAYERS);
+        // The mesh's surface lies half a layer to a layer and a half under the top of
+        // the first bead over it: the tops within reach lie under the surface at most
+        // 2.5 layers over the gap, and include those under it within 1.5 layers.
+        let low = contact_under_mesh(&layers, &placed, TOP_GAP, CONTACT_LAYERS - 1.5);
+        let high = contact_under_mesh(&layers, &placed, TOP_GAP, CONTACT_LAYERS - 0.5);
+        // What the model's beads of the next layer or two cover.
+        let flat = contact_area(&layers, TOP_GAP, 1.0);
+        println!(
+            "{strategy}: contact {ours:.1} mm² (tests' measure {beads:.1}, under the mesh \
+             {low:.1}-{high:.1}, under the next layer's beads {flat:.1})"
+        );
+        assert!(num(r, "held") >= 0.97, "{r}");
+        assert!((ours - beads).abs() <= 0.05 * beads.max(1.0), "{strategy}");
+        assert!(
+            (low..=high).contains(&ours),
+            "{strategy}: {ours} against {low}-{high} under the mesh"
+        );
+        figures.push((ours, flat));
+    }
+    let ((grid, _), (tree, tree_flat)) = (figures[0], figures[1]);
+    assert!(tree > 0.0 && tree < grid, "tree {tree}, grid {grid}");
+    // Counting only the beads of the layer just over the gap misses the tips.
+    assert!(tree_flat < tree / 2.0, "{tree_flat} {tree}");
+    assert_eq!(num(row(&rows, "none"), "contact_area_mm2"), 0.0);
 }
 
 #[test]

@@ -226,8 +226,8 @@ pub fn run(args: CompareArgs, global: Global) -> Result<()> {
     if let Some(first) = rows.first() {
         out(format_args!(
             "held: share of {} overhang points (surfaces flatter than the support angle) with \
-             plastic under them; on air: support with nothing below it; contact: support \
-             the model rests on; inside: support in the model's cavities. Measured from \
+             plastic under them; on air: support with nothing below it; contact: the \
+             support's top the model rests on across the gap; inside: support in the model's cavities. Measured from \
              the G-code.",
             first.overhang_points
         ))?;

@@ -19,6 +19,11 @@ pub const FLOAT_BRIDGE: f64 = 1.5;
 /// Cell of the contact raster, mm.
 const CELL: f64 = 0.1;
 
+/// How far above the contact gap the model's first bead over a support top may lie and
+/// still rest on it, in layers: one for the bead's own height and two for the steps of
+/// a slope across a tip.
+pub const CONTACT_LAYERS: f64 = 3.0;
+
 /// What the support of a print amounts to, measured from its beads.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SupportFigures {
@@ -28,13 +33,16 @@ pub struct SupportFigures {
     pub filament: f64,
     /// Plastic they hold, mm³.
     pub volume: f64,
-    /// Area of support top the model rests on, mm²: support bead area (on a 0.1 mm
-    /// raster) with model extrusion above it within `gap` plus one layer.
+    /// Area of support top the model rests on, mm² ([`contact_area`] with
+    /// [`CONTACT_LAYERS`]).
     pub contact_area: f64,
 }
 
+/// Cells of the contact raster.
+type Cells = HashSet<(i64, i64)>;
+
 /// Cells of a 0.1 mm raster within half a bead's width of its centre line.
-fn raster(beads: &[&Bead]) -> HashSet<(i64, i64)> {
+fn raster(beads: &[&Bead]) -> Cells {
     let mut cells = HashSet::new();
     for b in beads {
         let r = b.width / 2.0;
@@ -52,8 +60,7 @@ fn raster(beads: &[&Bead]) -> HashSet<(i64, i64)> {
     cells
 }
 
-/// Support length, filament, volume and the contact area under model extrusion that
-/// lies at most `gap` plus one layer above the support (`gap`: the top contact gap).
+/// Support length, filament, volume and the contact area (`gap`: the top contact gap).
 pub fn figures(layers: &[GLayer], gap: f64) -> SupportFigures {
     let mut f = SupportFigures::default();
     for l in layers {
@@ -63,27 +70,128 @@ pub fn figures(layers: &[GLayer], gap: f64) -> SupportFigures {
         }
     }
     f.volume = f.filament * FILAMENT_AREA;
-    f.contact_area = layers
-        .par_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let support: Vec<&Bead> = l.beads.iter().filter(|b| b.is_support()).collect();
-            if support.is_empty() {
-                return 0.0;
-            }
-            let above: Vec<&Bead> = layers[i + 1..]
-                .iter()
-                .take_while(|u| u.z <= l.z + gap + u.height + 1e-6)
-                .flat_map(|u| u.beads.iter().filter(|b| b.is_model()))
-                .collect();
-            if above.is_empty() {
-                return 0.0;
-            }
-            let under = raster(&above);
-            raster(&support).intersection(&under).count() as f64 * CELL * CELL
-        })
-        .sum();
+    f.contact_area = contact_area(layers, gap, CONTACT_LAYERS);
     f
+}
+
+/// The median layer height, mm.
+fn median_height(layers: &[GLayer]) -> f64 {
+    let mut h: Vec<f64> = layers.iter().map(|l| l.height).collect();
+    h.sort_by(f64::total_cmp);
+    h.get(h.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn support(l: &GLayer) -> Vec<&Bead> {
+    l.beads.iter().filter(|b| b.is_support()).collect()
+}
+
+/// For each layer, the cells of its support's top surface: support bead area (on a
+/// 0.1 mm raster) with no support bead of the next layer over it.
+fn support_tops(layers: &[GLayer]) -> Vec<Cells> {
+    (0..layers.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut top = raster(&support(&layers[i]));
+            if let Some(next) = layers.get(i + 1) {
+                let over = raster(&support(next));
+                top.retain(|c| !over.contains(c));
+            }
+            top
+        })
+        .collect()
+}
+
+fn centre(c: (i64, i64)) -> [f64; 2] {
+    [(c.0 as f64 + 0.5) * CELL, (c.1 as f64 + 0.5) * CELL]
+}
+
+/// Area of the support's top surface the model rests on, mm²: top cells whose first
+/// extrusion above, in the layers up to `gap` plus `extra` layers higher, is a model
+/// bead. `extra` is 1 for a flat underside; on a slope the model's bead over a tip lies
+/// a few layers higher ([`CONTACT_LAYERS`]).
+pub fn contact_area(layers: &[GLayer], gap: f64, extra: f64) -> f64 {
+    let reach = gap + extra * median_height(layers) + 1e-6;
+    let tops = support_tops(layers);
+    tops.par_iter()
+        .enumerate()
+        .map(|(i, top)| {
+            if top.is_empty() {
+                return 0.0;
+            }
+            // The support and model cells of each layer within reach.
+            let above: Vec<(Cells, Cells)> = layers[i + 1..]
+                .iter()
+                .take_while(|u| u.z <= layers[i].z + reach)
+                .map(|u| {
+                    let (s, m): (Vec<&Bead>, Vec<&Bead>) =
+                        u.beads.iter().partition(|b| b.is_support());
+                    (raster(&s), raster(&m))
+                })
+                .collect();
+            let touched = top
+                .iter()
+                .filter(|c| {
+                    above
+                        .iter()
+                        .find(|(s, m)| s.contains(c) || m.contains(c))
+                        .is_some_and(|(_, m)| m.contains(c))
+                })
+                .count();
+            touched as f64 * CELL * CELL
+        })
+        .sum()
+}
+
+/// The same area judged against the mesh the print was sliced from (as placed on the
+/// bed): support top cells with the model's downward surface straight above them at
+/// most `gap` plus `extra` layers higher. An outside view of [`contact_area`]: it reads
+/// the surface, not the model's beads.
+pub fn contact_under_mesh(
+    layers: &[GLayer],
+    mesh: &lamina::mesh::Mesh,
+    gap: f64,
+    extra: f64,
+) -> f64 {
+    let reach = gap + extra * median_height(layers) + 1e-6;
+    let faces: Vec<[[f64; 3]; 3]> = mesh
+        .faces
+        .iter()
+        .map(|f| f.map(|i| mesh.vertices[i as usize].map(f64::from)))
+        .collect();
+    // The lowest face straight above (x, y, z): its height and whether it faces down.
+    let above = |p: [f64; 2], z: f64| -> Option<(f64, bool)> {
+        let mut best: Option<(f64, bool)> = None;
+        for v in &faces {
+            let (a, b, c) = (v[0], v[1], v[2]);
+            let d = (b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1]);
+            if d.abs() < 1e-12 {
+                continue;
+            }
+            let u = ((p[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (p[1] - a[1])) / d;
+            let w = ((b[0] - a[0]) * (p[1] - a[1]) - (p[0] - a[0]) * (b[1] - a[1])) / d;
+            if u < 0.0 || w < 0.0 || u + w > 1.0 {
+                continue;
+            }
+            let h = a[2] + u * (b[2] - a[2]) + w * (c[2] - a[2]);
+            // Counter-clockwise seen from above: the face looks up.
+            if h > z && best.is_none_or(|(bh, _)| h < bh) {
+                best = Some((h, d < 0.0));
+            }
+        }
+        best
+    };
+    let tops = support_tops(layers);
+    tops.par_iter()
+        .enumerate()
+        .map(|(i, top)| {
+            let z = layers[i].z;
+            top.iter()
+                .filter(|c| above(centre(**c), z).is_some_and(|(h, down)| down && h - z <= reach))
+                .count() as f64
+                * CELL
+                * CELL
+        })
+        .sum()
 }
 
 /// Support standing on air.
