@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::fidelity::GLayer;
-use common::overhang::{OverhangPoint, facing_air, held_fraction, overhang_points};
+use common::overhang::{
+    HOLD_RADIUS, Indexed, OverhangPoint, facing_air, held_fraction, near_support, overhang_points,
+};
 use common::support::{SupportFigures, clearance, figures, floating};
 use lamina::mesh::{Mesh, io, shapes};
 
@@ -67,6 +69,10 @@ const ANGLE: f64 = 45.0;
 /// The support threshold of the default print profile, degrees from the horizontal.
 const PROFILE_ANGLE: f64 = 55.0;
 
+/// Share of the overhang points needing support that must lie within 1 mm of it: all
+/// but one point in 500, for the sampling of a point on a face right at the threshold.
+const TIP_REACH: f64 = 0.998;
+
 /// Overhang points sampled per model.
 const POINTS: usize = 4000;
 
@@ -115,6 +121,51 @@ fn assert_held_and_bare_fails(
     );
     assert!(held >= HELD, "{label}: {held:.3} held");
     held
+}
+
+/// Share of the points the model does not hold by itself (in `bare`, the same model
+/// sliced without support) that have a support bead within [`HOLD_RADIUS`] in XY in the
+/// layers just below: no overhang point farther than 1 mm from a tip's contact patch
+/// (issue 14). Without support the share is 0, so the bar can fail.
+fn assert_tips_within_reach(
+    points: &[OverhangPoint],
+    layers: &[GLayer],
+    bare: &[GLayer],
+    label: &str,
+) {
+    let (with, without) = tips_within_reach(points, layers, bare, label);
+    assert!(without < TIP_REACH, "{label}");
+    assert!(
+        with >= TIP_REACH,
+        "{label}: {with:.4} within reach of support"
+    );
+}
+
+/// The share of [`assert_tips_within_reach`] for `layers` and for `bare`.
+fn tips_within_reach(
+    points: &[OverhangPoint],
+    layers: &[GLayer],
+    bare: &[GLayer],
+    label: &str,
+) -> (f64, f64) {
+    let self_held = Indexed::new(bare);
+    let needing: Vec<OverhangPoint> = points
+        .iter()
+        .filter(|o| !self_held.held(o, WINDOW))
+        .copied()
+        .collect();
+    let share = |layers: &[GLayer]| {
+        let near = near_support(&needing, layers, WINDOW, HOLD_RADIUS);
+        near.iter().filter(|n| **n).count() as f64 / near.len().max(1) as f64
+    };
+    let (with, without) = (share(layers), share(bare));
+    println!(
+        "{label}: {} points need support, {with:.4} within {HOLD_RADIUS} mm of it \
+         ({without:.4} with no support)",
+        needing.len()
+    );
+    assert!(!needing.is_empty(), "{label}");
+    (with, without)
 }
 
 /// Floating support at most [`FLOATING`] of the support length.
@@ -171,6 +222,7 @@ fn t_shape_is_held(style: &str) {
         }
     }
     assert_held_and_bare_fails(&points, &layers, &none, &label);
+    assert_tips_within_reach(&points, &layers, &none, &label);
 }
 
 #[test]
@@ -201,6 +253,7 @@ fn sphere_is_held(style: &str, angle: f64) {
         assert!(support_beads(l).next().is_none(), "support at z {}", l.z);
     }
     assert_held_and_bare_fails(&points, &layers, &none, &label);
+    assert_tips_within_reach(&points, &layers, &none, &label);
 }
 
 #[test]
@@ -211,6 +264,24 @@ fn sphere_is_held_by_grid() {
 #[test]
 fn sphere_is_held_by_tree() {
     sphere_is_held("tree", ANGLE);
+}
+
+/// The reach bar sees support kept too far from the model: the T's tree kept 2.5 mm
+/// clear of it in XY leaves the bar's edges more than 1 mm from any support.
+#[test]
+fn support_kept_far_from_the_model_leaves_points_out_of_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = t_shape();
+    let model = stl(dir.path(), "t", &t);
+    let m = placed(&t);
+    let points = facing_air(&m, overhang_points(&m, ANGLE, POINTS));
+    let (none, _) = slice(&model, &["--support", "none"]);
+    let (far, _) = slice(
+        &model,
+        &["--support", "tree", "--set", "support_xy_gap=2.5"],
+    );
+    let (with, _) = tips_within_reach(&points, &far, &none, "T-shape tree 2.5 mm clear");
+    assert!(with < TIP_REACH, "{with}");
 }
 
 /// Up to the profile's own threshold: slopes of 50-55° (z 3.5-4.3 mm) get no support.

@@ -265,3 +265,37 @@ pub fn tool_share(
 pub fn distance(b: &Bead, p: &[f64; 3]) -> f64 {
     super::fidelity::dist_to_seg([p[0], p[1]], &[b.a, b.b])
 }
+
+/// Whether each point has a support bead within `r` of it in XY, in a layer whose top
+/// lies at most `window` below it (and no higher than [`AIR_SIDE`] above): how far the
+/// point is from the contact patch of the support under it, whatever side of the
+/// surface the bead lies on.
+pub fn near_support(points: &[OverhangPoint], layers: &[GLayer], window: f64, r: f64) -> Vec<bool> {
+    let support: Vec<(f64, Vec<Seg>, Grid)> = layers
+        .par_iter()
+        .map(|l| {
+            let segs: Vec<Seg> = l
+                .beads
+                .iter()
+                .filter(|b| b.is_support())
+                .map(|b| [b.a, b.b])
+                .collect();
+            let grid = Grid::new(&segs, HOLD_RADIUS);
+            (l.z, segs, grid)
+        })
+        .collect();
+    points
+        .par_iter()
+        .map(|o| {
+            let z = o.p[2];
+            let q = [o.p[0], o.p[1]];
+            support
+                .iter()
+                .filter(|(lz, ..)| *lz <= z + AIR_SIDE && *lz >= z - window - 1e-9)
+                .any(|(_, segs, grid)| {
+                    grid.near(q, r)
+                        .any(|i| super::fidelity::dist_to_seg(q, &segs[i]) <= r)
+                })
+        })
+        .collect()
+}
