@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::geom::{BBox, ExPolygon, Point, SCALE, unscaled};
+use crate::geom::{BBox, ExPolygon, unscaled};
 use crate::mesh::Mesh;
 use crate::preview::toolpath::{Layer, Segment, Toolpath};
 use crate::slice::{LayerSpec, SliceOptions, Slicer};
@@ -310,9 +310,16 @@ fn ends(s: &Segment) -> ([f64; 2], [f64; 2]) {
 
 fn distance_to_line(x: f64, y: f64, s: &Segment) -> f64 {
     let (a, b) = ends(s);
-    let d2 = Point::from_mm(x, y)
-        .distance_to_segment_squared(Point::from_mm(a[0], a[1]), Point::from_mm(b[0], b[1]));
-    d2.sqrt() / SCALE
+    let d = [b[0] - a[0], b[1] - a[1]];
+    let len2 = d[0] * d[0] + d[1] * d[1];
+    let t = if len2 > 0.0 {
+        (((x - a[0]) * d[0] + (y - a[1]) * d[1]) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let (ex, ey) = (x - a[0] - t * d[0], y - a[1] - t * d[1]);
+    // Not `hypot`: this runs for every raster cell, and the lengths are tame.
+    (ex * ex + ey * ey).sqrt()
 }
 
 /// The part of a line within `r` of `(x, y)` in XY, as parameters along it.
@@ -404,26 +411,77 @@ fn floating(layers: &[&Layer], index: &[LineIndex]) -> f64 {
         .sum()
 }
 
-/// Cells of the [`CELL`] raster covered by lines (within half their width).
-fn covered<'a>(lines: impl Iterator<Item = &'a Segment>) -> rustc_hash::FxHashSet<(i32, i32)> {
-    let mut cells = rustc_hash::FxHashSet::default();
-    for s in lines {
-        let r = f64::from(s.width) / 2.0;
-        let reach = (r / CELL).ceil() as i32;
-        for (p, _) in samples(s) {
-            let (gx, gy) = ((p[0] / CELL).floor() as i32, (p[1] / CELL).floor() as i32);
-            for dx in -reach..=reach {
-                for dy in -reach..=reach {
-                    let c = (gx + dx, gy + dy);
-                    let centre = [(f64::from(c.0) + 0.5) * CELL, (f64::from(c.1) + 0.5) * CELL];
-                    if distance_to_line(centre[0], centre[1], s) <= r {
-                        cells.insert(c);
+/// Cells of the [`CELL`] raster over a box, marked where lines cover them (within
+/// half their width).
+struct Raster {
+    x0: i32,
+    y0: i32,
+    w: usize,
+    h: usize,
+    cells: Vec<bool>,
+}
+
+impl Raster {
+    /// A raster over the cells `lines` cover.
+    fn around<'a>(lines: impl Iterator<Item = &'a Segment>) -> Option<Raster> {
+        let (mut lo, mut hi) = ([i32::MAX; 2], [i32::MIN; 2]);
+        for s in lines {
+            let r = f64::from(s.width) / 2.0;
+            let (a, b) = ends(s);
+            for k in 0..2 {
+                lo[k] = lo[k].min(((a[k].min(b[k]) - r) / CELL).floor() as i32);
+                hi[k] = hi[k].max(((a[k].max(b[k]) + r) / CELL).floor() as i32);
+            }
+        }
+        (lo[0] <= hi[0]).then(|| {
+            let (w, h) = ((hi[0] - lo[0] + 1) as usize, (hi[1] - lo[1] + 1) as usize);
+            Raster {
+                x0: lo[0],
+                y0: lo[1],
+                w,
+                h,
+                cells: vec![false; w * h],
+            }
+        })
+    }
+
+    /// Mark the cells (within the raster) whose centres lie within half a line's width
+    /// of its centre line.
+    fn paint<'a>(&mut self, lines: impl Iterator<Item = &'a Segment>) {
+        for s in lines {
+            let r = f64::from(s.width) / 2.0;
+            let (a, b) = ends(s);
+            let gx0 = (((a[0].min(b[0]) - r) / CELL).floor() as i32).max(self.x0);
+            let gx1 =
+                (((a[0].max(b[0]) + r) / CELL).floor() as i32).min(self.x0 + self.w as i32 - 1);
+            let gy0 = (((a[1].min(b[1]) - r) / CELL).floor() as i32).max(self.y0);
+            let gy1 =
+                (((a[1].max(b[1]) + r) / CELL).floor() as i32).min(self.y0 + self.h as i32 - 1);
+            for gy in gy0..=gy1 {
+                let row = (gy - self.y0) as usize * self.w;
+                for gx in gx0..=gx1 {
+                    let (x, y) = centre((gx, gy));
+                    if distance_to_line(x, y, s) <= r {
+                        self.cells[row + (gx - self.x0) as usize] = true;
                     }
                 }
             }
         }
     }
-    cells
+
+    /// The marked cells.
+    fn marked(&self) -> impl Iterator<Item = (i32, i32)> + '_ {
+        self.cells
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m)
+            .map(|(i, _)| (self.x0 + (i % self.w) as i32, self.y0 + (i / self.w) as i32))
+    }
+}
+
+/// The centre of a [`CELL`] raster's cell, mm.
+fn centre(c: (i32, i32)) -> (f64, f64) {
+    ((f64::from(c.0) + 0.5) * CELL, (f64::from(c.1) + 0.5) * CELL)
 }
 
 /// The median layer height, mm (0 without layers).
@@ -463,7 +521,7 @@ impl LineIndex<'_> {
 /// Area of the support's top surface the model rests on: cells of the support raster
 /// not covered by support in the next layer, whose first extrusion above is the
 /// model's, at most `gap` plus [`CONTACT_LAYERS`] layers higher.
-fn contact(layers: &[&Layer], index: &[LineIndex], gap: f64) -> f64 {
+fn contact<'a>(layers: &[&'a Layer], index: &[LineIndex], gap: f64) -> f64 {
     let reach = gap + CONTACT_LAYERS * median_height(layers) + 1e-4;
     (0..layers.len())
         .into_par_iter()
@@ -479,13 +537,24 @@ fn contact(layers: &[&Layer], index: &[LineIndex], gap: f64) -> f64 {
             if above == 0 {
                 return 0.0;
             }
-            let mut top = covered(l.segments.iter().filter(|s| is_support(s)));
-            let next = covered(layers[li + 1].segments.iter().filter(|s| is_support(s)));
-            top.retain(|c| !next.contains(c));
+            let support = |l: &'a Layer| l.segments.iter().filter(|s| is_support(s));
+            let Some(mut top) = Raster::around(support(l)) else {
+                return 0.0;
+            };
+            top.paint(support(l));
+            // What the next layer's support covers is not the top.
+            let mut next = Raster {
+                cells: vec![false; top.cells.len()],
+                ..top
+            };
+            next.paint(support(layers[li + 1]));
+            for (t, n) in top.cells.iter_mut().zip(&next.cells) {
+                *t &= !n;
+            }
             let touched = top
-                .iter()
-                .filter(|c| {
-                    let (x, y) = ((f64::from(c.0) + 0.5) * CELL, (f64::from(c.1) + 0.5) * CELL);
+                .marked()
+                .filter(|&c| {
+                    let (x, y) = centre(c);
                     index[li + 1..=li + above]
                         .iter()
                         .map(|u| u.over(x, y))
