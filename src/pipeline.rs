@@ -44,6 +44,9 @@ pub enum PipelineError {
     /// The prime tower does not fit.
     #[error(transparent)]
     Tower(#[from] plan::tower::TowerError),
+    /// No prime line fits beside the models.
+    #[error(transparent)]
+    Prime(#[from] plan::prime::PrimeError),
     /// The polygon engine failed: the layers would miss parts.
     #[error(
         "the polygon engine failed on {0} operation(s) (a coordinate beyond its range?); \
@@ -207,7 +210,7 @@ pub fn slice(
     progress(Stage::Slice, 0, objects.len());
     let mut stack = LayerStack::new(objects, &specs, settings, options, walls.as_ref());
     let n = stack.len();
-    let params = PlanParams::from_settings(settings);
+    let mut params = PlanParams::from_settings(settings);
     let support_on = p.support_material != SupportStyle::None;
     // Support works down from every overhang, and the tool changes and the prime
     // tower of a multi-tool print depend on every layer: those need the whole stack.
@@ -278,10 +281,23 @@ pub fn slice(
         Some(t) => plan::tower::place_tower(&outlines, &changes, t)?,
         None => None,
     };
+    // Prime lines keep off the first layer: the start G-code's is mirrored to the
+    // other side of the bed when it would cross it, the tools' own are laid where
+    // there is room.
+    let mut keepout = plan::prime::Keepout::new(&outlines[0], &adhesion, tower.as_ref());
     drop(outlines);
 
     let names: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
     let mut job = gcode_job(settings, names)?;
+    let bed_area = bed(settings);
+    let moved_start = plan::prime::clear_start(&job.start_gcode, &bed_area, &mut keepout)?;
+    if let Some(m) = &moved_start {
+        job.start_gcode.clone_from(&m.gcode);
+    }
+    // The tools' lines are laid only when there is no tower to prime on.
+    if let (Some(lines), None) = (&params.prime, &tower) {
+        params.prime = Some(lines.placed(&bed_area, tools, &keepout)?);
+    }
     if job.flavor == gcode::Flavor::Klipper {
         job.object_outlines = objects.iter().map(footprint).collect();
     }
@@ -362,6 +378,7 @@ pub fn slice(
             .iter()
             .map(|w| format!("{} ({})", w.message, w.hint)),
     );
+    warnings.extend(moved_start.map(|m| m.note));
     let prime_tower = tower.map(|t| TowerReport {
         x: t.min[0],
         y: t.min[1],

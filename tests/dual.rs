@@ -996,3 +996,129 @@ fn own_hotends_prime_little_where_a_shared_nozzle_purges() {
     assert!(own < 12.0, "{own} mm³ a change with a hotend per tool");
     assert!(shared > 35.0, "{shared} mm³ a change through one nozzle");
 }
+
+/// How far a prime line's centre line must keep from every first-layer bead of the
+/// models, their skirt and brim, mm (lamina keeps its bead 2 mm clear of them).
+const PRIME_CLEAR: f64 = 2.0;
+
+/// A bead's centre line, from one end to the other, mm.
+type Line = [[f64; 2]; 2];
+
+/// The first layer of a file split in two: the prime lines (the start G-code's
+/// extrusions, before any `;TYPE:`, and lamina's own lines for the tools after the
+/// first, skirt-typed) and everything else laid at the first layer's height.
+fn first_layer_primes(text: &str) -> (Vec<Line>, Vec<Line>) {
+    let (mut primes, mut rest) = (Vec::new(), Vec::new());
+    let mut tool = 0usize;
+    let mut first_z: Option<f64> = None;
+    common::travel::walk(text, |step| match step {
+        Step::Tool(t) => tool = t,
+        Step::Move {
+            role,
+            z,
+            from,
+            to,
+            de,
+        } => {
+            if de <= 1e-9 || from == to {
+                return;
+            }
+            let seg = [[from.0, from.1], [to.0, to.1]];
+            if role.is_empty() || (tool != 0 && role == "Skirt/Brim") {
+                primes.push(seg);
+            } else if *first_z.get_or_insert(z) >= z - 1e-6 {
+                rest.push(seg);
+            }
+        }
+        Step::Retract | Step::Unretract => {}
+    });
+    (primes, rest)
+}
+
+/// The least distance from the prime lines' centre lines (sampled every 0.2 mm) to
+/// any of `beads`.
+fn prime_distance(primes: &[Line], beads: &[Line]) -> f64 {
+    let mut least = f64::INFINITY;
+    for [a, b] in primes {
+        let n = ((b[0] - a[0]).hypot(b[1] - a[1]) / 0.2).ceil().max(1.0) as usize;
+        for i in 0..=n {
+            let t = i as f64 / n as f64;
+            let p = [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
+            for s in beads {
+                least = least.min(dist_to_seg(p, s));
+            }
+        }
+    }
+    least
+}
+
+/// A model at the bed's front edge: the start G-code's prime line (along the front)
+/// and the second tool's prime line move off it. The control: where the profile and
+/// lamina put them for a model in the middle, they cross it.
+#[test]
+fn prime_lines_keep_off_a_model_at_the_front_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plate at the front left and a small cube at the back right, one assembly: the
+    // plate's first layer comes within 10 mm of the bed's front edge.
+    let plate = stl(
+        dir.path(),
+        "plate",
+        &shapes::cuboid([0.0; 3], [100.0, 60.0, 1.0]),
+    );
+    let cube = stl(
+        dir.path(),
+        "cube",
+        &shapes::cuboid([180.0, 130.0, 0.0], [186.0, 136.0, 3.0]),
+    );
+    let small = stl(
+        dir.path(),
+        "small",
+        &shapes::cuboid([0.0; 3], [10.0, 10.0, 3.0]),
+    );
+    let args = [
+        "--material",
+        "pla",
+        "--material",
+        "pla",
+        "--set",
+        "prime_tower=false",
+    ];
+    let out = dir.path().join("edge.gcode");
+    let plate_at = format!("{}@0", plate.display());
+    let cube_at = format!("{}@1", cube.display());
+    let json = slice(&[Path::new(&plate_at), Path::new(&cube_at)], &args, &out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let (primes, first) = first_layer_primes(&text);
+    // Both tools primed: the start G-code's line and T1's own.
+    let length: f64 = primes
+        .iter()
+        .map(|[a, b]| (b[0] - a[0]).hypot(b[1] - a[1]))
+        .sum();
+    assert!(length >= 2.0 * PRIME_MIN_MM, "{length} mm of prime lines");
+    let clear = prime_distance(&primes, &first);
+    println!(
+        "prime lines {length:.0} mm, {clear:.2} mm from the first layer; {}",
+        json["warnings"]
+    );
+    assert!(
+        clear >= PRIME_CLEAR,
+        "prime lines {clear:.2} mm from the first layer"
+    );
+    assert!(
+        json["warnings"].to_string().contains("prime line"),
+        "{}",
+        json["warnings"]
+    );
+
+    // Where they go beside a small model in the middle, they would cross the plate.
+    let centred = dir.path().join("centred.gcode");
+    let small_at = format!("{}@1", small.display());
+    slice(&[Path::new(&small_at)], &args, &centred);
+    let (usual, _) = first_layer_primes(&std::fs::read_to_string(&centred).unwrap());
+    let crossing = prime_distance(&usual, &first);
+    println!("the usual prime lines: {crossing:.2} mm from the first layer");
+    assert!(
+        crossing < LINE_WIDTH,
+        "the usual prime lines lie {crossing:.2} mm from the plate"
+    );
+}
