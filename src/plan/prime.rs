@@ -216,7 +216,7 @@ impl Keepout {
 pub enum PrimeError {
     /// The start G-code's prime line crosses the first layer, mirrored or not.
     #[error(
-        "the start G-code's prime line ({from} to {to}) crosses the models' first layer, brim or skirt, and mirrored across the bed it would not keep {PRIME_CLEARANCE} mm clear: place the models away from the bed's edges (fewer or smaller models), or move the prime line in the printer's start_gcode"
+        "the start G-code's prime line ({from} to {to}) crosses the models' first layer, brim or skirt, and moved to any edge of the bed it would not keep {PRIME_CLEARANCE} mm clear: place the models away from the bed's edges (fewer or smaller models), or move the prime line in the printer's start_gcode"
     )]
     StartGcode {
         /// Where the line starts, as `X.. Y..`.
@@ -250,66 +250,120 @@ fn extrusions(gcode: &str) -> Vec<([f64; 2], [f64; 2], f64)> {
         .collect()
 }
 
-/// `gcode` with its X and Y moves mirrored across the bed's middle (`mirror_x`: X runs
-/// from the right edge instead of the left; `mirror_y`: Y from the back); `None` when
-/// it moves in a way a mirror cannot follow (arcs, a set position).
-fn mirrored(gcode: &str, bed: &Bed, mirror_x: bool, mirror_y: bool) -> Option<String> {
-    let sum = [bed.min[0] + bed.max[0], bed.min[1] + bed.max[1]];
-    let mut relative = false;
-    let mut out = String::with_capacity(gcode.len());
-    for line in gcode.lines() {
-        let (code, comment) = match line.find(';') {
-            Some(i) => (&line[..i], &line[i..]),
-            None => (line, ""),
-        };
-        let words: Vec<&str> = code.split_whitespace().collect();
-        let command = words.first().map(|w| w.to_ascii_uppercase());
-        match command.as_deref() {
-            Some("G90") => relative = false,
-            Some("G91") => relative = true,
-            Some("G2" | "G3" | "G02" | "G03") => return None,
-            Some("G92")
-                if words[1..]
-                    .iter()
-                    .any(|w| w.starts_with(['X', 'Y', 'x', 'y'])) =>
-            {
-                return None;
-            }
-            _ => {}
+/// How the start G-code's moves are carried elsewhere on the bed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Carry {
+    /// X and Y exchanged (measured from the bed's front-left corner): a line along the
+    /// front edge runs along the left edge instead.
+    swap: bool,
+    /// Then X mirrored across the bed's middle (from the right edge instead).
+    mirror_x: bool,
+    /// Then Y mirrored (from the back edge).
+    mirror_y: bool,
+}
+
+impl Carry {
+    /// The ways tried, nearest to the profile's first: the opposite edge, the
+    /// opposite corner, then along the sides.
+    const ALL: [Carry; 7] = [
+        Carry::new(false, true, false),
+        Carry::new(false, false, true),
+        Carry::new(false, true, true),
+        Carry::new(true, false, false),
+        Carry::new(true, true, false),
+        Carry::new(true, false, true),
+        Carry::new(true, true, true),
+    ];
+
+    const fn new(swap: bool, mirror_x: bool, mirror_y: bool) -> Carry {
+        Carry {
+            swap,
+            mirror_x,
+            mirror_y,
         }
-        if !matches!(command.as_deref(), Some("G0" | "G1" | "G00" | "G01")) {
-            out.push_str(line);
-            out.push('\n');
-            continue;
+    }
+
+    /// In words, for the report.
+    fn describe(self) -> &'static str {
+        match (self.swap, self.mirror_x, self.mirror_y) {
+            (false, true, false) => "mirrored to the other side in X",
+            (false, false, true) => "mirrored to the other side in Y",
+            (false, _, _) => "mirrored to the opposite corner",
+            (true, false, false) => "turned to run along the other axis",
+            _ => "turned to run along the other axis and mirrored",
         }
-        let mut rewritten: Vec<String> = Vec::with_capacity(words.len());
-        for w in &words {
-            let axis = w.chars().next().map(|c| c.to_ascii_uppercase());
-            let flip = match axis {
-                Some('X') if mirror_x => Some(0),
-                Some('Y') if mirror_y => Some(1),
-                _ => None,
+    }
+
+    /// `gcode` with its X and Y moves carried this way; `None` when it moves in a way
+    /// that cannot be followed (arcs, a set position).
+    fn apply(self, gcode: &str, bed: &Bed) -> Option<String> {
+        let sum = [bed.min[0] + bed.max[0], bed.min[1] + bed.max[1]];
+        let mut relative = false;
+        let mut out = String::with_capacity(gcode.len());
+        for line in gcode.lines() {
+            let (code, comment) = match line.find(';') {
+                Some(i) => (&line[..i], &line[i..]),
+                None => (line, ""),
             };
-            match (flip, w[1..].parse::<f64>()) {
-                (Some(i), Ok(v)) => {
-                    let m = if relative { -v } else { sum[i] - v };
-                    rewritten.push(format!("{}{}", &w[..1], trim(m)));
+            let words: Vec<&str> = code.split_whitespace().collect();
+            let command = words.first().map(|w| w.to_ascii_uppercase());
+            match command.as_deref() {
+                Some("G90") => relative = false,
+                Some("G91") => relative = true,
+                Some("G2" | "G3" | "G02" | "G03") => return None,
+                Some("G92")
+                    if words[1..]
+                        .iter()
+                        .any(|w| w.starts_with(['X', 'Y', 'x', 'y'])) =>
+                {
+                    return None;
                 }
-                (Some(_), Err(_)) => return None,
-                _ => rewritten.push((*w).to_string()),
+                _ => {}
             }
+            if !matches!(command.as_deref(), Some("G0" | "G1" | "G00" | "G01")) {
+                out.push_str(line);
+                out.push('\n');
+                continue;
+            }
+            let mut rewritten: Vec<String> = Vec::with_capacity(words.len());
+            for w in &words {
+                let from = match w.chars().next().map(|c| c.to_ascii_uppercase()) {
+                    Some('X') => 0,
+                    Some('Y') => 1,
+                    _ => {
+                        rewritten.push((*w).to_string());
+                        continue;
+                    }
+                };
+                let v: f64 = w[1..].parse().ok()?;
+                let (to, mut v) = if self.swap {
+                    let to = 1 - from;
+                    let v = if relative {
+                        v
+                    } else {
+                        bed.min[to] + v - bed.min[from]
+                    };
+                    (to, v)
+                } else {
+                    (from, v)
+                };
+                if [self.mirror_x, self.mirror_y][to] {
+                    v = if relative { -v } else { sum[to] - v };
+                }
+                rewritten.push(format!("{}{}", ["X", "Y"][to], trim(v)));
+            }
+            out.push_str(&rewritten.join(" "));
+            if !comment.is_empty() {
+                out.push(' ');
+                out.push_str(comment);
+            }
+            out.push('\n');
         }
-        out.push_str(&rewritten.join(" "));
-        if !comment.is_empty() {
-            out.push(' ');
-            out.push_str(comment);
+        if !gcode.ends_with('\n') {
+            out.pop();
         }
-        out.push('\n');
+        Some(out)
     }
-    if !gcode.ends_with('\n') {
-        out.pop();
-    }
-    Some(out)
 }
 
 /// A coordinate written back into G-code: three decimals, no trailing zeros.
@@ -329,7 +383,9 @@ pub struct MovedStart {
 }
 
 /// The start G-code with its prime line clear of `keep`: as written when it is clear,
-/// else mirrored across the bed (to the opposite edge: X, then Y, then both). The
+/// else mirrored across the bed (to the opposite edge: X, then Y, then both), else
+/// turned to run along the other axis (and mirrored), whichever first keeps clear and
+/// on the bed. The
 /// extrusions it lays (moved or not) are added to `keep`, so the tools' own prime lines
 /// stay off them.
 pub fn clear_start(
@@ -345,21 +401,22 @@ pub fn clear_start(
         keep.lines.extend(lines);
         return Ok(None);
     }
-    for (mx, my, how) in [
-        (true, false, "to the opposite side in X"),
-        (false, true, "to the opposite side in Y"),
-        (true, true, "to the opposite corner"),
-    ] {
-        let Some(moved) = mirrored(gcode, bed, mx, my) else {
+    let on_bed = |p: [f64; 2]| {
+        (bed.min[0] - 1e-6..=bed.max[0] + 1e-6).contains(&p[0])
+            && (bed.min[1] - 1e-6..=bed.max[1] + 1e-6).contains(&p[1])
+    };
+    for carry in Carry::ALL {
+        let Some(moved) = carry.apply(gcode, bed) else {
             break;
         };
         let lines = extrusions(&moved);
-        if clear(&lines) {
+        if lines.iter().all(|(a, b, _)| on_bed(*a) && on_bed(*b)) && clear(&lines) {
             keep.lines.extend(lines);
             return Ok(Some(MovedStart {
                 gcode: moved,
                 note: format!(
-                    "the start G-code's prime line crossed the models' first layer, brim or skirt; it was mirrored {how} of the bed"
+                    "the start G-code's prime line crossed the models' first layer, brim or skirt; it was {} on the bed",
+                    carry.describe()
                 ),
             }));
         }
@@ -402,16 +459,24 @@ mod tests {
     fn a_start_gcode_is_mirrored_move_by_move() {
         let g = "G28 X0 Y0\nG1 X5 Y5 F6000 ; start\nG91\nG1 X10 E1\nG90\nG1 X120 E12";
         assert_eq!(
-            mirrored(g, &BED, false, true).unwrap(),
+            Carry::new(false, false, true).apply(g, &BED).unwrap(),
             "G28 X0 Y0\nG1 X5 Y145 F6000 ; start\nG91\nG1 X10 E1\nG90\nG1 X120 E12"
         );
         assert_eq!(
-            mirrored(g, &BED, true, false).unwrap(),
+            Carry::new(false, true, false).apply(g, &BED).unwrap(),
             "G28 X0 Y0\nG1 X225 Y5 F6000 ; start\nG91\nG1 X-10 E1\nG90\nG1 X110 E12"
         );
         // Arcs and a set position are not followed.
-        assert_eq!(mirrored("G2 X5 Y5 I1 J0", &BED, true, false), None);
-        assert_eq!(mirrored("G92 X0", &BED, true, false), None);
+        let x = Carry::new(false, true, false);
+        assert_eq!(x.apply("G2 X5 Y5 I1 J0", &BED), None);
+        assert_eq!(x.apply("G92 X0", &BED), None);
+        // Turned: the line along the front runs along the left edge.
+        assert_eq!(
+            Carry::new(true, false, false)
+                .apply("G1 X5 Y5\nG91\nG1 X10 E1", &BED)
+                .unwrap(),
+            "G1 Y5 X5\nG91\nG1 Y10 E1"
+        );
     }
 
     #[test]
@@ -426,8 +491,12 @@ mod tests {
         assert!(moved.gcode.contains("Y145"), "{}", moved.gcode);
         // The moved line is kept out too.
         assert!(front.crosses([50.0, 145.0], [60.0, 145.0], 0.45));
-        // Front and back: no room.
-        let mut across = boxed([10.0, 4.0], [200.0, 146.0]);
+        // Front and back: along a side.
+        let mut deep = boxed([10.0, 4.0], [200.0, 146.0]);
+        let turned = clear_start(g, &BED, &mut deep).unwrap().unwrap();
+        assert!(turned.gcode.contains("G1 Y120 E12"), "{}", turned.gcode);
+        // Everywhere: no room.
+        let mut across = boxed([4.0, 4.0], [226.0, 146.0]);
         assert!(matches!(
             clear_start(g, &BED, &mut across),
             Err(PrimeError::StartGcode { .. })
