@@ -229,21 +229,33 @@ fn unretracted_travel(text: &str) -> Vec<Hop> {
 /// Retractions between two extrusions of one layer (not those of the move up to the
 /// next layer).
 fn retractions_within_layers(text: &str) -> usize {
+    retractions_between(text, |_, _| true)
+}
+
+/// Retractions between two extrusions of one layer whose roles (the `;TYPE:` before
+/// and after) pass `roles`.
+fn retractions_between(text: &str, roles: impl Fn(&str, &str) -> bool) -> usize {
     use common::travel::{Step, walk};
-    let (mut last_z, mut pending, mut count) = (None, false, 0);
+    let (mut last, mut pending, mut count) = (None, false, 0);
     walk(text, |step| match step {
         Step::Retract => pending = true,
         Step::Move {
-            z, from, to, de, ..
+            role,
+            z,
+            from,
+            to,
+            de,
         } => {
             if de < -1e-9 {
                 pending = true;
             } else if de > 1e-9 && from != to {
-                if pending && last_z == Some(z) {
-                    count += 1;
+                if let (true, Some((z0, r0))) = (pending, last) {
+                    if z0 == z && roles(r0, role) {
+                        count += 1;
+                    }
                 }
                 pending = false;
-                last_z = Some(z);
+                last = Some((z, role));
             }
         }
         _ => {}
@@ -352,4 +364,68 @@ fn travel_through_a_narrow_neck_stays_inside_without_retracting() {
     assert_eq!(retractions_within_layers(gcode), 0);
     let retracted = "M83\nG1 Z0.2\nG1 X5 Y5\nG1 X9.5 Y5 E0.2\nG1 E-1\nG1 X18 Y5\nG1 E1\nG1 X20 Y5 E0.1\nG1 E-1\nG1 Z0.4\nG1 X5 Y5\nG1 E1\nG1 X9 Y5 E0.1\n";
     assert_eq!(retractions_within_layers(retracted), 1);
+}
+
+/// A square tube (20 mm, walls 1.2 mm, 10 mm tall) under a 32 mm plate: the plate
+/// overhangs inside the tube and round it, so tree branches stand on both sides of the
+/// tube's wall.
+fn capped_tube() -> Mesh {
+    shapes::merge(&[
+        shapes::cuboid([0.0, 0.0, 0.0], [20.0, 1.2, 10.0]),
+        shapes::cuboid([0.0, 18.8, 0.0], [20.0, 20.0, 10.0]),
+        shapes::cuboid([0.0, 1.2, 0.0], [1.2, 18.8, 10.0]),
+        shapes::cuboid([18.8, 1.2, 0.0], [20.0, 18.8, 10.0]),
+        shapes::cuboid([-6.0, -6.0, 10.0], [26.0, 26.0, 12.0]),
+    ])
+}
+
+/// At most this many retractions between two support extrusions per layer with
+/// support on [`capped_tube`]: one to cross the wall from the branches inside the tube
+/// to those round it.
+const TUBE_SUPPORT_RETRACTIONS_PER_LAYER: f64 = 1.5;
+
+/// Branches inside a tube and round it are printed side by side, not in turn: the
+/// nozzle crosses the wall (and retracts) once a layer, not at every other branch.
+#[test]
+fn support_inside_and_round_a_wall_is_printed_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = stl(dir.path(), "tube", &capped_tube());
+    let out = model.with_extension("gcode");
+    let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
+        .arg("slice")
+        .arg(&model)
+        .arg("-o")
+        .arg(&out)
+        .args(["--support", "tree"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let support = |r: &str| r.starts_with("Support");
+    let crossings = retractions_between(&text, |a, b| support(a) && support(b));
+    let mut layers = std::collections::BTreeSet::new();
+    common::travel::walk(&text, |step| {
+        if let common::travel::Step::Move {
+            role,
+            z,
+            de,
+            from,
+            to,
+        } = step
+        {
+            if support(role) && de > 1e-9 && from != to {
+                layers.insert((z * 1000.0).round() as i64);
+            }
+        }
+    });
+    let per_layer = crossings as f64 / layers.len().max(1) as f64;
+    println!(
+        "capped tube: {crossings} retractions between support extrusions on {} layers with support ({per_layer:.2} a layer)",
+        layers.len()
+    );
+    assert!(layers.len() > 20, "support on {} layers", layers.len());
+    assert!(
+        per_layer <= TUBE_SUPPORT_RETRACTIONS_PER_LAYER,
+        "{per_layer:.2} retractions between support extrusions a layer"
+    );
 }

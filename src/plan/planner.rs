@@ -202,6 +202,12 @@ pub struct LayerCombs {
     /// by [`SUPPORT_TRAVEL_CLEARANCE`]. Travel between support pieces that stays in it
     /// (straight, or round the model) needs no retraction.
     pub air: Option<CombRegion>,
+    /// The part of the free space round the model (the box of [`LayerCombs::air`]
+    /// less the islands, one part outside them and one inside each hole of theirs)
+    /// each support piece stands in, by `support_areas` index: going from one part to
+    /// another crosses the model, so the planner prints one part's pieces before the
+    /// next's.
+    pub support_side: Vec<Option<usize>>,
 }
 
 /// The regions travel inside one island may take without retracting, tried in order
@@ -263,16 +269,20 @@ pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerC
                     CombRegion::new(area, inset)
                 })
                 .collect();
-            let air = if l.support.is_empty() || l.islands.is_empty() {
-                None
+            let (air, support_side) = if l.support.is_empty() || l.islands.is_empty() {
+                (None, vec![None; l.support_areas.len()])
             } else {
-                air_around_model(l)
+                match air_around_model(l) {
+                    Some((air, parts)) => (Some(air), sides(&l.support_areas, &parts)),
+                    None => (None, vec![None; l.support_areas.len()]),
+                }
             };
             LayerCombs {
                 islands,
                 support,
                 support_piece,
                 air,
+                support_side,
             }
         })
         .collect()
@@ -282,8 +292,8 @@ pub fn prepare_combs(layers: &[LayerRegions], params: &PlanParams) -> Vec<LayerC
 /// [`LayerCombs::air`]). Its rings are the box and the islands grown by the
 /// clearance, so [`CombRegion::route`] goes round an island the way it goes round a
 /// hole, and support ends just beside the model (soluble support keeps only 0.15 mm
-/// off it) hop out onto it.
-fn air_around_model(l: &LayerRegions) -> Option<CombRegion> {
+/// off it) hop out onto it. Also returns the free space's parts before the clearance.
+fn air_around_model(l: &LayerRegions) -> Option<(CombRegion, Vec<geom::ExPolygon>)> {
     let mut all: Option<geom::BBox> = None;
     let boxes = l
         .islands
@@ -301,7 +311,21 @@ fn air_around_model(l: &LayerRegions) -> Option<CombRegion> {
     let frame = geom::ExPolygon::new(geom::Polygon::rectangle(b.min.x, b.min.y, b.max.x, b.max.y));
     let outlines: Vec<geom::ExPolygon> = l.islands.iter().map(|i| i.boundary.clone()).collect();
     let air = geom::difference(std::slice::from_ref(&frame), &outlines);
-    CombRegion::of_areas(&air, SUPPORT_TRAVEL_CLEARANCE)
+    let region = CombRegion::of_areas(&air, SUPPORT_TRAVEL_CLEARANCE)?;
+    Some((region, air))
+}
+
+/// The part of `parts` each of `pieces` starts in (by its outline's first point).
+fn sides(pieces: &[geom::ExPolygon], parts: &[geom::ExPolygon]) -> Vec<Option<usize>> {
+    let boxes: Vec<Option<geom::BBox>> = parts.iter().map(geom::ExPolygon::bbox).collect();
+    let index = BoxIndex::new(&boxes);
+    pieces
+        .iter()
+        .map(|piece| {
+            let p = *piece.contour.points.first()?;
+            index.candidates(p).find(|&k| parts[k].contains(p))
+        })
+        .collect()
 }
 
 /// The support piece (index in `layer.support_areas`) each support path starts in.
@@ -764,19 +788,29 @@ impl Planner<'_> {
         if !members.is_empty() {
             let outlines: Vec<&geom::ExPolygon> =
                 members.iter().map(|&g| &layer.support_areas[g]).collect();
-            // Nearest piece first, then mended by 2-opt between the points each piece
-            // is entered at.
-            let from = self.pos.unwrap_or_default();
-            let mut picker = NearestIslands::new(&outlines);
+            // The pieces of one part of the free space (outside the model, or inside
+            // one of its holes) before the next part's, parts in the order the
+            // nozzle comes to them; in each, nearest piece first, then mended by
+            // 2-opt between the points each piece is entered at.
+            let side = |k: usize| combs.support_side.get(members[k]).copied().flatten();
+            let mut left: Vec<usize> = (0..members.len()).collect();
             let mut seq = Vec::with_capacity(members.len());
-            let mut entries = vec![Point::default(); members.len()];
-            let mut at = from;
-            while let Some((k, entry)) = picker.next(at) {
-                seq.push(k);
-                entries[k] = entry;
-                at = entry;
+            let mut at = self.pos.unwrap_or_default();
+            while !left.is_empty() {
+                let rings: Vec<&geom::ExPolygon> = left.iter().map(|&k| outlines[k]).collect();
+                let mut picker = NearestIslands::new(&rings);
+                let Some((first, _)) = picker.next(at) else {
+                    break;
+                };
+                let part = side(left[first]);
+                let (here, rest): (Vec<usize>, Vec<usize>) =
+                    left.into_iter().partition(|&k| side(k) == part);
+                let rings: Vec<&geom::ExPolygon> = here.iter().map(|&k| outlines[k]).collect();
+                let (tour, end) = tour(&rings, at);
+                seq.extend(tour.into_iter().map(|j| here[j]));
+                at = end;
+                left = rest;
             }
-            two_opt(&entries, &mut seq, from);
             for k in seq {
                 let g = members[k];
                 let place = Place {
@@ -1037,6 +1071,24 @@ impl Planner<'_> {
             }),
         }
     }
+}
+
+/// Visit order of the islands `outlines` from `from`: nearest first, each entered at
+/// its outline sample nearest to the previous entry, then mended by 2-opt between
+/// those entries. Returns the order and the last entry.
+fn tour(outlines: &[&geom::ExPolygon], from: Point) -> (Vec<usize>, Point) {
+    let mut picker = NearestIslands::new(outlines);
+    let mut seq = Vec::with_capacity(outlines.len());
+    let mut entries = vec![Point::default(); outlines.len()];
+    let mut at = from;
+    while let Some((k, entry)) = picker.next(at) {
+        seq.push(k);
+        entries[k] = entry;
+        at = entry;
+    }
+    two_opt(&entries, &mut seq, from);
+    let end = seq.last().map_or(from, |&k| entries[k]);
+    (seq, end)
 }
 
 /// The wipe after the extrusion `last`: on along a loop from its start, or back along
