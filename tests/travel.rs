@@ -25,6 +25,11 @@ fn sliced(model: &Path, style: &str) -> Motion {
 
 /// Slice `model` with `args` (the output named after `label`) and read the moves back.
 fn sliced_with(model: &Path, label: &str, args: &[&str]) -> Motion {
+    motion(&gcode_of(model, label, args))
+}
+
+/// Slice `model` with `args` (the output named after `label`): the G-code.
+fn gcode_of(model: &Path, label: &str, args: &[&str]) -> String {
     let out = model.with_extension(format!("{label}.gcode"));
     let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
         .arg("slice")
@@ -35,7 +40,7 @@ fn sliced_with(model: &Path, label: &str, args: &[&str]) -> Motion {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    motion(&std::fs::read_to_string(out).unwrap())
+    std::fs::read_to_string(out).unwrap()
 }
 
 /// What support adds to a print: travel per millimetre of support extrusion, and
@@ -320,17 +325,7 @@ fn travel_through_a_narrow_neck_stays_inside_without_retracting() {
     for (neck, label) in [(0.8, "neck"), (0.0, "apart")] {
         let (mesh, rects) = dumbbell(neck);
         let model = stl(dir.path(), label, &mesh);
-        let out = model.with_extension("gcode");
-        let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
-            .arg("slice")
-            .arg(&model)
-            .arg("-o")
-            .arg(&out)
-            .args(["--support", "none", "--set", "skirts=0"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let text = std::fs::read_to_string(&out).unwrap();
+        let text = gcode_of(&model, label, &["--support", "none", "--set", "skirts=0"]);
         let m = motion(&text);
         let within = retractions_within_layers(&text);
         let travel = unretracted_travel(&text);
@@ -390,17 +385,7 @@ const TUBE_SUPPORT_RETRACTIONS_PER_LAYER: f64 = 1.5;
 fn support_inside_and_round_a_wall_is_printed_side_by_side() {
     let dir = tempfile::tempdir().unwrap();
     let model = stl(dir.path(), "tube", &capped_tube());
-    let out = model.with_extension("gcode");
-    let o = Command::new(env!("CARGO_BIN_EXE_lamina"))
-        .arg("slice")
-        .arg(&model)
-        .arg("-o")
-        .arg(&out)
-        .args(["--support", "tree"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(&out).unwrap();
+    let text = gcode_of(&model, "tree", &["--support", "tree"]);
     let support = |r: &str| r.starts_with("Support");
     let crossings = retractions_between(&text, |a, b| support(a) && support(b));
     let mut layers = std::collections::BTreeSet::new();
