@@ -12,6 +12,7 @@ use crate::plan::{LayerPlan, Step};
 
 use super::GcodeError;
 use super::config::{GcodeHook, GcodeJob, HookContext, ToolConfig};
+use super::read::{Code, Command, lex};
 
 /// Decimals of X, Y and Z in the G-code (micrometres).
 pub const XYZ_DECIMALS: u32 = 3;
@@ -314,7 +315,7 @@ impl<S: Sink> Generator<'_, S> {
         if !self.passthrough(text)? {
             return Ok(false);
         }
-        if commands(text).any(|c| c.eq_ignore_ascii_case("G90") || c.eq_ignore_ascii_case("G91")) {
+        if commands(text).any(|c| c.is(b'G', 90) || c.is(b'G', 91)) {
             self.sink.event(Event::Custom(if self.job.relative_e {
                 E_RELATIVE_AGAIN
             } else {
@@ -830,14 +831,15 @@ fn render_toolchange(template: &str, from: usize, to: usize, layer: usize, z_um:
 
 /// Whether G-code text contains the command `T<tool>` on a line of its own.
 fn selects_tool(text: &str, tool: usize) -> bool {
-    let want = format!("T{tool}");
-    commands(text).any(|c| c.eq_ignore_ascii_case(&want))
+    u32::try_from(tool).is_ok_and(|t| commands(text).any(|c| c.is(b'T', t)))
 }
 
-/// The command word of each line of G-code text (comments and blank lines left out).
-fn commands(text: &str) -> impl Iterator<Item = &str> {
-    text.lines()
-        .filter_map(|l| l.split(';').next().unwrap_or("").split_whitespace().next())
+/// The commands of G-code text, taken apart by lamina's one G-code lexer.
+fn commands(text: &str) -> impl Iterator<Item = Command> + '_ {
+    text.lines().filter_map(|l| match lex(l.as_bytes()).code {
+        Some(Code::Command(c)) => Some(c),
+        _ => None,
+    })
 }
 
 /// Written after custom G-code that sets the coordinates' mode, in a job with relative E.
