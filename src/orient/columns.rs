@@ -1,0 +1,292 @@
+//! Casting a turned model onto vertical columns: each column's crossings with the
+//! surfaces, the solid stretches they bound, and the support cost read from them alone.
+
+use nalgebra::Vector3;
+
+use super::{Cost, MIN_GAP, Model, Params, score, up_rotation};
+
+/// A surface crossing of a column: bit 0 the lumen (else the outside), bit 1 entering
+/// the surface going up (else leaving), bit 2 an overhang seen from below.
+const LUMEN: u8 = 1;
+const ENTER: u8 = 2;
+const OVERHANG: u8 = 4;
+
+/// The grid of columns an orientation is cast onto.
+pub(super) struct Grid {
+    /// Columns along X and Y.
+    pub(super) n: [usize; 2],
+    /// Height of the turned model, mm.
+    pub(super) height: f64,
+    /// The turned model's XY where the grid's first cell begins, mm.
+    pub(super) origin: [f64; 2],
+    /// The turned model's lowest point, mm: heights are measured from it.
+    pub(super) floor: f64,
+}
+
+/// Cast `model` turned with `up` pointing up onto the columns: `events` gets every
+/// crossing, sorted by column and height above the model's lowest point.
+pub(super) fn columns(
+    model: &Model,
+    up: Vector3<f64>,
+    events: &mut Vec<(u64, u8)>,
+) -> Option<Grid> {
+    let r = up_rotation(up);
+    let turned: Vec<Vec<Vector3<f64>>> = model
+        .surfaces
+        .iter()
+        .map(|(pts, _)| pts.iter().map(|p| r * p).collect())
+        .collect();
+    let (lo, hi) = turned[0].iter().fold(
+        (
+            Vector3::repeat(f64::INFINITY),
+            Vector3::repeat(f64::NEG_INFINITY),
+        ),
+        |(lo, hi), p| (lo.inf(p), hi.sup(p)),
+    );
+    if lo.x > hi.x {
+        return None;
+    }
+    let s = model.cell;
+    // The grid is shifted off round numbers, so that cell centres do not fall on the
+    // edges of meshes contoured on a grid.
+    let origin = [lo.x - 0.371 * s, lo.y - 0.529 * s];
+    let nu = ((hi.x - origin[0]) / s).ceil() as usize + 1;
+    let nv = ((hi.y - origin[1]) / s).ceil() as usize + 1;
+    events.clear();
+    for (k, ((_, faces), pts)) in model.surfaces.iter().zip(&turned).enumerate() {
+        let lumen = k == 1;
+        for f in faces {
+            let [a, b, c] = f.map(|v| pts[v as usize]);
+            cross_columns(a, b, c, lumen, lo.z, model, origin, [nu, nv], events);
+        }
+    }
+    // At one height a surface is left before one is entered: faces merged onto each
+    // other back to back make no solid stretch of no thickness.
+    events.sort_unstable_by_key(|e| (e.0, e.1 & ENTER));
+    Some(Grid {
+        n: [nu, nv],
+        height: hi.z - lo.z,
+        origin,
+        floor: lo.z,
+    })
+}
+
+/// A solid stretch of one column of the turned model.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Run {
+    /// The column.
+    pub(super) cell: usize,
+    /// Where it starts and ends, mm above the model's lowest point.
+    pub(super) from: f64,
+    pub(super) to: f64,
+    /// It starts on an overhang (a surface the support threshold says needs support).
+    pub(super) overhang: bool,
+    /// It starts on the lumen's roof (leaving the lumen upwards).
+    pub(super) lumen_roof: bool,
+    /// The top of the solid stretch below it in the same column, if any.
+    pub(super) below: Option<f64>,
+}
+
+/// Call `visit` with every solid stretch of the columns, column by column and upwards,
+/// from `events` sorted by column and height. Solid is inside the outside surface and
+/// out of the lumen; a stretch that never ends is visited as ending where it starts.
+pub(super) fn runs(events: &[(u64, u8)], mut visit: impl FnMut(Run)) {
+    let mut i = 0;
+    while i < events.len() {
+        let cell = events[i].0 >> 32;
+        let (mut outside, mut lumen) = (0i32, 0i32);
+        let mut open: Option<Run> = None;
+        let mut below: Option<f64> = None;
+        while i < events.len() && events[i].0 >> 32 == cell {
+            let (key, flags) = events[i];
+            i += 1;
+            let h = f64::from(f32::from_bits(key as u32));
+            let step = if flags & ENTER != 0 { 1 } else { -1 };
+            if flags & LUMEN != 0 {
+                lumen += step;
+            } else {
+                outside += step;
+            }
+            let solid = outside > 0 && lumen <= 0;
+            match (open, solid) {
+                (None, true) => {
+                    open = Some(Run {
+                        cell: cell as usize,
+                        from: h,
+                        to: h,
+                        overhang: flags & OVERHANG != 0,
+                        lumen_roof: flags & LUMEN != 0,
+                        below,
+                    });
+                }
+                (Some(mut run), false) => {
+                    run.to = h;
+                    visit(run);
+                    below = Some(h);
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(run) = open {
+            visit(run);
+        }
+    }
+}
+
+/// The cost of `model` printed with `up` pointing up, from the columns alone;
+/// `events` is scratch space.
+pub(super) fn weigh(
+    model: &Model,
+    up: Vector3<f64>,
+    p: &Params,
+    events: &mut Vec<(u64, u8)>,
+) -> Cost {
+    let Some(grid) = columns(model, up, events) else {
+        return Cost::default();
+    };
+    let [nu, nv] = grid.n;
+    let s = model.cell;
+    let area = s * s;
+    let mut cost = Cost {
+        height_mm: grid.height,
+        ..Cost::default()
+    };
+    let interface = p.areas.interface_layers as f64 * p.layer_height;
+    runs(events, |run| {
+        let gap = run.from - run.below.unwrap_or(0.0);
+        if run.overhang && gap > MIN_GAP {
+            let top = gap.min(interface);
+            let material =
+                (top * p.fill.interface_density + (gap - top) * p.fill.base_density) * area;
+            cost.support_mm3 += material;
+            cost.contact_mm2 += area;
+            // Leaving the lumen upwards: the gap below was the lumen.
+            if run.lumen_roof && run.below.is_some() {
+                cost.enclosed_mm3 += material;
+            }
+        }
+    });
+    if model.surfaces.len() == 1 {
+        cost.enclosed_mm3 = enclosed_voids(events, [nu, nv], s, p);
+    }
+    cost.score = score(&cost);
+    cost
+}
+
+/// Support inside a model without a lumen: gaps between two solid intervals of a
+/// column whose middle has the model on all four sides along the grid's rows.
+fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64, p: &Params) -> f64 {
+    // Solid intervals of every column (CSR), and the supported gaps.
+    let cells = n[0] * n[1];
+    let mut start = vec![0u32; cells + 1];
+    let mut intervals: Vec<(f32, f32)> = Vec::new();
+    let mut gaps: Vec<(usize, f32, f32)> = Vec::new();
+    let mut next_cell = 0usize;
+    runs(events, |run| {
+        while next_cell <= run.cell {
+            start[next_cell] = intervals.len() as u32;
+            next_cell += 1;
+        }
+        if let Some(t) = run.below
+            && run.overhang
+            && run.from - t > MIN_GAP
+        {
+            gaps.push((run.cell, t as f32, run.from as f32));
+        }
+        intervals.push((run.from as f32, run.to as f32));
+    });
+    while next_cell <= cells {
+        start[next_cell] = intervals.len() as u32;
+        next_cell += 1;
+    }
+    let solid_at = |cell: usize, z: f32| {
+        intervals[start[cell] as usize..start[cell + 1] as usize]
+            .iter()
+            .any(|&(a, b)| a <= z && z <= b)
+    };
+    let mut volume = 0.0;
+    for (cell, a, b) in gaps {
+        let z = 0.5 * (a + b);
+        let (u, v) = (cell % n[0], cell / n[0]);
+        let hit = |du: isize, dv: isize| {
+            let (mut x, mut y) = (u as isize, v as isize);
+            loop {
+                x += du;
+                y += dv;
+                if x < 0 || y < 0 || x >= n[0] as isize || y >= n[1] as isize {
+                    return false;
+                }
+                if solid_at(y as usize * n[0] + x as usize, z) {
+                    return true;
+                }
+            }
+        };
+        if hit(1, 0) && hit(-1, 0) && hit(0, 1) && hit(0, -1) {
+            let gap = f64::from(b - a);
+            let top = gap.min(p.areas.interface_layers as f64 * p.layer_height);
+            volume += (top * p.fill.interface_density + (gap - top) * p.fill.base_density) * s * s;
+        }
+    }
+    volume
+}
+
+/// Push the crossings of triangle `a b c` with the columns whose centres it covers.
+#[allow(clippy::too_many_arguments)]
+fn cross_columns(
+    a: Vector3<f64>,
+    b: Vector3<f64>,
+    c: Vector3<f64>,
+    lumen: bool,
+    floor: f64,
+    model: &Model,
+    origin: [f64; 2],
+    n: [usize; 2],
+    events: &mut Vec<(u64, u8)>,
+) {
+    let s = model.cell;
+    // Twice the signed projected area: positive when the face looks up.
+    let det = (b.x - a.x) * (c.y - a.y) - (c.x - a.x) * (b.y - a.y);
+    if det.abs() < 1e-12 {
+        return;
+    }
+    let lo_u = a.x.min(b.x).min(c.x);
+    let hi_u = a.x.max(b.x).max(c.x);
+    let lo_v = a.y.min(b.y).min(c.y);
+    let hi_v = a.y.max(b.y).max(c.y);
+    let i0 = ((lo_u - origin[0]) / s - 0.5).ceil().max(0.0) as usize;
+    let i1 = ((hi_u - origin[0]) / s - 0.5).floor();
+    let j0 = ((lo_v - origin[1]) / s - 0.5).ceil().max(0.0) as usize;
+    let j1 = ((hi_v - origin[1]) / s - 0.5).floor();
+    if i1 < 0.0 || j1 < 0.0 {
+        return;
+    }
+    let (i1, j1) = ((i1 as usize).min(n[0] - 1), (j1 as usize).min(n[1] - 1));
+    if i0 > i1 || j0 > j1 {
+        return;
+    }
+    let mut flags = if lumen { LUMEN } else { 0 };
+    if det < 0.0 {
+        // Looking down: going up, the column enters the model (or the lumen).
+        flags |= ENTER;
+    }
+    if model.overhang(a, b, c, lumen) {
+        flags |= OVERHANG;
+    }
+    for j in j0..=j1 {
+        let y = origin[1] + (j as f64 + 0.5) * s;
+        for i in i0..=i1 {
+            let x = origin[0] + (i as f64 + 0.5) * s;
+            // Barycentric coordinates of the column in the projected triangle.
+            let w1 = ((x - a.x) * (c.y - a.y) - (c.x - a.x) * (y - a.y)) / det;
+            let w2 = ((b.x - a.x) * (y - a.y) - (x - a.x) * (b.y - a.y)) / det;
+            let w0 = 1.0 - w1 - w2;
+            if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
+                continue;
+            }
+            let h = (a.z * w0 + b.z * w1 + c.z * w2 - floor).max(0.0) as f32;
+            let cell = (j * n[0] + i) as u64;
+            events.push(((cell << 32) | u64::from(h.to_bits()), flags));
+        }
+    }
+}
