@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
-use lamina::mesh::{Mesh, Object, place};
-use lamina::orient::{Orientation, Params, search};
-use lamina::profile::Settings;
+use lamina::mesh::place;
+use lamina::orient::Orientation;
 
 use super::models::{load_models, transform};
 use super::profile_args::ProfileArgs;
@@ -20,7 +19,9 @@ use super::{Global, out, out_json};
     Support is weighed from the mesh: the material of the lines filling the columns\n\
     under every overhang flatter than the support threshold (down to the model or the\n\
     bed; sparse body, dense interface), the part of it inside the model (lumens, sacs),\n\
-    the overhang area it touches, and the height.\n\
+    the overhang area it touches, and the height. The finalists are then sliced (the\n\
+    profile's support, grid if it has none) and their figures read from the slices,\n\
+    unless their support is too large to slice in a few seconds or --estimate is given.\n\
     Apply the best with `lamina slice --orient auto`, or any row with its --rotate.")]
 pub struct OrientArgs {
     /// Model files (STL, OBJ, 3MF); several are weighed as one assembly.
@@ -37,41 +38,13 @@ pub struct OrientArgs {
     /// Scale: one factor, or X,Y,Z factors (applied before weighing).
     #[arg(long, value_name = "F")]
     scale: Option<String>,
+    /// Take the figures from the search's estimates, without slicing the finalists
+    /// (faster; the support figure is then within about 15% of a slice's).
+    #[arg(long)]
+    estimate: bool,
     /// Print JSON on standard output.
     #[arg(long)]
     json: bool,
-}
-
-/// One mesh of all the objects' meshes (the parts of an assembly keep their places).
-pub fn assembly(objects: &[Object]) -> Mesh {
-    let mut all = Mesh::default();
-    for o in objects {
-        let base = all.vertices.len() as u32;
-        all.vertices.extend_from_slice(&o.mesh.vertices);
-        all.faces
-            .extend(o.mesh.faces.iter().map(|f| f.map(|v| v + base)));
-    }
-    all
-}
-
-/// The search's parameters from the settings.
-pub fn params(settings: &Settings) -> Params {
-    Params {
-        threshold_deg: settings.print.support_threshold,
-        vessel_wall: settings.print.vessel_wall,
-        layer_height: settings.print.layer_height,
-        min_area: settings.print.support_min_area,
-        areas: lamina::support::area_params(settings),
-        fill: lamina::support::support_fill(
-            &settings.print,
-            settings.line_width(
-                lamina::profile::WidthRole::Support,
-                settings.print.support_tool,
-                false,
-            ),
-            settings.print.layer_height,
-        ),
-    }
 }
 
 /// An orientation as `--rotate` takes it.
@@ -97,8 +70,7 @@ pub fn run(args: OrientArgs, global: Global) -> Result<()> {
             place::apply(&mut o.mesh, &t.matrix());
         }
     }
-    let mesh = assembly(&objects);
-    let found = search(&mesh, &params(&settings));
+    let found = lamina::orient::exact::search(&objects, &settings, !args.estimate);
     if args.json {
         return out_json(&found);
     }
@@ -121,10 +93,18 @@ pub fn run(args: OrientArgs, global: Global) -> Result<()> {
     }
     row("file", &found.as_is)?;
     if !global.quiet {
-        eprintln!(
-            "{} orientations weighed; apply the best with `lamina slice --orient auto`",
-            found.evaluated
-        );
+        match &found.estimated {
+            None => eprintln!(
+                "{} orientations weighed; the figures are read from a slice of each row; \
+                 apply the best with `lamina slice --orient auto`",
+                found.evaluated
+            ),
+            Some(why) => eprintln!(
+                "{} orientations weighed; the figures are estimated from the mesh ({why}); \
+                 apply the best with `lamina slice --orient auto`",
+                found.evaluated
+            ),
+        }
     }
     Ok(())
 }

@@ -256,8 +256,7 @@ impl JobArgs {
                 place::apply(&mut o.mesh, &t.matrix());
             }
         }
-        let all = super::orient::assembly(objects);
-        let found = lamina::orient::search(&all, &super::orient::params(settings));
+        let found = lamina::orient::exact::search(objects, settings, true);
         let best = found.best.first().copied().unwrap_or(found.as_is);
         let m = best.rotation().to_homogeneous();
         for o in objects.iter_mut() {

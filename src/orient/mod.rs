@@ -23,8 +23,11 @@
 //! profile's spacing, and the joints between them along the outlines laid by the fill
 //! itself), and ranked and reported by that: the material a slice in that orientation
 //! extrudes for its support.
+//! When the finalists are small enough to slice in a few seconds, [`exact`] slices
+//! each and ranks them by the figures read from the slices.
 
 mod columns;
+pub mod exact;
 mod measure;
 mod search;
 
@@ -36,7 +39,7 @@ use crate::mesh::Mesh;
 use crate::mesh::topology::{corners, tet_volume};
 
 use measure::measure;
-pub use search::{REPORTED, SPHERE_DIRECTIONS, fibonacci_sphere, search};
+pub use search::{REPORTED, SPHERE_DIRECTIONS, fibonacci_sphere, search, search_with};
 
 /// Columns across the model's bounding sphere: about 0.3 mm on a 50 mm vessel tree,
 /// 1.3 mm on a skull, fine enough that the volume is within a few percent.
@@ -74,6 +77,28 @@ pub struct Params {
     pub fill: crate::support::SupportFill,
 }
 
+impl Params {
+    /// The parameters `settings` slice with.
+    pub fn from_settings(settings: &crate::profile::Settings) -> Params {
+        Params {
+            threshold_deg: settings.print.support_threshold,
+            vessel_wall: settings.print.vessel_wall,
+            layer_height: settings.print.layer_height,
+            min_area: settings.print.support_min_area,
+            areas: crate::support::area_params(settings),
+            fill: crate::support::support_fill(
+                &settings.print,
+                settings.line_width(
+                    crate::profile::WidthRole::Support,
+                    settings.print.support_tool,
+                    false,
+                ),
+                settings.print.layer_height,
+            ),
+        }
+    }
+}
+
 /// The support an orientation needs, measured from the mesh.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Cost {
@@ -101,6 +126,9 @@ pub struct Orientation {
     pub rotate_deg: [f64; 3],
     /// Its cost.
     pub cost: Cost,
+    /// Whether the cost was read from a slice in this orientation (else it is the
+    /// search's estimate from the mesh).
+    pub sliced: bool,
 }
 
 impl Orientation {
@@ -119,6 +147,9 @@ pub struct Search {
     pub best: Vec<Orientation>,
     /// Orientations weighed.
     pub evaluated: usize,
+    /// Why the figures are the search's estimates rather than read from slices (`None`:
+    /// every reported orientation was sliced).
+    pub estimated: Option<String>,
 }
 
 /// The rotation that turns `up` (need not be unit) to +Z, turning as little as possible.

@@ -27,8 +27,22 @@ const REFINE_STEPS_DEG: [f64; 4] = [6.0, 3.0, 1.5, 0.75];
 /// Reported orientations closer than this to a better one are the same choice, degrees.
 const DISTINCT_DEG: f64 = 8.0;
 
-/// The orientations of `mesh` that need the least support.
+/// The orientations of `mesh` that need the least support, with the search's estimates
+/// as their figures.
 pub fn search(mesh: &Mesh, p: &Params) -> Search {
+    search_with(mesh, p, |_, _| {
+        Err("only estimates were asked for".to_string())
+    })
+}
+
+/// The orientations of `mesh` that need the least support. `slice` is given the
+/// finalists' up directions and their estimates; the figures it returns for them (read
+/// from slices) replace the estimates and rank the finalists, or it says why not.
+pub fn search_with(
+    mesh: &Mesh,
+    p: &Params,
+    slice: impl FnOnce(&[Vector3<f64>], &[Cost]) -> Result<Vec<Cost>, String>,
+) -> Search {
     let model = Model::new(mesh, p);
     // The search weighs the merged surfaces; the finalists are measured on the mesh.
     let coarse = model.coarse();
@@ -75,9 +89,23 @@ pub fn search(mesh: &Mesh, p: &Params) -> Search {
     let mut finalists: Vec<Vector3<f64>> =
         distinct(&tried, REFINED).into_iter().map(|t| t.0).collect();
     finalists.push(Vector3::z());
-    let mut best: Vec<Orientation> = finalists
+    let estimates: Vec<Cost> = finalists
         .par_iter()
-        .map(|d| orientation(*d, measure(&model, *d, p)))
+        .map(|d| measure(&model, *d, p))
+        .collect();
+    let (costs, estimated) = match slice(&finalists, &estimates) {
+        Ok(sliced) if sliced.len() == finalists.len() => (sliced, None),
+        Ok(_) => (
+            estimates,
+            Some("a finalist's slice was missing".to_string()),
+        ),
+        Err(why) => (estimates, Some(why)),
+    };
+    let sliced = estimated.is_none();
+    let mut best: Vec<Orientation> = finalists
+        .iter()
+        .zip(costs)
+        .map(|(d, c)| orientation(*d, c, sliced))
         .collect();
     let as_is = best.pop().expect("the file's orientation");
     best.sort_by(|a, b| a.cost.score.total_cmp(&b.cost.score));
@@ -86,11 +114,12 @@ pub fn search(mesh: &Mesh, p: &Params) -> Search {
         as_is,
         best,
         evaluated,
+        estimated,
     }
 }
 
 /// The orientation printing `up` upwards.
-fn orientation(up: Vector3<f64>, cost: Cost) -> Orientation {
+fn orientation(up: Vector3<f64>, cost: Cost, sliced: bool) -> Orientation {
     let (x, y, z) = up_rotation(up).euler_angles();
     Orientation {
         up: up.normalize().into(),
@@ -100,6 +129,7 @@ fn orientation(up: Vector3<f64>, cost: Cost) -> Orientation {
             if d.abs() < 1e-9 { 0.0 } else { d }
         }),
         cost,
+        sliced,
     }
 }
 
@@ -172,7 +202,7 @@ mod tests {
             let r = up_rotation(d);
             assert!((r * d - Vector3::z()).norm() < 1e-9, "{d:?}");
             // And --rotate's Euler angles give the same rotation.
-            let o = orientation(d, Cost::default());
+            let o = orientation(d, Cost::default(), false);
             let [x, y, z] = o.rotate_deg.map(f64::to_radians);
             let again = Rotation3::from_euler_angles(x, y, z);
             assert!((again * d - Vector3::z()).norm() < 1e-9);
