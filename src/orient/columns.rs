@@ -3,7 +3,7 @@
 
 use nalgebra::Vector3;
 
-use super::{Cost, MIN_GAP, Model, Params, score, up_rotation};
+use super::{round_down, round_up, Cost, MIN_GAP, Model, Params, score, up_rotation};
 
 /// A surface crossing of a column: bit 0 the lumen (else the outside), bit 1 entering
 /// the surface going up (else leaving), bit 2 an overhang seen from below.
@@ -254,10 +254,10 @@ fn cross_columns(
     let hi_u = a.x.max(b.x).max(c.x);
     let lo_v = a.y.min(b.y).min(c.y);
     let hi_v = a.y.max(b.y).max(c.y);
-    let i0 = ((lo_u - origin[0]) / s - 0.5).ceil().max(0.0) as usize;
-    let i1 = ((hi_u - origin[0]) / s - 0.5).floor();
-    let j0 = ((lo_v - origin[1]) / s - 0.5).ceil().max(0.0) as usize;
-    let j1 = ((hi_v - origin[1]) / s - 0.5).floor();
+    let i0 = round_up((lo_u - origin[0]) / s - 0.5).max(0.0) as usize;
+    let i1 = round_down((hi_u - origin[0]) / s - 0.5);
+    let j0 = round_up((lo_v - origin[1]) / s - 0.5).max(0.0) as usize;
+    let j1 = round_down((hi_v - origin[1]) / s - 0.5);
     if i1 < 0.0 || j1 < 0.0 {
         return;
     }

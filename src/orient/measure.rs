@@ -5,7 +5,7 @@ use nalgebra::Vector3;
 use rustc_hash::FxHashMap;
 
 use super::columns::{Grid, columns, runs};
-use super::{Cost, MIN_GAP, Model, Params, score, up_rotation};
+use super::{round_down, round_up, Cost, MIN_GAP, Model, Params, score, up_rotation};
 use crate::fill::lines::line_fill;
 use crate::geom::{self, Coord, ExPolygon, FillRule, Polygon, Polyline, scaled};
 use crate::support::overhang::{clip_to_slab, large_enough};
@@ -25,7 +25,7 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
     let lh = p.layer_height.max(0.01);
     let cells = grid.n[0] * grid.n[1];
     let layers = (grid.height / lh).ceil() as usize + 1;
-    let layer_of = |h: f64| ((h / lh - 0.5).ceil().max(0.0) as usize).min(layers - 1);
+    let layer_of = |h: f64| (round_up(h / lh - 0.5).max(0.0) as usize).min(layers - 1);
     // Solid cells per layer (at the layer's middle), and overhangs starting per layer.
     let mut solid = vec![false; layers * cells];
     let mut contacts: Vec<Vec<usize>> = vec![Vec::new(); layers];
@@ -65,6 +65,10 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
     let mut dist = vec![0f32; cells];
     let mut to_contact = vec![f32::INFINITY; cells];
     let mut to_up = vec![0f32; cells];
+    // The distance from the model of the layer `to_solid_of`: weighing a layer needs
+    // its own, and the next layer down the same as the one above it.
+    let mut to_solid = vec![0f32; cells];
+    let mut to_solid_of = None;
     // The joints of the body, and of the interface on even and odd layers (whose
     // lines cross): a column carried down unchanged has the same ones layer after layer.
     let mut body_joints = Joints::default();
@@ -130,10 +134,17 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
             // near the model here (or the layers the Z gap keeps it off) and clear of
             // the model of the layer above, as the support generator reaches it.
             let up_solid = solid.get((j + 1) * cells..(j + 2) * cells);
-            match up_solid {
-                Some(up) => distance(up, grid.n, &mut to_up),
-                None => to_up.fill(f32::INFINITY),
-            }
+            let to_up: &[f32] = match up_solid {
+                _ if to_solid_of == Some(j + 1) => &to_solid,
+                Some(up) => {
+                    distance(up, grid.n, &mut to_up);
+                    &to_up
+                }
+                None => {
+                    to_up.fill(f32::INFINITY);
+                    &to_up
+                }
+            };
             for c in 0..cells {
                 let within = |d: f32| (1.0 + reach - d).clamp(0.0, 1.0);
                 let clear = |d: f32, by: f32| (d - by).clamp(0.0, 1.0);
@@ -181,7 +192,9 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
         if let Some(c) = contacts.get(j + 1 + k_top) {
             cost.contact_mm2 += c.iter().map(|&cell| f64::from(printed[cell])).sum::<f64>() * s * s;
         }
-        let outside = exterior(here, grid.n, enclose, &mut dist);
+        distance(here, grid.n, &mut to_solid);
+        to_solid_of = Some(j);
+        let outside = exterior(&to_solid, grid.n, enclose, &mut dist);
         let inside: f64 = printed
             .iter()
             .zip(&body)
@@ -220,14 +233,14 @@ fn drop_small_overhangs(
     let s = model.cell;
     let [nu, nv] = grid.n;
     let cell_of = |p: &[f64; 3]| -> Option<usize> {
-        let x = ((p[0] - grid.origin[0]) / s).floor();
-        let y = ((p[1] - grid.origin[1]) / s).floor();
+        let x = round_down((p[0] - grid.origin[0]) / s);
+        let y = round_down((p[1] - grid.origin[1]) / s);
         (x >= 0.0 && y >= 0.0 && x < nu as f64 && y < nv as f64)
             .then(|| y as usize * nu + x as usize)
     };
     // Layer `l`'s cutting plane is at the middle of the layer, its overhang the band
     // above the plane below (see `layer_of` in [`measure`]).
-    let layer_of = |h: f64| ((h / lh - 0.5).ceil().max(0.0) as usize).min(layers - 1);
+    let layer_of = |h: f64| (round_up(h / lh - 0.5).max(0.0) as usize).min(layers - 1);
     let r = up_rotation(up);
     let mut bands: Vec<FxHashMap<usize, f64>> = vec![FxHashMap::default(); layers];
     for (k, (points, faces)) in model.surfaces.iter().enumerate() {
@@ -412,60 +425,64 @@ const NEIGHBOURS: [(isize, isize); 8] = [
     (1, 1),
 ];
 
-/// Chamfer distance (cells) of every cell from the nearest set cell of `mask`.
+/// Chamfer distance (cells) of every cell from the nearest set cell of `mask`: a pass
+/// down the rows from the first and one back up from the last, each row lowered first
+/// through the row it follows (already final) and then along itself.
 fn distance(mask: &[bool], n: [usize; 2], dist: &mut [f32]) {
-    const D: f32 = std::f32::consts::SQRT_2;
     let [nu, nv] = n;
     for (d, m) in dist.iter_mut().zip(mask) {
         *d = if *m { 0.0 } else { f32::INFINITY };
     }
     for y in 0..nv {
-        for x in 0..nu {
-            let i = y * nu + x;
-            let mut d = dist[i];
-            if x > 0 {
-                d = d.min(dist[i - 1] + 1.0);
-            }
-            if y > 0 {
-                d = d.min(dist[i - nu] + 1.0);
-                if x > 0 {
-                    d = d.min(dist[i - nu - 1] + D);
-                }
-                if x + 1 < nu {
-                    d = d.min(dist[i - nu + 1] + D);
-                }
-            }
-            dist[i] = d;
+        let (done, rest) = dist.split_at_mut(y * nu);
+        let row = &mut rest[..nu];
+        if y > 0 {
+            through(row, &done[(y - 1) * nu..]);
+        }
+        for x in 1..nu {
+            row[x] = lesser(row[x], row[x - 1] + 1.0);
         }
     }
     for y in (0..nv).rev() {
-        for x in (0..nu).rev() {
-            let i = y * nu + x;
-            let mut d = dist[i];
-            if x + 1 < nu {
-                d = d.min(dist[i + 1] + 1.0);
-            }
-            if y + 1 < nv {
-                d = d.min(dist[i + nu] + 1.0);
-                if x + 1 < nu {
-                    d = d.min(dist[i + nu + 1] + D);
-                }
-                if x > 0 {
-                    d = d.min(dist[i + nu - 1] + D);
-                }
-            }
-            dist[i] = d;
+        let (row, rest) = dist[y * nu..].split_at_mut(nu);
+        if y + 1 < nv {
+            through(row, &rest[..nu]);
+        }
+        for x in (1..nu).rev() {
+            row[x - 1] = lesser(row[x - 1], row[x] + 1.0);
         }
     }
 }
 
+/// Lower the distances of `row` to those through its neighbouring row `next`: a cell
+/// straight across, or diagonally across.
+fn through(row: &mut [f32], next: &[f32]) {
+    const D: f32 = std::f32::consts::SQRT_2;
+    let nu = row.len();
+    if nu == 1 {
+        row[0] = lesser(row[0], next[0] + 1.0);
+        return;
+    }
+    row[0] = lesser(lesser(row[0], next[0] + 1.0), next[1] + D);
+    for (d, w) in row[1..nu - 1].iter_mut().zip(next.windows(3)) {
+        *d = lesser(lesser(lesser(*d, w[1] + 1.0), w[0] + D), w[2] + D);
+    }
+    row[nu - 1] = lesser(lesser(row[nu - 1], next[nu - 1] + 1.0), next[nu - 2] + D);
+}
+
+/// The lesser of two distances, neither of them NaN (`f32::min` without its care for
+/// NaN, which keeps the passes from running several cells at once).
+#[inline]
+fn lesser(a: f32, b: f32) -> f32 {
+    if b < a { b } else { a }
+}
+
 /// The cells outside what `solid` encloses once its gaps narrower than twice `radius`
 /// cells are closed: flooded from the border past the solid grown by `radius`, and
-/// the flood grown back by as much.
-fn exterior(solid: &[bool], n: [usize; 2], radius: f64, dist: &mut [f32]) -> Vec<bool> {
+/// the flood grown back by as much. `to_solid` is the [`distance`] from `solid`.
+fn exterior(to_solid: &[f32], n: [usize; 2], radius: f64, dist: &mut [f32]) -> Vec<bool> {
     let [nu, nv] = n;
-    distance(solid, n, dist);
-    let open: Vec<bool> = dist.iter().map(|d| *d > radius as f32).collect();
+    let open: Vec<bool> = to_solid.iter().map(|d| *d > radius as f32).collect();
     let mut reached = vec![false; open.len()];
     let mut stack: Vec<usize> = (0..nu)
         .flat_map(|x| [x, (nv - 1) * nu + x])
