@@ -53,11 +53,29 @@ pub(super) fn columns(
     let nu = ((hi.x - origin[0]) / s).ceil() as usize + 1;
     let nv = ((hi.y - origin[1]) / s).ceil() as usize + 1;
     events.clear();
+    let mut spans = Vec::new();
     for (k, ((_, faces), pts)) in model.surfaces.iter().zip(&turned).enumerate() {
         let lumen = k == 1;
+        // Each vertex's columns, once: the centres a face covers lie within its
+        // corners' (the cell coordinate grows with X and Y, rounded as it is).
+        spans.clear();
+        spans.extend(pts.iter().map(|q| {
+            let u = (q.x - origin[0]) / s - 0.5;
+            let v = (q.y - origin[1]) / s - 0.5;
+            [round_up(u), round_down(u), round_up(v), round_down(v)].map(|c| c as i64)
+        }));
         for f in faces {
+            let [sa, sb, sc] = f.map(|v| spans[v as usize]);
+            let i0 = sa[0].min(sb[0]).min(sc[0]).max(0);
+            let i1 = sa[1].max(sb[1]).max(sc[1]).min(nu as i64 - 1);
+            let j0 = sa[2].min(sb[2]).min(sc[2]).max(0);
+            let j1 = sa[3].max(sb[3]).max(sc[3]).min(nv as i64 - 1);
+            if i0 > i1 || j0 > j1 {
+                continue;
+            }
             let [a, b, c] = f.map(|v| pts[v as usize]);
-            cross_columns(a, b, c, lumen, lo.z, model, origin, [nu, nv], events);
+            let span = [i0, i1, j0, j1].map(|c| c as usize);
+            cross_columns([a, b, c], span, lumen, lo.z, model, origin, nu, events);
         }
     }
     // At one height a surface is left before one is entered: faces merged onto each
@@ -200,10 +218,13 @@ fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64, p: &Params) -> f6
         start[next_cell] = intervals.len() as u32;
         next_cell += 1;
     }
+    // A column's intervals rise and do not overlap: those starting above `z` are
+    // not looked at.
     let solid_at = |cell: usize, z: f32| {
         intervals[start[cell] as usize..start[cell + 1] as usize]
             .iter()
-            .any(|&(a, b)| a <= z && z <= b)
+            .take_while(|&&(a, _)| a <= z)
+            .any(|&(_, b)| z <= b)
     };
     let mut volume = 0.0;
     for (cell, a, b) in gaps {
@@ -231,17 +252,18 @@ fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64, p: &Params) -> f6
     volume
 }
 
-/// Push the crossings of triangle `a b c` with the columns whose centres it covers.
+/// Push the crossings of triangle `a b c` with the columns whose centres it covers,
+/// among those from `span[0]` to `span[1]` along X and `span[2]` to `span[3]` along Y
+/// (of `nu` along X).
 #[allow(clippy::too_many_arguments)]
 fn cross_columns(
-    a: Vector3<f64>,
-    b: Vector3<f64>,
-    c: Vector3<f64>,
+    [a, b, c]: [Vector3<f64>; 3],
+    span: [usize; 4],
     lumen: bool,
     floor: f64,
     model: &Model,
     origin: [f64; 2],
-    n: [usize; 2],
+    nu: usize,
     events: &mut Vec<(u64, u8)>,
 ) {
     let s = model.cell;
@@ -250,21 +272,7 @@ fn cross_columns(
     if det.abs() < 1e-12 {
         return;
     }
-    let lo_u = a.x.min(b.x).min(c.x);
-    let hi_u = a.x.max(b.x).max(c.x);
-    let lo_v = a.y.min(b.y).min(c.y);
-    let hi_v = a.y.max(b.y).max(c.y);
-    let i0 = round_up((lo_u - origin[0]) / s - 0.5).max(0.0) as usize;
-    let i1 = round_down((hi_u - origin[0]) / s - 0.5);
-    let j0 = round_up((lo_v - origin[1]) / s - 0.5).max(0.0) as usize;
-    let j1 = round_down((hi_v - origin[1]) / s - 0.5);
-    if i1 < 0.0 || j1 < 0.0 {
-        return;
-    }
-    let (i1, j1) = ((i1 as usize).min(n[0] - 1), (j1 as usize).min(n[1] - 1));
-    if i0 > i1 || j0 > j1 {
-        return;
-    }
+    let [i0, i1, j0, j1] = span;
     let mut flags = if lumen { LUMEN } else { 0 };
     if det < 0.0 {
         // Looking down: going up, the column enters the model (or the lumen).
@@ -285,7 +293,7 @@ fn cross_columns(
                 continue;
             }
             let h = (a.z * w0 + b.z * w1 + c.z * w2 - floor).max(0.0) as f32;
-            let cell = (j * n[0] + i) as u64;
+            let cell = (j * nu + i) as u64;
             events.push(((cell << 32) | u64::from(h.to_bits()), flags));
         }
     }

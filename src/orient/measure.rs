@@ -484,33 +484,34 @@ fn exterior(to_solid: &[f32], n: [usize; 2], radius: f64, dist: &mut [f32]) -> V
     let [nu, nv] = n;
     let open: Vec<bool> = to_solid.iter().map(|d| *d > radius as f32).collect();
     let mut reached = vec![false; open.len()];
-    let mut stack: Vec<usize> = (0..nu)
-        .flat_map(|x| [x, (nv - 1) * nu + x])
-        .chain((0..nv).flat_map(|y| [y * nu, y * nu + nu - 1]))
-        .filter(|&i| open[i])
+    // Cells as (x, y), to spare a division a cell.
+    let mut stack: Vec<(usize, usize)> = (0..nu)
+        .flat_map(|x| [(x, 0), (x, nv - 1)])
+        .chain((0..nv).flat_map(|y| [(0, y), (nu - 1, y)]))
+        .filter(|&(x, y)| open[y * nu + x])
         .collect();
-    for &i in &stack {
-        reached[i] = true;
+    for &(x, y) in &stack {
+        reached[y * nu + x] = true;
     }
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % nu, i / nu);
-        let mut push = |j: usize| {
+    while let Some((x, y)) = stack.pop() {
+        let mut push = |x: usize, y: usize| {
+            let j = y * nu + x;
             if open[j] && !reached[j] {
                 reached[j] = true;
-                stack.push(j);
+                stack.push((x, y));
             }
         };
         if x > 0 {
-            push(i - 1);
+            push(x - 1, y);
         }
         if x + 1 < nu {
-            push(i + 1);
+            push(x + 1, y);
         }
         if y > 0 {
-            push(i - nu);
+            push(x, y - 1);
         }
         if y + 1 < nv {
-            push(i + nu);
+            push(x, y + 1);
         }
     }
     distance(&reached, n, dist);
