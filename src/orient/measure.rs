@@ -2,6 +2,7 @@
 //! and fills support: the finalists of the search are ranked and reported by it.
 
 use nalgebra::Vector3;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::columns::{Grid, columns, runs};
@@ -71,8 +72,10 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
     let mut to_solid_of = None;
     // The joints of the body, and of the interface on even and odd layers (whose
     // lines cross): a column carried down unchanged has the same ones layer after layer.
-    let mut body_joints = Joints::default();
-    let mut face_joints = [Joints::default(), Joints::default()];
+    // They are laid out once the layers are weighed, all at once.
+    let mut joints = JointAreas::default();
+    let (mut body_joints, mut face_joints) = (None, [None, None]);
+    let mut weighed: Vec<Weighed> = Vec::new();
     let mut mask = vec![false; cells];
     let mut printed = vec![0f32; cells];
     let mut cost = Cost {
@@ -173,22 +176,18 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
         // The joints between neighbouring lines along the areas' outlines.
         let base = p.fill.base_angle_deg;
         let turn = if j % 2 == 1 { 180.0 } else { 90.0 };
-        let joints = body_joints.length(
+        let body_at = joints.add(
+            &mut body_joints,
             &has_body,
-            grid.n,
-            s,
             base,
             p.fill.spacing / p.fill.base_density,
-        ) + face_joints[j % 2].length(
+        );
+        let face_at = joints.add(
+            &mut face_joints[j % 2],
             &has_face,
-            grid.n,
-            s,
             base + turn,
             p.fill.spacing / p.fill.interface_density,
         );
-        let lines = material * voxel;
-        let material = lines + joints * p.fill.spacing * lh;
-        cost.support_mm3 += material;
         if let Some(c) = contacts.get(j + 1 + k_top) {
             cost.contact_mm2 += c.iter().map(|&cell| f64::from(printed[cell])).sum::<f64>() * s * s;
         }
@@ -204,8 +203,23 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
                 f64::from(o - b) * p.fill.interface_density + f64::from(*b) * p.fill.base_density
             })
             .sum();
+        weighed.push(Weighed {
+            lines: material * voxel,
+            inside,
+            joints: [body_at, face_at],
+        });
+    }
+    let lengths: Vec<f64> = joints
+        .areas
+        .par_iter()
+        .map(|(area, angle_deg, gap)| joint_length(area, grid.n, s, *angle_deg, *gap))
+        .collect();
+    for w in weighed {
+        let joints = lengths[w.joints[0]] + lengths[w.joints[1]];
+        let material = w.lines + joints * p.fill.spacing * lh;
+        cost.support_mm3 += material;
         // The joints shared out with the lines.
-        cost.enclosed_mm3 += inside * voxel * material / lines;
+        cost.enclosed_mm3 += w.inside * voxel * material / w.lines;
     }
     cost.score = score(&cost);
     cost
@@ -342,24 +356,37 @@ const LINE_PHASES: usize = 1;
 /// outline the support generator fills is a smooth one.
 const STAIRCASE: f64 = 1.0;
 
-/// The joints of the last area weighed by [`joint_length`], kept for the next layer.
-#[derive(Default)]
-struct Joints {
-    area: Vec<bool>,
-    angle_deg: f64,
-    length: f64,
+/// A layer that prints support, weighed but for its joints.
+struct Weighed {
+    /// Volume of its lines, mm³.
+    lines: f64,
+    /// The share of them inside the model, in cells of lines (as `lines` before it is
+    /// turned into mm³).
+    inside: f64,
+    /// Its body's and its interface's joints, as indices into [`JointAreas::areas`].
+    joints: [usize; 2],
 }
 
-impl Joints {
-    /// [`joint_length`] of `area`, reusing the last one's when the area is the same.
-    fn length(&mut self, area: &[bool], n: [usize; 2], s: f64, angle_deg: f64, gap: f64) -> f64 {
-        if self.angle_deg != angle_deg || self.area != area {
-            self.length = joint_length(area, n, s, angle_deg, gap);
-            self.area.clear();
-            self.area.extend_from_slice(area);
-            self.angle_deg = angle_deg;
+/// The areas whose joints are to be measured by [`joint_length`], each with the angle
+/// and the gap of its lines.
+#[derive(Default)]
+struct JointAreas {
+    areas: Vec<(Vec<bool>, f64, f64)>,
+}
+
+impl JointAreas {
+    /// The index of `area`'s joints: `last`'s (the last area of the same kind) when it
+    /// is the same area with the same lines, else a new one, which `last` then keeps.
+    fn add(&mut self, last: &mut Option<usize>, area: &[bool], angle_deg: f64, gap: f64) -> usize {
+        if let Some(k) = *last {
+            let (a, angle, g) = &self.areas[k];
+            if *angle == angle_deg && *g == gap && a[..] == *area {
+                return k;
+            }
         }
-        self.length
+        self.areas.push((area.to_vec(), angle_deg, gap));
+        *last = Some(self.areas.len() - 1);
+        self.areas.len() - 1
     }
 }
 
