@@ -23,19 +23,32 @@ pub(super) struct Grid {
     pub(super) floor: f64,
 }
 
-/// Cast `model` turned with `up` pointing up onto the columns: `events` gets every
-/// crossing, sorted by column and height above the model's lowest point.
-pub(super) fn columns(
-    model: &Model,
-    up: Vector3<f64>,
-    events: &mut Vec<(u64, u8)>,
-) -> Option<Grid> {
+/// The buffers casting onto the columns fills, kept from one direction to the next.
+#[derive(Default)]
+pub(super) struct Scratch {
+    /// Every crossing of a surface with a column, sorted by column and height (see
+    /// [`columns`]).
+    pub(super) events: Vec<(u64, u8)>,
+    /// Each surface's vertices turned.
+    turned: Vec<Vec<Vector3<f64>>>,
+    /// A surface's vertices' columns.
+    spans: Vec<[i64; 4]>,
+}
+
+/// Cast `model` turned with `up` pointing up onto the columns: `scratch.events` gets
+/// every crossing, sorted by column and height above the model's lowest point.
+pub(super) fn columns(model: &Model, up: Vector3<f64>, scratch: &mut Scratch) -> Option<Grid> {
     let r = up_rotation(up);
-    let turned: Vec<Vec<Vector3<f64>>> = model
-        .surfaces
-        .iter()
-        .map(|(pts, _)| pts.iter().map(|p| r * p).collect())
-        .collect();
+    let Scratch {
+        events,
+        turned,
+        spans,
+    } = scratch;
+    turned.resize_with(model.surfaces.len(), Vec::new);
+    for ((pts, _), out) in model.surfaces.iter().zip(turned.iter_mut()) {
+        out.clear();
+        out.extend(pts.iter().map(|p| r * p));
+    }
     let (lo, hi) = turned[0].iter().fold(
         (
             Vector3::repeat(f64::INFINITY),
@@ -53,8 +66,7 @@ pub(super) fn columns(
     let nu = ((hi.x - origin[0]) / s).ceil() as usize + 1;
     let nv = ((hi.y - origin[1]) / s).ceil() as usize + 1;
     events.clear();
-    let mut spans = Vec::new();
-    for (k, ((_, faces), pts)) in model.surfaces.iter().zip(&turned).enumerate() {
+    for (k, ((_, faces), pts)) in model.surfaces.iter().zip(turned.iter()).enumerate() {
         let lumen = k == 1;
         // Each vertex's columns, once: the centres a face covers lie within its
         // corners' (the cell coordinate grows with X and Y, rounded as it is).
@@ -153,14 +165,14 @@ pub(super) fn runs(events: &[(u64, u8)], mut visit: impl FnMut(Run)) {
 }
 
 /// The cost of `model` printed with `up` pointing up, from the columns alone;
-/// `events` is scratch space.
+/// `scratch` is kept for the next.
 pub(super) fn weigh(
     model: &Model,
     up: Vector3<f64>,
     p: &Params,
-    events: &mut Vec<(u64, u8)>,
+    scratch: &mut Scratch,
 ) -> Cost {
-    let Some(grid) = columns(model, up, events) else {
+    let Some(grid) = columns(model, up, scratch) else {
         return Cost::default();
     };
     let [nu, nv] = grid.n;
@@ -171,6 +183,7 @@ pub(super) fn weigh(
         ..Cost::default()
     };
     let interface = p.areas.interface_layers as f64 * p.layer_height;
+    let events = &scratch.events;
     runs(events, |run| {
         let gap = run.from - run.below.unwrap_or(0.0);
         if run.overhang && gap > MIN_GAP {
@@ -218,13 +231,15 @@ fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64, p: &Params) -> f6
         start[next_cell] = intervals.len() as u32;
         next_cell += 1;
     }
-    // A column's intervals rise and do not overlap: those starting above `z` are
-    // not looked at.
+    // A column's intervals rise and do not overlap: above the last one's top there
+    // is nothing, and those starting above `z` are not looked at.
     let solid_at = |cell: usize, z: f32| {
-        intervals[start[cell] as usize..start[cell + 1] as usize]
-            .iter()
-            .take_while(|&&(a, _)| a <= z)
-            .any(|&(_, b)| z <= b)
+        let column = &intervals[start[cell] as usize..start[cell + 1] as usize];
+        column.last().is_some_and(|&(_, top)| z <= top)
+            && column
+                .iter()
+                .take_while(|&&(a, _)| a <= z)
+                .any(|&(_, b)| z <= b)
     };
     let mut volume = 0.0;
     for (cell, a, b) in gaps {

@@ -5,7 +5,7 @@ use nalgebra::Vector3;
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::columns::{Grid, columns, runs};
+use super::columns::{Grid, Scratch, columns, runs};
 use super::{round_down, round_up, Cost, MIN_GAP, Model, Params, score, up_rotation};
 use crate::fill::lines::line_fill;
 use crate::geom::{self, Coord, ExPolygon, FillRule, Polygon, Polyline, scaled};
@@ -18,10 +18,11 @@ use crate::support::overhang::{clip_to_slab, large_enough};
 /// model closes round on a layer (gaps narrower than twice the enclosure radius
 /// closed) is inside.
 pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
-    let mut events = Vec::new();
-    let Some(grid) = columns(model, up, &mut events) else {
+    let mut scratch = Scratch::default();
+    let Some(grid) = columns(model, up, &mut scratch) else {
         return Cost::default();
     };
+    let events = scratch.events;
     let s = model.cell;
     let lh = p.layer_height.max(0.01);
     let cells = grid.n[0] * grid.n[1];

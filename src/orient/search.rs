@@ -4,7 +4,7 @@
 use nalgebra::Vector3;
 use rayon::prelude::*;
 
-use super::columns::weigh;
+use super::columns::{Scratch, weigh};
 use super::measure::measure;
 use super::{Cost, Model, Orientation, Params, Search, up_rotation};
 use crate::mesh::Mesh;
@@ -48,10 +48,10 @@ pub fn search_with(
     let coarse = model.coarse();
     let eval = |dirs: &[Vector3<f64>]| -> Vec<Cost> {
         dirs.par_iter()
-            .map_init(Vec::new, |scratch, d| weigh(&coarse, *d, p, scratch))
+            .map_init(Scratch::default, |scratch, d| weigh(&coarse, *d, p, scratch))
             .collect()
     };
-    let as_is = weigh(&coarse, Vector3::z(), p, &mut Vec::new());
+    let as_is = weigh(&coarse, Vector3::z(), p, &mut Scratch::default());
     let sphere = fibonacci_sphere(SPHERE_DIRECTIONS);
     let costs = eval(&sphere);
     let mut evaluated = sphere.len() + 1;
