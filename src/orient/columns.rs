@@ -208,63 +208,92 @@ pub(super) fn weigh(
 /// Support inside a model without a lumen: gaps between two solid intervals of a
 /// column whose middle has the model on all four sides along the grid's rows.
 fn enclosed_voids(events: &[(u64, u8)], n: [usize; 2], s: f64, p: &Params) -> f64 {
-    // Solid intervals of every column (CSR), and the supported gaps.
-    let cells = n[0] * n[1];
+    // Solid intervals of every column, and the supported gaps (both by column, CSR).
+    let [nu, nv] = n;
+    let cells = nu * nv;
     let mut start = vec![0u32; cells + 1];
+    let mut gap_start = vec![0u32; cells + 1];
     let mut intervals: Vec<(f32, f32)> = Vec::new();
-    let mut gaps: Vec<(usize, f32, f32)> = Vec::new();
+    let mut gaps: Vec<(f32, f32)> = Vec::new();
     let mut next_cell = 0usize;
     runs(events, |run| {
         while next_cell <= run.cell {
             start[next_cell] = intervals.len() as u32;
+            gap_start[next_cell] = gaps.len() as u32;
             next_cell += 1;
         }
         if let Some(t) = run.below
             && run.overhang
             && run.from - t > MIN_GAP
         {
-            gaps.push((run.cell, t as f32, run.from as f32));
+            gaps.push((t as f32, run.from as f32));
         }
         intervals.push((run.from as f32, run.to as f32));
     });
     while next_cell <= cells {
         start[next_cell] = intervals.len() as u32;
+        gap_start[next_cell] = gaps.len() as u32;
         next_cell += 1;
     }
-    // A column's intervals rise and do not overlap: above the last one's top there
-    // is nothing, and those starting above `z` are not looked at.
-    let solid_at = |cell: usize, z: f32| {
-        let column = &intervals[start[cell] as usize..start[cell + 1] as usize];
-        column.last().is_some_and(|&(_, top)| z <= top)
-            && column
-                .iter()
-                .take_while(|&&(a, _)| a <= z)
-                .any(|&(_, b)| z <= b)
-    };
-    let mut volume = 0.0;
-    for (cell, a, b) in gaps {
-        let z = 0.5 * (a + b);
-        let (u, v) = (cell % n[0], cell / n[0]);
-        let hit = |du: isize, dv: isize| {
-            let (mut x, mut y) = (u as isize, v as isize);
-            loop {
-                x += du;
-                y += dv;
-                if x < 0 || y < 0 || x >= n[0] as isize || y >= n[1] as isize {
-                    return false;
-                }
-                if solid_at(y as usize * n[0] + x as usize, z) {
-                    return true;
-                }
+    // How many of the four ways along the rows from its middle meet the model, per gap:
+    // each row and each line of columns swept both ways, the solid met so far kept as
+    // one set of heights.
+    let mut met = vec![0u8; gaps.len()];
+    let mut seen = Heights::default();
+    let mut sweep = |line: &mut dyn Iterator<Item = usize>| {
+        seen.0.clear();
+        for cell in line {
+            for g in gap_start[cell] as usize..gap_start[cell + 1] as usize {
+                let (a, b) = gaps[g];
+                met[g] += u8::from(seen.contains(0.5 * (a + b)));
             }
-        };
-        if hit(1, 0) && hit(-1, 0) && hit(0, 1) && hit(0, -1) {
+            for &interval in &intervals[start[cell] as usize..start[cell + 1] as usize] {
+                seen.add(interval);
+            }
+        }
+    };
+    for v in 0..nv {
+        sweep(&mut (0..nu).map(|u| v * nu + u));
+        sweep(&mut (0..nu).rev().map(|u| v * nu + u));
+    }
+    for u in 0..nu {
+        sweep(&mut (0..nv).map(|v| v * nu + u));
+        sweep(&mut (0..nv).rev().map(|v| v * nu + u));
+    }
+    let mut volume = 0.0;
+    for (&(a, b), ways) in gaps.iter().zip(&met) {
+        if *ways == 4 {
             let gap = f64::from(b - a);
             let top = gap.min(p.areas.interface_layers as f64 * p.layer_height);
             volume += (top * p.fill.interface_density + (gap - top) * p.fill.base_density) * s * s;
         }
     }
     volume
+}
+
+/// Closed ranges of heights, kept apart and in order: a height is in one of them when
+/// it is in one of the ranges added.
+#[derive(Default)]
+struct Heights(Vec<(f32, f32)>);
+
+impl Heights {
+    /// Add the range `a..=b`, merged with those it overlaps or touches.
+    fn add(&mut self, (a, b): (f32, f32)) {
+        let first = self.0.partition_point(|&(_, top)| top < a);
+        let past = self.0.partition_point(|&(bottom, _)| bottom <= b);
+        if first < past {
+            let merged = (a.min(self.0[first].0), b.max(self.0[past - 1].1));
+            self.0.splice(first..past, [merged]);
+        } else {
+            self.0.insert(first, (a, b));
+        }
+    }
+
+    /// Whether `z` is in one of the ranges.
+    fn contains(&self, z: f32) -> bool {
+        let i = self.0.partition_point(|&(_, top)| top < z);
+        self.0.get(i).is_some_and(|&(bottom, _)| bottom <= z)
+    }
 }
 
 /// Push the crossings of triangle `a b c` with the columns whose centres it covers,
