@@ -2,7 +2,8 @@
 //! 1.3 million triangles, clean and watertight, made here so anyone can reproduce the
 //! figures): reading its STL, welding, checking, slicing, and, on a band of layers
 //! through its middle, walls and infill, support, planning, writing (with the
-//! estimate) and the 3D viewer.
+//! estimate) and the 3D viewer; and the search for the orientation needing the least
+//! support (`lamina orient`).
 //!
 //! `cargo bench --bench stages`; `benches/compare.sh brain` times the whole command
 //! against PrusaSlicer.
@@ -18,6 +19,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use lamina::gcode::GcodeStream;
 use lamina::layer::{LayerRegions, build_regions};
 use lamina::mesh::{Mesh, check, io, phantom};
+use lamina::orient;
 use lamina::pipeline::gcode_job;
 use lamina::plan::{LayerPlan, PlanParams, plan_job};
 use lamina::preview::html::{HtmlOptions, html_viewer};
@@ -135,6 +137,16 @@ fn stages(c: &mut Criterion) {
             html_viewer(&tp, &HtmlOptions::default(), &mut page).expect("in memory");
             page
         })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("orientation of the 1.3M-triangle brain");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(30));
+    let orient = orient::Params::from_settings(&grid);
+    g.bench_function("orient (search and measure)", |b| {
+        b.iter(|| orient::search(black_box(&mesh), &orient))
     });
     g.finish();
 }

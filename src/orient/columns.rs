@@ -3,7 +3,7 @@
 
 use nalgebra::Vector3;
 
-use super::{round_down, round_up, Cost, MIN_GAP, Model, Params, score, up_rotation};
+use super::{Cost, MIN_GAP, Model, Params, round_down, round_up, score, up_rotation};
 
 /// A surface crossing of a column: bit 0 the lumen (else the outside), bit 1 entering
 /// the surface going up (else leaving), bit 2 an overhang seen from below.
@@ -166,12 +166,7 @@ pub(super) fn runs(events: &[(u64, u8)], mut visit: impl FnMut(Run)) {
 
 /// The cost of `model` printed with `up` pointing up, from the columns alone;
 /// `scratch` is kept for the next.
-pub(super) fn weigh(
-    model: &Model,
-    up: Vector3<f64>,
-    p: &Params,
-    scratch: &mut Scratch,
-) -> Cost {
+pub(super) fn weigh(model: &Model, up: Vector3<f64>, p: &Params, scratch: &mut Scratch) -> Cost {
     let Some(grid) = columns(model, up, scratch) else {
         return Cost::default();
     };

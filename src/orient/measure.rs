@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::columns::{Grid, Scratch, columns, runs};
-use super::{round_down, round_up, Cost, MIN_GAP, Model, Params, score, up_rotation};
+use super::{Cost, MIN_GAP, Model, Params, round_down, round_up, score, up_rotation};
 use crate::fill::lines::line_fill;
 use crate::geom::{self, Coord, ExPolygon, FillRule, Polygon, Polyline, scaled};
 use crate::support::overhang::{clip_to_slab, large_enough};

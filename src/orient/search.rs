@@ -48,7 +48,9 @@ pub fn search_with(
     let coarse = model.coarse();
     let eval = |dirs: &[Vector3<f64>]| -> Vec<Cost> {
         dirs.par_iter()
-            .map_init(Scratch::default, |scratch, d| weigh(&coarse, *d, p, scratch))
+            .map_init(Scratch::default, |scratch, d| {
+                weigh(&coarse, *d, p, scratch)
+            })
             .collect()
     };
     let as_is = weigh(&coarse, Vector3::z(), p, &mut Scratch::default());
