@@ -32,7 +32,7 @@ pub(super) struct Scratch {
     /// Each surface's vertices turned.
     turned: Vec<Vec<Vector3<f64>>>,
     /// A surface's vertices' columns.
-    spans: Vec<[i64; 4]>,
+    spans: Vec<[i32; 4]>,
 }
 
 /// Cast `model` turned with `up` pointing up onto the columns: `scratch.events` gets
@@ -74,14 +74,14 @@ pub(super) fn columns(model: &Model, up: Vector3<f64>, scratch: &mut Scratch) ->
         spans.extend(pts.iter().map(|q| {
             let u = (q.x - origin[0]) / s - 0.5;
             let v = (q.y - origin[1]) / s - 0.5;
-            [round_up(u), round_down(u), round_up(v), round_down(v)].map(|c| c as i64)
+            [round_up(u), round_down(u), round_up(v), round_down(v)].map(|c| c as i32)
         }));
         for f in faces {
             let [sa, sb, sc] = f.map(|v| spans[v as usize]);
             let i0 = sa[0].min(sb[0]).min(sc[0]).max(0);
-            let i1 = sa[1].max(sb[1]).max(sc[1]).min(nu as i64 - 1);
+            let i1 = sa[1].max(sb[1]).max(sc[1]).min(nu as i32 - 1);
             let j0 = sa[2].min(sb[2]).min(sc[2]).max(0);
-            let j1 = sa[3].max(sb[3]).max(sc[3]).min(nv as i64 - 1);
+            let j1 = sa[3].max(sb[3]).max(sc[3]).min(nv as i32 - 1);
             if i0 > i1 || j0 > j1 {
                 continue;
             }
@@ -312,14 +312,19 @@ fn cross_columns(
         return;
     }
     let [i0, i1, j0, j1] = span;
-    let mut flags = if lumen { LUMEN } else { 0 };
-    if det < 0.0 {
-        // Looking down: going up, the column enters the model (or the lumen).
-        flags |= ENTER;
-    }
-    if model.overhang(a, b, c, lumen) {
-        flags |= OVERHANG;
-    }
+    // Found at the first column crossed: most faces of a fine mesh cross none.
+    let mut flags = None;
+    let flags_of = || {
+        let mut flags = if lumen { LUMEN } else { 0 };
+        if det < 0.0 {
+            // Looking down: going up, the column enters the model (or the lumen).
+            flags |= ENTER;
+        }
+        if model.overhang(a, b, c, lumen) {
+            flags |= OVERHANG;
+        }
+        flags
+    };
     for j in j0..=j1 {
         let y = origin[1] + (j as f64 + 0.5) * s;
         for i in i0..=i1 {
@@ -333,7 +338,44 @@ fn cross_columns(
             }
             let h = (a.z * w0 + b.z * w1 + c.z * w2 - floor).max(0.0) as f32;
             let cell = (j * nu + i) as u64;
+            let flags = *flags.get_or_insert_with(flags_of);
             events.push(((cell << 32) | u64::from(h.to_bits()), flags));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heights_hold_what_was_added() {
+        // Ranges on a coarse grid of heights, so that they touch and overlap often.
+        let mut state = 12345u32;
+        let mut next = |n: u32| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) % n
+        };
+        for _ in 0..200 {
+            let mut heights = Heights::default();
+            let mut added = Vec::new();
+            for _ in 0..next(12) {
+                let a = next(40) as f32 * 0.5;
+                let b = a + next(8) as f32 * 0.5;
+                heights.add((a, b));
+                added.push((a, b));
+            }
+            for k in 0..90 {
+                let z = k as f32 * 0.25 - 1.0;
+                let any = added.iter().any(|&(a, b)| a <= z && z <= b);
+                assert_eq!(heights.contains(z), any, "{z} in {added:?}");
+            }
+            // Kept apart and in order.
+            assert!(
+                heights.0.windows(2).all(|w| w[0].1 < w[1].0),
+                "{:?}",
+                heights.0
+            );
         }
     }
 }

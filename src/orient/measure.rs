@@ -213,7 +213,12 @@ pub(super) fn measure(model: &Model, up: Vector3<f64>, p: &Params) -> Cost {
     let lengths: Vec<f64> = joints
         .areas
         .par_iter()
-        .map(|(area, angle_deg, gap)| joint_length(area, grid.n, s, *angle_deg, *gap))
+        .map(|(bits, angle_deg, gap)| {
+            let area: Vec<bool> = (0..cells)
+                .map(|c| bits[c / 64] >> (c % 64) & 1 == 1)
+                .collect();
+            joint_length(&area, grid.n, s, *angle_deg, *gap)
+        })
         .collect();
     for w in weighed {
         let joints = lengths[w.joints[0]] + lengths[w.joints[1]];
@@ -372,20 +377,29 @@ struct Weighed {
 /// and the gap of its lines.
 #[derive(Default)]
 struct JointAreas {
-    areas: Vec<(Vec<bool>, f64, f64)>,
+    /// The cells of each area, 64 to a word, its lines' angle and gap.
+    areas: Vec<(Vec<u64>, f64, f64)>,
+    /// The area being added, as bits.
+    bits: Vec<u64>,
 }
 
 impl JointAreas {
     /// The index of `area`'s joints: `last`'s (the last area of the same kind) when it
     /// is the same area with the same lines, else a new one, which `last` then keeps.
     fn add(&mut self, last: &mut Option<usize>, area: &[bool], angle_deg: f64, gap: f64) -> usize {
+        self.bits.clear();
+        self.bits.extend(area.chunks(64).map(|w| {
+            w.iter()
+                .enumerate()
+                .fold(0u64, |bits, (k, set)| bits | u64::from(*set) << k)
+        }));
         if let Some(k) = *last {
             let (a, angle, g) = &self.areas[k];
-            if *angle == angle_deg && *g == gap && a[..] == *area {
+            if *angle == angle_deg && *g == gap && *a == self.bits {
                 return k;
             }
         }
-        self.areas.push((area.to_vec(), angle_deg, gap));
+        self.areas.push((self.bits.clone(), angle_deg, gap));
         *last = Some(self.areas.len() - 1);
         self.areas.len() - 1
     }
@@ -544,4 +558,36 @@ fn exterior(to_solid: &[f32], n: [usize; 2], radius: f64, dist: &mut [f32]) -> V
     }
     distance(&reached, n, dist);
     dist.iter().map(|d| *d <= radius as f32 + 0.5).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_is_the_chamfer_distance_to_the_nearest_set_cell() {
+        let n = [9, 7];
+        let set = [(2, 1), (7, 5), (0, 6)];
+        let mut mask = vec![false; n[0] * n[1]];
+        for (x, y) in set {
+            mask[y * n[0] + x] = true;
+        }
+        let mut dist = vec![0f32; mask.len()];
+        distance(&mask, n, &mut dist);
+        for y in 0..n[1] {
+            for x in 0..n[0] {
+                // Straight steps of 1 and diagonal ones of √2.
+                let want = set
+                    .iter()
+                    .map(|&(u, v)| {
+                        let (dx, dy) = (x.abs_diff(u), y.abs_diff(v));
+                        let (lo, hi) = (dx.min(dy) as f32, dx.max(dy) as f32);
+                        hi - lo + lo * std::f32::consts::SQRT_2
+                    })
+                    .fold(f32::INFINITY, f32::min);
+                let got = dist[y * n[0] + x];
+                assert!((got - want).abs() < 1e-5, "({x}, {y}): {got} for {want}");
+            }
+        }
+    }
 }
