@@ -414,3 +414,214 @@ fn support_inside_and_round_a_wall_is_printed_side_by_side() {
         "{per_layer:.2} retractions between support extrusions a layer"
     );
 }
+
+/// A bar 2.2 mm wide with a 4 mm block across it every 8 mm: along the bar the room
+/// between the walls is gap fill, in each block solid infill, the two side by side.
+fn beaded_bar() -> Mesh {
+    let mut parts = vec![shapes::cuboid([0.0, 0.0, 0.0], [80.0, 2.2, 3.0])];
+    for k in 0..10 {
+        let x = k as f64 * 8.0;
+        parts.push(shapes::cuboid([x, -0.6, 0.0], [x + 4.0, 2.8, 3.0]));
+    }
+    shapes::merge(&parts)
+}
+
+/// One extrusion after another in one role: where it starts and ends.
+#[derive(Debug, Clone, Copy)]
+struct Block<'a> {
+    role: &'a str,
+    start: (f64, f64),
+    end: (f64, f64),
+}
+
+/// Per layer, the runs of extrusion in `roles` (a travel or a change of role ends a
+/// run), with the travel between consecutive runs as printed.
+fn fill_runs<'a>(text: &'a str, roles: &[&str]) -> Vec<(Vec<Block<'a>>, f64)> {
+    use common::travel::{Step, walk};
+    let mut layers: Vec<(f64, Vec<Block<'a>>, f64)> = Vec::new();
+    let mut open = false;
+    let mut gap = 0.0;
+    walk(text, |step| {
+        let Step::Move {
+            role,
+            z,
+            from,
+            to,
+            de,
+        } = step
+        else {
+            return;
+        };
+        let d = (to.0 - from.0).hypot(to.1 - from.1);
+        if de > 1e-9 && d > 0.0 && roles.contains(&role) {
+            if layers.last().is_none_or(|l| l.0 != z) {
+                layers.push((z, Vec::new(), 0.0));
+                gap = 0.0;
+                open = false;
+            }
+            let layer = layers.last_mut().unwrap();
+            match layer.1.last_mut() {
+                Some(b) if open && b.role == role && b.end == from => b.end = to,
+                _ => {
+                    if !layer.1.is_empty() {
+                        layer.2 += gap;
+                    }
+                    layer.1.push(Block {
+                        role,
+                        start: from,
+                        end: to,
+                    });
+                }
+            }
+            open = true;
+            gap = 0.0;
+        } else if de > 1e-9 && d > 0.0 {
+            open = false;
+        } else {
+            gap += d;
+            open = false;
+        }
+    });
+    layers.into_iter().map(|(_, b, t)| (b, t)).collect()
+}
+
+/// Straight travel through `blocks` in the order given.
+fn straight_travel(blocks: &[Block<'_>]) -> f64 {
+    blocks
+        .windows(2)
+        .map(|w| (w[1].start.0 - w[0].end.0).hypot(w[1].start.1 - w[0].end.1))
+        .sum()
+}
+
+/// Gap fill and infill lying side by side are printed in one pass over the island:
+/// on [`beaded_bar`] the travel between them is at most this share of what the same
+/// runs cost printed kind by kind (all gap fill, then all infill, each in the order
+/// printed), even counted straight (lamina before: 1.0, printed kind by kind; now 0.26).
+const FILL_ONE_PASS_SHARE: f64 = 0.6;
+
+#[test]
+fn gap_fill_and_infill_side_by_side_are_printed_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = stl(dir.path(), "beads", &beaded_bar());
+    let text = gcode_of(&model, "beads", &["--support", "none"]);
+    let runs = fill_runs(&text, &["Gap fill", "Solid infill", "Internal infill"]);
+    let (mut printed, mut by_kind, mut layers) = (0.0, 0.0, 0);
+    for (blocks, travel) in &runs {
+        let gap: Vec<Block<'_>> = blocks
+            .iter()
+            .copied()
+            .filter(|b| b.role == "Gap fill")
+            .collect();
+        if gap.is_empty() || gap.len() == blocks.len() {
+            continue;
+        }
+        let mut kinds = gap;
+        kinds.extend(blocks.iter().copied().filter(|b| b.role != "Gap fill"));
+        printed += travel;
+        by_kind += straight_travel(&kinds);
+        layers += 1;
+    }
+    println!(
+        "beaded bar: {layers} layers with gap fill and infill, travel between them {printed:.0} mm, kind by kind {by_kind:.0} mm straight; whole print {:?}",
+        motion(&text)
+    );
+    assert!(layers >= 10, "{layers} layers with gap fill and infill");
+    assert!(
+        printed <= FILL_ONE_PASS_SHARE * by_kind,
+        "{printed:.0} mm of travel between gap fill and infill, {by_kind:.0} mm kind by kind"
+    );
+    // Control: the reading tells the two orders apart. Runs printed kind by kind read
+    // back as that order's travel, over the bar.
+    let kinds = [
+        (5.0, 0.0),
+        (25.0, 0.0),
+        (45.0, 0.0),
+        (0.0, 0.0),
+        (20.0, 0.0),
+        (40.0, 0.0),
+    ];
+    let mut g = String::from("M83\nG1 Z0.2\n");
+    for (k, (x, y)) in kinds.iter().enumerate() {
+        let role = if k < 3 { "Gap fill" } else { "Solid infill" };
+        g += &format!(
+            ";TYPE:{role}\nG1 X{x} Y{y} F9000\nG1 X{} Y{y} E0.1\n",
+            x + 2.0
+        );
+    }
+    let runs = fill_runs(&g, &["Gap fill", "Solid infill"]);
+    assert_eq!(runs.len(), 1);
+    let (blocks, travel) = &runs[0];
+    assert_eq!(blocks.len(), 6);
+    let (gap, infill): (Vec<Block<'_>>, Vec<Block<'_>>) =
+        blocks.iter().partition(|b| b.role == "Gap fill");
+    let mut interleaved = Vec::new();
+    for (a, b) in infill.iter().zip(&gap) {
+        interleaved.extend([*a, *b]);
+    }
+    assert!((travel - straight_travel(blocks)).abs() < 1e-9);
+    assert!(*travel > 1.0 / FILL_ONE_PASS_SHARE * straight_travel(&interleaved));
+}
+
+/// Pins 0.5 mm wide along both long sides of a 30 x 10 mm block, `length` mm out.
+fn pinned_block(length: f64) -> Mesh {
+    let mut parts = vec![shapes::cuboid([0.0, 0.0, 0.0], [30.0, 10.0, 2.0])];
+    for k in 0..10 {
+        let x = 1.0 + k as f64 * 3.0;
+        parts.push(shapes::cuboid([x, -length, 0.0], [x + 0.5, 0.5, 2.0]));
+        parts.push(shapes::cuboid(
+            [x + 1.0, 9.5, 0.0],
+            [x + 1.5, 10.0 + length, 2.0],
+        ));
+    }
+    shapes::merge(&parts)
+}
+
+/// Thin walls (external perimeter lines that do not close) per layer, read back.
+fn thin_walls_per_layer(text: &str) -> f64 {
+    let mut runs = fill_runs(text, &["External perimeter"]);
+    runs.retain(|(b, _)| !b.is_empty());
+    let open: usize = runs
+        .iter()
+        .map(|(b, _)| b.iter().filter(|r| r.start != r.end).count())
+        .sum();
+    open as f64 / runs.len().max(1) as f64
+}
+
+/// At most this much travel per millimetre of extrusion on [`pinned_block`] with pins
+/// 0.8 mm long (lamina before: 0.22, a travel to each pin's dot of a thin wall and
+/// back; now 0.10).
+const DOT_PINS_TRAVEL_PER_MM: f64 = 0.15;
+
+/// A thin wall no longer than it is wide is a dot, not a wall: pins 0.5 mm wide and
+/// 0.8 mm long are left out, and with them the travel to each; pins 1.5 mm long keep
+/// their thin walls.
+#[test]
+fn thin_wall_dots_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = stl(dir.path(), "short", &pinned_block(0.8));
+    let text = gcode_of(&short, "short", &["--support", "none"]);
+    let m = motion(&text);
+    let thin = thin_walls_per_layer(&text);
+    println!(
+        "0.8 mm pins: {m:?}, travel/extrusion {:.3}, {thin:.1} thin walls a layer",
+        m.ratio()
+    );
+    assert!(thin < 1.0, "{thin:.1} thin walls a layer");
+    assert!(
+        m.ratio() <= DOT_PINS_TRAVEL_PER_MM,
+        "{:.3} mm of travel per mm of extrusion",
+        m.ratio()
+    );
+    // Control: pins long enough to be walls are printed, one thin wall each, and the
+    // travel to them reads back over the bar.
+    let long = stl(dir.path(), "long", &pinned_block(1.5));
+    let text = gcode_of(&long, "long", &["--support", "none"]);
+    let m = motion(&text);
+    let thin = thin_walls_per_layer(&text);
+    println!(
+        "1.5 mm pins: {m:?}, travel/extrusion {:.3}, {thin:.1} thin walls a layer",
+        m.ratio()
+    );
+    assert!(thin >= 19.0, "{thin:.1} thin walls a layer");
+    assert!(m.ratio() > DOT_PINS_TRAVEL_PER_MM, "{:.3}", m.ratio());
+}

@@ -9,8 +9,9 @@
 //! into plans, with everything it decides in plain [`PlanParams`]:
 //!
 //! - order ([`order`](chain_paths)): support, then islands nearest-first; in an island,
-//!   wall nests ([`perimeter_nests`]), thin walls and gap fill, bridges, solid and sparse
-//!   infill chained nearest-end-first, top surfaces as the fill ordered them;
+//!   wall nests ([`perimeter_nests`]), bridges, then thin walls, gap fill, solid and
+//!   sparse infill in one chain nearest-end-first, top surfaces as the fill ordered
+//!   them;
 //! - seams ([`choose_seam`]): aligned, rear, nearest or random, hidden in concave
 //!   corners;
 //! - travel ([`CombRegion`]): combed inside the island, or straight with retraction

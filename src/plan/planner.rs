@@ -3,10 +3,10 @@
 //!
 //! Per layer, for each tool in turn (the tool left active by the layer below first):
 //! skirt and brim (first layers), support, then the islands nearest-first. Inside an
-//! island: wall loops by nesting (see [`perimeter_nests`]), thin walls and gap fill,
-//! then infill (bridges, then solid and sparse chained nearest-end-first and mended by
-//! 2-opt, see [`shorten_chain`], then top surfaces in the order the fill gave them:
-//! monotonic tops stay monotonic). Where a
+//! island: wall loops by nesting (see [`perimeter_nests`]), then bridges, then thin
+//! walls, gap fill, solid and sparse infill in one chain nearest-end-first mended by
+//! 2-opt (see [`shorten_chain`]), then top surfaces in the order the fill gave them
+//! (monotonic tops stay monotonic). Where a
 //! prime tower is printed (multi-tool prints) it belongs right after each tool change,
 //! before the new tool touches the part.
 //!
@@ -894,17 +894,19 @@ impl Planner<'_> {
                 self.print_path(st, &isl.perimeters[i], false, seam, place);
             }
         }
-        let thin: Vec<&ExtrusionPath> = isl.thin.iter().collect();
-        self.print_chained(st, &thin, place);
-        // Bridges first (one stretch of bridge fan), then the rest of the infill
-        // chained, then top surfaces as ordered by the fill.
+        // Bridges first (one stretch of bridge fan), then thin walls, gap fill and the
+        // rest of the infill in one chain (as PrusaSlicer chains gap fill with the
+        // infill): they lie side by side between the walls, and a chain of each
+        // over the whole island would cross it once per kind. Then top surfaces as
+        // ordered by the fill.
         let (bridges, rest): (Vec<&ExtrusionPath>, Vec<&ExtrusionPath>) = isl
             .infill
             .iter()
             .partition(|p| p.role == Role::BridgeInfill);
-        let (tops, other): (Vec<&ExtrusionPath>, Vec<&ExtrusionPath>) = rest
+        let (tops, mut other): (Vec<&ExtrusionPath>, Vec<&ExtrusionPath>) = rest
             .into_iter()
             .partition(|p| p.role == Role::TopSolidInfill);
+        other.extend(&isl.thin);
         self.print_chained(st, &bridges, place);
         self.print_chained(st, &other, place);
         for path in tops {
