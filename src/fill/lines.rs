@@ -51,8 +51,32 @@ pub fn line_fill(
     offset: f64,
     connect: bool,
 ) -> Vec<Polyline> {
+    let (straight, joined) = fill(area, spacing, angle, offset, [!connect, connect]);
+    if connect { joined } else { straight }
+}
+
+/// [`line_fill`] of `area` both ways at once, its lines straight and joined: the one
+/// scan of the area serves both.
+pub fn line_fill_both(
+    area: &[ExPolygon],
+    spacing: f64,
+    angle: f64,
+    offset: f64,
+) -> (Vec<Polyline>, Vec<Polyline>) {
+    fill(area, spacing, angle, offset, [true, true])
+}
+
+/// The lines of [`line_fill`] straight (`want[0]`) and joined (`want[1]`), each empty
+/// unless wanted.
+fn fill(
+    area: &[ExPolygon],
+    spacing: f64,
+    angle: f64,
+    offset: f64,
+    want: [bool; 2],
+) -> (Vec<Polyline>, Vec<Polyline>) {
     if spacing <= 0.0 || area.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let (c, s) = (angle.cos(), angle.sin());
     // Into the frame where the lines are horizontal: rotate by -angle.
@@ -65,20 +89,24 @@ pub fn line_fill(
     segs.sort_by_key(|g| (g.line, g.x0));
     let y_of = |line: i64| (line as f64 * spacing + offset).round() as Coord;
     let to_world = |p: Point| rotate(p, c, s);
-    if !connect {
-        return segs
-            .iter()
+    let straight = if want[0] {
+        segs.iter()
             .map(|g| {
                 Polyline::new(vec![
                     to_world(Point::new(g.x0, y_of(g.line))),
                     to_world(Point::new(g.x1, y_of(g.line))),
                 ])
             })
-            .collect();
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if !want[1] {
+        return (straight, Vec::new());
     }
     let end_point =
         |g: &Seg, end: usize| Point::new(if end == 0 { g.x0 } else { g.x1 }, y_of(g.line));
-    link_along_outline(&segs, &rings, LINK_FACTOR * spacing)
+    let joined = link_along_outline(&segs, &rings, LINK_FACTOR * spacing)
         .into_iter()
         .map(|chain| {
             let mut pts = Vec::new();
@@ -94,7 +122,8 @@ pub fn line_fill(
             pts.dedup();
             Polyline::new(pts)
         })
-        .collect()
+        .collect();
+    (straight, joined)
 }
 
 /// Intersect every scanline with the rings; even-odd pairing of crossings.

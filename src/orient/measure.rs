@@ -7,7 +7,7 @@ use rustc_hash::FxHashMap;
 
 use super::columns::{Grid, Scratch, columns, runs};
 use super::{Cost, MIN_GAP, Model, Params, round_down, round_up, score, up_rotation};
-use crate::fill::lines::line_fill;
+use crate::fill::lines::line_fill_both;
 use crate::geom::{self, Coord, ExPolygon, FillRule, Polygon, Polyline, scaled};
 use crate::support::overhang::{clip_to_slab, large_enough};
 
@@ -448,8 +448,8 @@ fn joint_length(area: &[bool], n: [usize; 2], s: f64, angle_deg: f64, gap: f64) 
     let joints: f64 = (0..LINE_PHASES)
         .map(|k| {
             let offset = g * (k as f64 + 0.5) / LINE_PHASES as f64;
-            length(line_fill(&pieces, g, angle, offset, true))
-                - length(line_fill(&pieces, g, angle, offset, false))
+            let (straight, joined) = line_fill_both(&pieces, g, angle, offset);
+            length(joined) - length(straight)
         })
         .sum();
     joints / LINE_PHASES as f64 / geom::SCALE
