@@ -221,15 +221,17 @@ impl CombRegion {
         let mut mid = vec![a];
         if a != b && !self.segment_is_free(a, b) {
             let hits = self.crossings(a, b);
-            if hits.len() % 2 != 0 {
-                return None;
-            }
-            for pair in hits.chunks(2) {
-                let (x, y) = (pair[0], pair[1]);
-                if self.edge_ring[x.edge] != self.edge_ring[y.edge] {
-                    return None;
-                }
-                mid.extend(self.walk_ring(x, y, budget)?);
+            let mut i = 0;
+            while i < hits.len() {
+                // The line comes back in through the ring it left by. The rings it
+                // crosses in between lie inside that one (the holes of an island it
+                // passes over, where the region is the free space round several
+                // islands) and are gone round with it.
+                let x = hits[i];
+                let ring = self.edge_ring[x.edge];
+                let j = (i + 1..hits.len()).find(|&j| self.edge_ring[hits[j].edge] == ring)?;
+                mid.extend(self.walk_ring(x, hits[j], budget)?);
+                i = j + 1;
             }
         }
         mid.push(b);
@@ -791,6 +793,42 @@ mod tests {
         let expected = 3.55f64.hypot(6.45) + 4.9 + 3.55f64.hypot(7.45);
         assert!((len - expected).abs() < 0.05, "{len} vs {expected}");
         assert!(path.iter().all(|p| p.y < scaled(12.0)));
+    }
+
+    /// The free space round an island with a hole (as the planner's support travel
+    /// sees it): a line across the island leaves the space through the island's
+    /// outline, crosses the hole (a part of the space of its own) and comes back
+    /// through the outline. The way goes round the island; into the hole there is
+    /// none.
+    #[test]
+    fn free_space_goes_round_an_island_with_a_hole() {
+        let frame = ExPolygon::new(Polygon::rectangle(
+            -scaled(10.0),
+            -scaled(10.0),
+            scaled(30.0),
+            scaled(14.0),
+        ));
+        let mut hole = Polygon::rectangle(scaled(3.0), scaled(1.5), scaled(7.0), scaled(2.5));
+        hole.reverse();
+        let island = ExPolygon {
+            contour: Polygon::rectangle(0, 0, scaled(10.0), scaled(4.0)),
+            holes: vec![hole],
+        };
+        let free = geom::difference(&[frame], std::slice::from_ref(&island));
+        let r = CombRegion::of_areas(&free, 0.3).unwrap();
+        let a = Point::from_mm(5.0, -3.0);
+        let b = Point::from_mm(5.0, 7.0);
+        let path = r.route(a, b).expect("a way round the island");
+        for w in path.windows(2) {
+            for k in 0..=50 {
+                let p = w[0].lerp(w[1], k as f64 / 50.0);
+                assert!(!island.contains(p), "{p:?} over the island");
+            }
+        }
+        let len: f64 = path.windows(2).map(|w| w[0].distance(w[1])).sum::<f64>() / geom::SCALE;
+        assert!(len > 10.0 && len < 25.0, "{len}");
+        // Control: the hole is a part of the free space of its own, out of reach.
+        assert!(r.route(a, Point::from_mm(5.0, 2.0)).is_none());
     }
 
     #[test]
