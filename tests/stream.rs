@@ -684,7 +684,10 @@ fn print_slices_then_streams_the_same_commands() {
         .executed
         .iter()
         .filter(|c| !matches!(c.split_whitespace().next(), Some("M110" | "M115" | "M155")))
-        .filter(|c| *c != "M105" || want.iter().any(|w| w == "M105"))
+        // The host's own questions: temperatures, and where the head is when the
+        // printer claims a line whose ok was lost (the faults make that happen or not
+        // depending on timing).
+        .filter(|c| !matches!(c.as_str(), "M105" | "M114") || want.iter().any(|w| w == *c))
         .cloned()
         .collect();
     assert_same_commands(&got, &want);
