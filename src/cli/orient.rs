@@ -93,18 +93,15 @@ pub fn run(args: OrientArgs, global: Global) -> Result<()> {
     }
     row("file", &found.as_is)?;
     if !global.quiet {
-        match &found.estimated {
-            None => eprintln!(
-                "{} orientations weighed; the figures are read from a slice of each row; \
-                 apply the best with `lamina slice --orient auto`",
-                found.evaluated
-            ),
-            Some(why) => eprintln!(
-                "{} orientations weighed; the figures are estimated from the mesh ({why}); \
-                 apply the best with `lamina slice --orient auto`",
-                found.evaluated
-            ),
-        }
+        let figures = match &found.estimated {
+            None => "read from a slice of each row".to_string(),
+            Some(why) => format!("estimated from the mesh ({why})"),
+        };
+        eprintln!(
+            "{} orientations weighed; the figures are {figures}; apply the best with \
+             `lamina slice --orient auto`",
+            found.evaluated
+        );
     }
     Ok(())
 }

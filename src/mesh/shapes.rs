@@ -152,7 +152,7 @@ pub fn uv_sphere(center: [f64; 3], radius: f64, stacks: usize, slices: usize) ->
 }
 
 /// Several meshes as one (their faces simply side by side).
-pub fn merge(meshes: &[Mesh]) -> Mesh {
+pub fn merge<'a>(meshes: impl IntoIterator<Item = &'a Mesh>) -> Mesh {
     let mut out = Mesh::default();
     for m in meshes {
         let base = out.vertices.len() as u32;

@@ -12,7 +12,7 @@ use nalgebra::Vector3;
 use rayon::prelude::*;
 
 use super::{Cost, Params, Search, score, search_with, up_rotation};
-use crate::mesh::{Mesh, Object, place};
+use crate::mesh::{Object, place};
 use crate::pipeline::{self, Output, Report};
 use crate::profile::{Settings, SupportStyle};
 
@@ -66,7 +66,7 @@ impl std::fmt::Display for Estimated {
 /// [`SLICE_MAX_TRIANGLES`]) and `slice` asks for it.
 pub fn search(objects: &[Object], settings: &Settings, slice: bool) -> Search {
     search_with(
-        &assembly(objects),
+        &crate::mesh::shapes::merge(objects.iter().map(|o| &o.mesh)),
         &Params::from_settings(settings),
         |ups, estimates| {
             if !slice {
@@ -75,18 +75,6 @@ pub fn search(objects: &[Object], settings: &Settings, slice: bool) -> Search {
             sliced_costs(objects, settings, ups, estimates).map_err(|e| e.to_string())
         },
     )
-}
-
-/// One mesh of all the objects' meshes (the parts of an assembly keep their places).
-pub fn assembly(objects: &[Object]) -> Mesh {
-    let mut all = Mesh::default();
-    for o in objects {
-        let base = all.vertices.len() as u32;
-        all.vertices.extend_from_slice(&o.mesh.vertices);
-        all.faces
-            .extend(o.mesh.faces.iter().map(|f| f.map(|v| v + base)));
-    }
-    all
 }
 
 /// The figures of `objects` (loaded and scaled, not placed) printed with each of `ups`
